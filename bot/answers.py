@@ -1,0 +1,1146 @@
+"""Understanding answers the way people type them by text.
+
+Pure functions: no I/O, no clock, no randomness. :func:`parse_answer` turns one message into
+``Ok`` (an answer to store), ``Confirm`` (a likely answer to check with the respondent before
+storing) or ``Invalid`` (a short reason code the engine words as a re-prompt). It never raises.
+
+The rules, in brief:
+
+* Case, punctuation, emoji, extra words ("its 2 thanks", "option 2") and small typos are
+  forgiven. A typo-level or otherwise shaky match is a ``Confirm``, never a silent guess.
+* Choices match by key (``2``, or ``b`` where letters are shown), by label or synonym in any of
+  the flow's translations, then fuzzily (rapidfuzz). Where one label sits inside another
+  ("agree" in "strongly agree"), the longest match wins; a label after "not"/"don't" is not
+  taken as picked.
+* Dates are read in UK order (day/month/year). Two-digit years go to the century that fits the
+  question's ``min_year``..``max_year``; if both fit, ``00``-``29`` are 2000-2029 and ``30``-``99``
+  are 1930-1999 (carers' birth years, not the POSIX 1969 pivot). ``12/25/1960`` cannot be UK
+  order, so it is offered as a ``Confirm`` of 25 December 1960.
+* Postcodes are accepted in any case or spacing but only the district (``LE16``) is returned:
+  the full postcode is never kept. The outward code is checked against the 124 UK postcode
+  areas and the Royal Mail format; the inward letters are not, since a typo there changes
+  nothing we store.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from itertools import pairwise
+from typing import Literal, TypeAlias
+
+from rapidfuzz import fuzz
+
+from bot import words as W
+from bot.models import AnswerValue
+from bot.schema import (
+    Choice,
+    ChoiceQuestion,
+    ConsentQuestion,
+    DateQuestion,
+    MultiQuestion,
+    NumberQuestion,
+    PostcodeQuestion,
+    Question,
+    ScaleQuestion,
+    TextQuestion,
+    YesNoQuestion,
+)
+from bot.text import LText, tr
+from bot.words import normalise
+
+__all__ = [
+    "REASONS",
+    "Confirm",
+    "Invalid",
+    "Ok",
+    "Outcome",
+    "choice_keys",
+    "command_of",
+    "is_one_of",
+    "normalise",
+    "parse_answer",
+    "parse_number_words",
+    "parse_yes_no",
+    "postcode_district",
+]
+
+
+@dataclass(frozen=True)
+class Ok:
+    value: AnswerValue
+    other_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A likely answer to check first ("Did you mean ...?"). ``label`` is the answer in words,
+    without the key: the engine adds the key where there is one (see :func:`choice_keys`)."""
+
+    value: AnswerValue
+    label: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    reason: str
+
+
+Outcome: TypeAlias = Ok | Confirm | Invalid
+
+REASONS = (
+    "not_understood",
+    "too_short",
+    "too_long",
+    "out_of_range",
+    "not_integer",  # a decimal for a whole-number question (or a scale)
+    "too_many",  # more picks than max_picks, or two different answers to a single choice
+    "too_few",
+    "not_a_date",  # also: less detail than the question's precision (e.g. "1960" for a day)
+    "not_a_postcode",
+    "exclusive",
+)
+"""Every ``Invalid.reason`` this module returns."""
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Thresholds for rapidfuzz ratios (0-100). 90 forgives one slip in a word of about ten letters
+# ("sometims"); a slip in a short word ("nevr", 89) is worth checking, so it is a Confirm.
+_STRONG = 90.0
+_WEAK = 75.0
+_MARGIN = 10.0  # a best match must beat the runner-up by this much to be taken without asking
+_FUZZY_MAX_CHARS = 200  # a long message is not a typo of a label: don't fuzz it
+_EXTRA_WORDS_OK = 2  # "sometimes, most weeks" is still "sometimes"; more words may change it
+
+# Words around an answer that carry no meaning for it ("its 2 thanks", "option b please").
+_FILLER = _set("""
+    a an please pls plz thanks thank thankyou you thx ta cheers its it is i im id think guess say
+    would the option options number numbers num no nr choice answer answers pick picked choose
+    chose go with for me my mine reply x xx xxx ok okay hi hello hiya hey um umm erm er uh well
+    just so oh that thats one probably be will like
+    """)
+# Before a label, these mean the respondent is *not* picking it ("not often", "don't agree").
+# "no" and "never" are left out: "no, never" means never.
+_NEGATORS = _set("""
+    not dont didnt doesnt isnt arent wasnt werent cant cannot wont nor without except excluding
+    apart hardly barely
+    """)
+_SEPARATORS = _set("and or plus also n as well both")
+_SEP = "\x00"  # marks a comma (or similar) between tokens; normalise() never produces it
+_LEAD = _set("um umm erm er uh well oh hi hello hey hiya so and its it is thats that s i think say")
+# Yes/no words too mild to contradict a clear answer ("no, I'm ok" is still no).
+_WEAK_YES_NO = frozenset(
+    {*["ok", "okay", "k", "kk", "fine", "right", "sure", "alright", "correct", "true", "never", "wrong", "false", "dont"], "all right"}
+)
+_SCALE_WORDS = _set("star stars point points out of outta mark marks score rating")
+_DATE_FILLER = _set("""
+    on in the of born birth date dob d o b my is was i it its s around about approx roughly circa
+    c year month day st nd rd th please thanks thank you ta x
+    """)
+_STRIP_CHARS = "\ufe0f\ufe0e\u200d" + "".join(chr(c) for c in range(0x1F3FB, 0x1F400))
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _prep(text: str) -> str:
+    """NFKC, casefold and ASCII digits, but punctuation kept (for numbers, dates, ranges)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    out = []
+    for ch in folded:
+        if unicodedata.category(ch) == "Nd":
+            out.append(str(unicodedata.decimal(ch, 0)))
+        elif ch == "\u2212":  # the minus sign
+            out.append("-")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _is_num(tok: str) -> bool:
+    # ASCII only: some scripts have digit-like characters that int() refuses.
+    return tok.isascii() and tok.isdigit()
+
+
+def _squeeze(word: str) -> str:
+    """``yesss`` -> ``yes``, ``nooo`` -> ``no``: people stretch short words."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _translations(text: LText) -> list[str]:
+    return [text] if isinstance(text, str) else list(text.values())
+
+
+def is_one_of(text: str, words: Iterable[str]) -> bool:
+    """Whether the whole message is one of ``words`` (as returned by ``words.words_for``).
+
+    Symbol-only words (``?``) are compared with the stripped raw text, repeats allowed (``??``).
+    """
+    ws = words if isinstance(words, frozenset | set) else frozenset(words)
+    norm = normalise(text)
+    if norm:
+        return norm in ws
+    raw = text.strip()
+    return bool(raw) and (raw in ws or (raw[0] in ws and raw == raw[0] * len(raw)))
+
+
+def command_of(
+    text: str, lang: str = "en", extra: Mapping[str, Iterable[str]] | None = None
+) -> str | None:
+    """The command (``stop``, ``help``, ``back``, ...) the whole message is, or None.
+
+    ``extra`` maps a command name to a flow's own words for it in ``lang``.
+    """
+    if len(text) > 100:
+        return None
+    for name in W.COMMANDS:
+        if is_one_of(text, W.words_for(name, lang, tuple((extra or {}).get(name, ())))):
+            return name
+    return None
+
+
+# --- yes / no ----------------------------------------------------------------------------------
+
+_Polarity = Literal["yes", "no", "unsure"]
+
+
+@dataclass(frozen=True)
+class _YesNoTable:
+    exact: dict[tuple[str, ...], _Polarity]
+    squeezed: dict[tuple[str, ...], _Polarity]
+    longest: int
+
+
+@lru_cache(maxsize=64)
+def _yes_no_table(lang: str, yes: tuple[str, ...], no: tuple[str, ...]) -> _YesNoTable:
+    exact: dict[tuple[str, ...], _Polarity] = {}
+    # Unsure first so that a flow's own yes/no words can override it; yes and no both claiming
+    # a word (an officer's slip) leaves it meaning neither.
+    groups: list[tuple[_Polarity, frozenset[str]]] = [
+        ("unsure", W.words_for("unsure", lang)),
+        ("yes", W.words_for("yes", lang, yes)),
+        ("no", W.words_for("no", lang, no)),
+    ]
+    for pol, ws in groups:
+        for w in ws:
+            key = tuple(w.split())
+            exact[key] = "unsure" if pol == "no" and exact.get(key) == "yes" else pol
+    squeezed: dict[tuple[str, ...], _Polarity] = {}
+    clash: set[tuple[str, ...]] = set()
+    for key, pol in exact.items():
+        sq = tuple(_squeeze(t) for t in key)
+        if sq in squeezed and squeezed[sq] != pol:
+            clash.add(sq)
+        squeezed[sq] = pol
+    for sq in clash:
+        del squeezed[sq]
+    return _YesNoTable(exact, squeezed, max((len(k) for k in exact), default=1))
+
+
+def _longest_yes_no(
+    table: _YesNoTable, tokens: Sequence[str], start: int
+) -> tuple[int, _Polarity] | None:
+    """The longest yes/no/unsure phrase starting at ``start``: (its length, its meaning)."""
+    top = min(table.longest, len(tokens) - start)
+    for size in range(top, 0, -1):
+        key = tuple(tokens[start : start + size])
+        pol = table.exact.get(key) or table.squeezed.get(tuple(_squeeze(t) for t in key))
+        if pol is not None:
+            return size, pol
+    return None
+
+
+def _emoji_answer(text: str) -> bool | None:
+    chars = [c for c in text if not c.isspace() and c not in _STRIP_CHARS]
+    if not chars:
+        return None
+    yes = {c for e in W.YES_EMOJI for c in e if c not in _STRIP_CHARS}
+    no = {c for e in W.NO_EMOJI for c in e if c not in _STRIP_CHARS}
+    if all(c in yes for c in chars):
+        return True
+    if all(c in no for c in chars):
+        return False
+    return None
+
+
+def parse_yes_no(
+    text: str, lang: str = "en", yes: Iterable[str] = (), no: Iterable[str] = ()
+) -> bool | None:
+    """True for yes, False for no, None when unclear ("not sure", "yes and no", "maybe").
+
+    The message must start with a yes/no phrase (after "um", "well", "I think"...), take the
+    longest such phrase ("no problem" is yes), and not go on to say the opposite.
+    One-letter words (``y``, ``n``, ``k``) count only on their own.
+    """
+    if len(text) > 1000:
+        return None
+    tokens = normalise(text).split()
+    if not tokens:
+        return _emoji_answer(text)
+    table = _yes_no_table(lang, tuple(yes), tuple(no))
+    start = 0
+    found = _longest_yes_no(table, tokens, 0)
+    while found is None and start + 1 < len(tokens) and tokens[start] in _LEAD:
+        start += 1
+        found = _longest_yes_no(table, tokens, start)
+    if found is None:
+        return None
+    size, pol = found
+    if pol == "unsure":
+        return None
+    whole = start + size == len(tokens)
+    if not whole and len(" ".join(tokens[start : start + size])) < 2:
+        return None  # "n a" (n/a), "y tho": a lone letter is only an answer on its own
+    i = start + size
+    while i < len(tokens):
+        later = _longest_yes_no(table, tokens, i)
+        if later is None:
+            i += 1
+            continue
+        lsize, lpol = later
+        phrase = " ".join(tokens[i : i + lsize])
+        if lpol == "unsure" or (lpol != pol and phrase not in _WEAK_YES_NO and len(phrase) > 1):
+            return None
+        i += lsize
+    return pol == "yes"
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+# Thousands with commas ("1,200"), else digits with an optional decimal point or comma ("2.5",
+# Polish "2,5"). Not inside a word or after a decimal point.
+_NUM = re.compile(r"(?<![\w.,])(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:[.,](\d+))?(?!\d)")
+_NUM_ALONE = re.compile(r"\s*[£$€]?\s*(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:[.,](\d+))?\s*[.!%]*\s*")
+_NUMBER_WORDS = frozenset({*W.UNITS, *W.TEENS, *W.TENS, *W.SCALES, "half", "dozen"})
+
+
+def _num_value(m: re.Match[str]) -> float:
+    whole = m.group(2).replace(",", "")
+    value = float(f"{whole}.{m.group(3)}" if m.group(3) else whole)
+    return -value if m.group(1) else value
+
+
+def _parse_words(tokens: Sequence[str]) -> float | None:
+    """English number words, strictly: "forty two", "a hundred and five", "two and a half".
+
+    Out-of-order words ("twenty twenty", "nineteen sixty") are not a number: None.
+    """
+    toks = list(tokens)
+    frac = 0.0
+    if toks[-2:] == ["a", "half"] or toks[-1:] == ["half"]:
+        frac = 0.5
+        toks = toks[:-2] if toks[-2:] == ["a", "half"] else toks[:-1]
+        if toks and toks[-1] == "and":
+            toks = toks[:-1]
+        if not toks:
+            return frac
+    if not toks:
+        return None
+    if toks == ["a", "dozen"] or toks == ["dozen"]:
+        return 12 + frac
+    total = current = 0
+    last: str | None = None  # kind of the previous word
+    top_scale = math.inf
+    for i, tok in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if tok == "and":
+            if last not in ("hundred", "scale") or nxt is None:
+                return None
+            last = "and"
+        elif tok == "a":
+            if nxt not in W.SCALES or last not in (None, "and", "scale"):
+                return None
+            current += 1
+            last = "unit"
+        elif tok in W.UNITS:
+            value = W.UNITS[tok]
+            if value == 0:
+                if len(toks) != 1:
+                    return None
+            elif last not in (None, "tens", "hundred", "scale", "and"):
+                return None
+            current += value
+            last = "unit"
+        elif tok in W.TEENS:
+            if last not in (None, "hundred", "scale", "and"):
+                return None
+            current += W.TEENS[tok]
+            last = "teen"
+        elif tok in W.TENS:
+            if last not in (None, "hundred", "scale", "and"):
+                return None
+            current += W.TENS[tok]
+            last = "tens"
+        elif tok == "hundred":
+            if last not in (None, "unit", "teen"):
+                return None
+            current = (current or 1) * 100
+            last = "hundred"
+        elif tok in W.SCALES:
+            scale = W.SCALES[tok]
+            if scale >= top_scale or last in ("and",):
+                return None
+            total += (current or 1) * scale
+            current = 0
+            top_scale = scale
+            last = "scale"
+        else:
+            return None
+    return total + current + frac
+
+
+def parse_number_words(text: str) -> float | None:
+    """A message that is just a number: digits (``2.5``, ``1,200``, ``£35``) or English words
+    (``forty two``, ``a hundred and five``, ``twenty-one``, ``two and a half``). Else None."""
+    if len(text) > 200:
+        return None
+    raw = _prep(text)
+    m = _NUM_ALONE.fullmatch(raw)
+    if m:
+        value = _num_value(m)
+        return value if math.isfinite(value) else None
+    tokens = normalise(text).split()
+    if not tokens or len(tokens) > 12:
+        return None
+    return _parse_words(tokens)
+
+
+def _find_numbers(text: str) -> tuple[list[float], list[str]]:
+    """Every number in a message (digits or word runs) and the words left over."""
+    raw = _prep(text)
+    values: list[float] = []
+    pieces: list[str] = []
+    pos = 0
+    for m in _NUM.finditer(raw):
+        values.append(_num_value(m))
+        pieces.append(raw[pos : m.start()])
+        pos = m.end()
+    pieces.append(raw[pos:])
+    tokens = normalise(" ".join(pieces)).split()
+    left: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        starts = tok in _NUMBER_WORDS or (
+            tok == "a" and i + 1 < len(tokens) and tokens[i + 1] in (*W.SCALES, "half", "dozen")
+        )
+        if not starts:
+            left.append(tok)
+            i += 1
+            continue
+        j = i
+        while j < len(tokens) and (
+            tokens[j] in _NUMBER_WORDS
+            or (tokens[j] in ("a", "and") and j + 1 < len(tokens)
+                and tokens[j + 1] in (*_NUMBER_WORDS, "a"))
+        ):
+            j += 1
+        value = _parse_words(tokens[i:j])
+        if value is None:
+            left.extend(tokens[i:j])
+        else:
+            values.append(value)
+        i = j
+    return [v for v in values if math.isfinite(v)], left
+
+
+# --- choices -----------------------------------------------------------------------------------
+
+
+def _uses_letters(q: ChoiceQuestion | MultiQuestion, n: int) -> bool:
+    return q.letters and n <= 26
+
+
+def choice_keys(q: ChoiceQuestion | MultiQuestion) -> list[str]:
+    """What to type for each of ``q.all_choices()``: ``1``, ``2``... or ``A``, ``B``... when the
+    question shows letters (numbers again past 26 choices, as the prompts do)."""
+    n = len(q.all_choices())
+    if _uses_letters(q, n):
+        return [chr(ord("A") + i) for i in range(n)]
+    return [str(i + 1) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class _Cand:
+    value: str | int
+    order: int
+    label: str
+    phrases: tuple[tuple[str, ...], ...]
+
+
+def _phrases(texts: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    out: list[tuple[str, ...]] = []
+    for t in texts:
+        toks = tuple(normalise(t).split())
+        variants = [toks]
+        if any(_is_num(x) for x in toks) and "to" in toks:
+            variants.append(tuple(x for x in toks if x != "to"))  # "10 to 19" typed "10-19"
+        for v in variants:
+            if v and v not in out:
+                out.append(v)
+    return tuple(out)
+
+
+def _choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str) -> list[_Cand]:
+    none_words = W.words_for("none", lang)
+    other_id = q.other.id if q.other is not None else None
+    cands = []
+    for i, c in enumerate(q.all_choices()):
+        texts = [*_translations(c.label), *c.synonyms_for(lang)]
+        if c.id == other_id:
+            texts += ["other", "something else"]
+        if isinstance(q, MultiQuestion) and c.exclusive and (
+            c.id == "none" or normalise(tr(c.label, lang)) in none_words
+        ):
+            texts += sorted(none_words)
+        cands.append(_Cand(c.id, i, tr(c.label, lang), _phrases(texts)))
+    return cands
+
+
+def _scale_cands(q: ScaleQuestion, lang: str) -> list[_Cand]:
+    if q.choices is not None:
+        return [
+            _Cand(i + 1, i, tr(c.label, lang),
+                  _phrases([*_translations(c.label), *c.synonyms_for(lang)]))
+            for i, c in enumerate(q.choices)
+        ]
+    return [
+        _Cand(n, n, tr(label, lang), _phrases(_translations(label)))
+        for n, label in sorted(q.labels.items())
+        if q.low <= n <= q.high
+    ]
+
+
+_HitKind = Literal["exact", "contained", "strong", "weak", "many", "negated", "none"]
+
+
+@dataclass(frozen=True)
+class _Hit:
+    kind: _HitKind
+    values: tuple[str | int, ...] = ()
+    spans: tuple[tuple[int, int], ...] = ()
+
+
+def _find_spans(
+    cands: Sequence[_Cand], tokens: Sequence[str]
+) -> list[tuple[int, int, _Cand]]:
+    """Where labels occur in the tokens; a span inside a longer one is dropped, so "strongly
+    agree" beats the "agree" inside it. Overlaps left are resolved longest first."""
+    found: list[tuple[int, int, _Cand]] = []
+    n = len(tokens)
+    for cand in cands:
+        for p in cand.phrases:
+            size = len(p)
+            for i in range(n - size + 1):
+                if tokens[i] == p[0] and tuple(tokens[i : i + size]) == p:
+                    found.append((i, i + size, cand))
+    found.sort(key=lambda s: (-(s[1] - s[0]), s[0], s[2].order))
+    chosen: list[tuple[int, int, _Cand]] = []
+    for s in found:
+        if all(s[1] <= c[0] or s[0] >= c[1] for c in chosen):
+            chosen.append(s)
+    return sorted(chosen, key=lambda s: s[0])
+
+
+def _negated(tokens: Sequence[str], start: int) -> bool:
+    return start > 0 and tokens[start - 1] in _NEGATORS
+
+
+def _fuzzy(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
+    core = [t for t in tokens if t not in _FILLER] or list(tokens)
+    text, core_text = " ".join(tokens), " ".join(core)
+    if len(core_text) < 3 or len(text) > _FUZZY_MAX_CHARS:
+        return _Hit("none")
+    best: dict[str | int, float] = {}
+    for cand in cands:
+        for p in cand.phrases:
+            pt = " ".join(p)
+            score = max(
+                fuzz.ratio(text, pt),
+                fuzz.ratio(core_text, pt),
+                fuzz.token_sort_ratio(core_text, pt),
+            )
+            if score > best.get(cand.value, -1.0):
+                best[cand.value] = score
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    if ranked:
+        top_value, top = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        if top >= _STRONG and top - second >= _MARGIN:
+            return _Hit("strong", (top_value,))
+        if top >= _WEAK:
+            return _Hit("weak", (top_value,))
+    # A distinctive word of one long label ("neither" for "neither agree nor disagree").
+    if all(len(t) >= 3 for t in core):
+        owners = [c.value for c in cands if any(set(core) <= set(p) for p in c.phrases)]
+        if len(owners) == 1:
+            return _Hit("weak", (owners[0],))
+    return _Hit("none")
+
+
+def _exact(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[str | int]:
+    core = tuple(t for t in tokens if t not in _FILLER)
+    whole = tuple(tokens)
+    values: list[str | int] = []
+    for cand in cands:
+        for p in cand.phrases:
+            same = p in (whole, core) or (len(p) > 1 and sorted(p) in (sorted(whole), sorted(core)))
+            if same and cand.value not in values:
+                values.append(cand.value)
+    return values
+
+
+def _match_label(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
+    """How the message names one of the labels: exactly, inside more words, or fuzzily."""
+    if not tokens or not cands:
+        return _Hit("none")
+    exact = _exact(cands, tokens)
+    if len(exact) == 1:
+        return _Hit("exact", (exact[0],))
+    if exact:  # two choices share a label or synonym: ask rather than pick
+        return _Hit("weak", (exact[0],))
+    spans = _find_spans(cands, tokens)
+    if spans:
+        if any(_negated(tokens, s[0]) for s in spans):
+            return _Hit("negated")
+        values = tuple(dict.fromkeys(s[2].value for s in spans))
+        covered = {i for s in spans for i in range(s[0], s[1])}
+        extra = [t for i, t in enumerate(tokens) if i not in covered and t not in _FILLER]
+        if len(values) > 1:
+            return _Hit("many", values)
+        kind: _HitKind = "contained" if len(extra) <= _EXTRA_WORDS_OK else "weak"
+        return _Hit(kind, values, tuple((s[0], s[1]) for s in spans))
+    return _fuzzy(cands, tokens)
+
+
+_TokKind = Literal["key", "bad_key", "filler", "word", "article"]
+
+
+def _classify(tok: str, n: int, letters: bool, multi: bool) -> tuple[_TokKind, int]:
+    """One token of a choice answer: a key (0-based index), filler, or a word."""
+    if _is_num(tok):
+        idx = int(tok) - 1 if len(tok) <= 3 else -1
+        return ("key", idx) if 0 <= idx < n else ("bad_key", -1)
+    if letters and len(tok) == 1 and "a" <= tok <= "z":
+        idx = ord(tok) - ord("a")
+        if tok in ("a", "i"):  # also an English word: decided by the caller
+            return ("article", idx) if idx < n else ("filler", -1)
+        return ("key", idx) if idx < n else ("bad_key", -1)
+    if tok in W.ORDINALS:
+        idx = W.ORDINALS[tok]
+        idx = n - 1 if idx == -1 else idx - 1
+        return ("key", idx) if 0 <= idx < n else ("bad_key", -1)
+    for table in (W.UNITS, W.TEENS):
+        if tok in table and tok not in ("nil", "nought", "zero"):
+            idx = table[tok] - 1
+            if tok == "one" and not multi:
+                return ("article", 0)  # "the second one": decided by the caller
+            return ("key", idx) if idx < n else ("bad_key", -1)
+    if tok in _FILLER or (multi and tok in _SEPARATORS):
+        return ("filler", -1)
+    return ("word", -1)
+
+
+def _other_text(raw: str, lead: Iterable[str]) -> str | None:
+    """The free text after a leading key or label: "4 - my neighbour" -> "my neighbour"."""
+    prepped = _prep(raw)
+    for word in sorted(lead, key=len, reverse=True):
+        m = re.match(r"\s*(?:option|number|choice|no\.?|#)?\s*" + re.escape(word)
+                     + r"(?!\w)[\s).:;,\]\-–]*", prepped)
+        if m:
+            rest = raw[m.end():].strip() if len(prepped) == len(raw) else prepped[m.end():].strip()
+            meaningful = [t for t in normalise(rest).split() if t not in _FILLER]
+            return rest if meaningful else None
+    return None
+
+
+def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
+    cs = q.all_choices()
+    n = len(cs)
+    letters = _uses_letters(q, n)
+    tokens = normalise(text).split()
+    if not tokens:
+        return Invalid("not_understood")
+    cands = _choice_cands(q, lang)
+    other_id = q.other.id if q.other is not None else None
+
+    def ok(idx: int) -> Outcome:
+        cid = cs[idx].id
+        if cid == other_id:
+            lead = [choice_keys(q)[idx].casefold(),
+                    *(" ".join(p) for p in cands[idx].phrases)]
+            return Ok(cid, _other_text(text, lead))
+        return Ok(cid)
+
+    # A whole message that is a key ("2", "b", "a" where letters are shown).
+    if len(tokens) == 1:
+        kind, idx = _classify(tokens[0], n, letters, multi=True)
+        if kind in ("key", "article") and idx >= 0:
+            return ok(idx)
+        if kind == "bad_key":
+            return Invalid("out_of_range")
+
+    hit = _match_label(cands, tokens)
+    if hit.kind == "exact":
+        return ok(_index_of(cs, hit.values[0]))
+    if (
+        other_id is not None
+        and hit.values == (other_id,)
+        and hit.spans
+        and hit.spans[0][0] == next(i for i, t in enumerate(tokens) if t not in _FILLER)
+    ):
+        return ok(_index_of(cs, other_id))  # "Something else: I look after my neighbour"
+
+    keys: list[tuple[int, int]] = []  # (token position, choice index)
+    words: list[int] = []
+    bad = False
+    for pos, tok in enumerate(tokens):
+        kind, idx = _classify(tok, n, letters, multi=False)
+        if kind == "key":
+            keys.append((pos, idx))
+        elif kind == "article" and tok == "one":
+            keys.append((pos, -1))  # "one": a key only if no other key is given
+        elif kind == "bad_key":
+            bad = True
+        elif kind == "word":
+            words.append(pos)
+    picked = list(dict.fromkeys(i for _, i in keys if i >= 0)) or (
+        [0] if any(i == -1 for _, i in keys) else []
+    )
+    if picked and not words:
+        if len(picked) == 1:
+            return ok(picked[0])
+        return Invalid("too_many")
+    if bad and not picked and not words:
+        return Invalid("out_of_range")
+    if len(picked) == 1 and words:
+        first_key = min(p for p, _ in keys)
+        idx = picked[0]
+        if first_key < min(words):
+            if cs[idx].id == other_id:
+                return ok(idx)
+            rest = _match_label(cands, [tokens[p] for p in words])
+            if rest.kind in ("exact", "contained", "strong"):
+                return ok(idx) if rest.values == (cs[idx].id,) else Invalid("not_understood")
+        if hit.kind in ("none", "weak"):
+            return Confirm(cs[idx].id, tr(cs[idx].label, lang))
+
+    if hit.kind in ("contained", "strong"):
+        return ok(_index_of(cs, hit.values[0]))
+    if hit.kind == "weak":
+        idx = _index_of(cs, hit.values[0])
+        return Confirm(cs[idx].id, tr(cs[idx].label, lang))
+    if hit.kind == "many":
+        return Invalid("too_many")
+    if bad:
+        return Invalid("out_of_range")
+    return Invalid("not_understood")
+
+
+def _index_of(cs: Sequence[Choice], value: str | int) -> int:
+    for i, c in enumerate(cs):
+        if c.id == value:
+            return i
+    raise AssertionError(f"no choice {value!r}")  # candidates are built from these choices
+
+
+_RANGE = re.compile(r"(?<![\d.,])(\d{1,2})\s*(?:-|–|to)\s*(\d{1,2})(?![\d.,])")
+
+
+def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
+    cs = q.all_choices()
+    n = len(cs)
+    letters = _uses_letters(q, n)
+    norm = normalise(text)
+    if not norm:
+        return Invalid("not_understood")
+    cands = _choice_cands(q, lang)
+    other_id = q.other.id if q.other is not None else None
+    eligible = [i for i, c in enumerate(cs) if not c.exclusive and c.id != other_id]
+    tokens = norm.split()
+
+    exact = _exact(cands, tokens)
+    if len(exact) == 1:
+        return _check_multi(q, cs, [_index_of(cs, exact[0])], False, lang)
+    if norm in W.words_for("all", lang) or (norm == "both" and len(eligible) == 2):
+        return _check_multi(q, cs, eligible, False, lang)
+    if norm in W.words_for("none", lang):
+        # Reached only without a 'none' choice (it would have matched exactly above).
+        return Ok([]) if q.min_picks == 0 else Invalid("too_few")
+
+    # Ranges ("1-3", "2 to 4") become their numbers; commas and the like become separators.
+    def expand(m: re.Match[str]) -> str:
+        a, b = int(m.group(1)), int(m.group(2))
+        return " ".join(str(k) for k in range(a, b + 1)) if 1 <= a < b <= n else m.group(0)
+
+    prepped = _RANGE.sub(expand, _prep(text))
+    stream: list[str] = []
+    for piece in re.split(r"[,;&+/\n|]+", prepped):
+        toks = normalise(piece).split()
+        if toks:
+            if stream:
+                stream.append(_SEP)
+            stream.extend(toks)
+
+    spans = _find_spans(cands, stream)
+    if any(_negated(stream, s[0]) for s in spans):
+        return Invalid("not_understood")
+    covered = {i for s in spans for i in range(s[0], s[1])}
+    picks = [_index_of(cs, s[2].value) for s in spans]
+    confirm = False
+    bad = False
+    articles: list[int] = []
+    runs: list[list[str]] = [[]]
+    for pos, tok in enumerate(stream):
+        if pos in covered or tok == _SEP:
+            runs.append([])
+            continue
+        if tok in _NEGATORS:
+            return Invalid("not_understood")  # "all except 2", "not 3": too risky to guess
+        kind, idx = _classify(tok, n, letters, multi=True)
+        if kind == "bad_key" and _is_num(tok) and n < 10 and _compact_digits(tok, n):
+            picks.extend(int(d) - 1 for d in tok)  # "13" for 1 and 3
+            confirm = True
+            runs.append([])
+        elif kind == "key":
+            picks.append(idx)
+            runs.append([])
+        elif kind == "article":
+            articles.append(idx)
+            runs.append([])
+        elif kind == "bad_key":
+            bad = True
+            runs.append([])
+        elif kind == "filler":
+            runs.append([])
+        else:
+            runs[-1].append(tok)
+    unresolved = False
+    for run in (r for r in runs if r):
+        hit = _fuzzy(cands, run)
+        if hit.kind in ("strong", "weak"):
+            picks.append(_index_of(cs, hit.values[0]))
+            confirm = confirm or hit.kind == "weak"
+        else:
+            unresolved = True
+    if articles and not spans and not unresolved:
+        picks.extend(articles)  # "a, c" where letters are shown; "a" in "a lot" is a word
+    if bad:
+        return Invalid("out_of_range")
+    if not picks:
+        return Invalid("not_understood")
+    return _check_multi(q, cs, picks, confirm or unresolved, lang)
+
+
+def _compact_digits(tok: str, n: int) -> bool:
+    return len(set(tok)) == len(tok) and all(1 <= int(d) <= n for d in tok)
+
+
+def _check_multi(
+    q: MultiQuestion, cs: Sequence[Choice], picks: Iterable[int], confirm: bool, lang: str
+) -> Outcome:
+    chosen = sorted(set(picks))
+    if len(chosen) > 1 and any(cs[i].exclusive for i in chosen):
+        return Invalid("exclusive")
+    if len(chosen) < q.min_picks:
+        return Invalid("too_few")
+    if q.max_picks is not None and len(chosen) > q.max_picks:
+        return Invalid("too_many")
+    ids = [cs[i].id for i in chosen]
+    if confirm:
+        return Confirm(ids, ", ".join(tr(cs[i].label, lang) for i in chosen))
+    return Ok(ids)
+
+
+# --- scales ------------------------------------------------------------------------------------
+
+_OUT_OF = re.compile(r"(?<![\d.,])(\d{1,3})\s*(?:/|out of|outta|of)\s*(\d{1,3})(?![\d.,])")
+
+
+def _parse_scale(q: ScaleQuestion, text: str, lang: str) -> Outcome:
+    tokens = normalise(text).split()
+    if not tokens:
+        return Invalid("not_understood")
+    cands = _scale_cands(q, lang)
+
+    def point(n: int, confirm: bool = False) -> Outcome:
+        if not q.low <= n <= q.high:
+            return Invalid("out_of_range")
+        if confirm:
+            return Confirm(n, q.point_label(n, lang) or str(n))
+        return Ok(n)
+
+    hit = _match_label(cands, tokens)
+    if hit.kind == "exact":
+        return point(int(hit.values[0]))
+    m = _OUT_OF.search(_prep(text))
+    if m:
+        if int(m.group(2)) != q.high:
+            return Invalid("out_of_range")  # "4 out of 10" on a 1-5 scale: can't know
+        return point(int(m.group(1)))
+    values, left = _find_numbers(text)
+    words = [t for t in left if t not in _FILLER and t not in _SCALE_WORDS]
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) == 1:
+        v = distinct[0]
+        if not v.is_integer():
+            return Invalid("not_integer")
+        if not words:
+            return point(int(v))
+        rest = _match_label(cands, words)
+        if rest.kind in ("exact", "contained", "strong"):
+            return point(int(v)) if rest.values == (int(v),) else Invalid("not_understood")
+        if hit.kind in ("none", "weak"):
+            return point(int(v), confirm=True)
+    elif len(distinct) > 1 and hit.kind in ("none", "weak"):
+        return Invalid("not_understood")
+    if hit.kind in ("contained", "strong"):
+        return point(int(hit.values[0]))
+    if hit.kind == "weak":
+        return point(int(hit.values[0]), confirm=True)
+    return Invalid("not_understood")
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
+def _parse_number(q: NumberQuestion, text: str) -> Outcome:
+    values, _ = _find_numbers(text)
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) != 1:
+        return Invalid("not_understood")  # none, or "20 to 30": ask again rather than pick
+    v = distinct[0]
+    integral = v.is_integer()
+    if q.integer and not integral:
+        return Invalid("not_integer")
+    if (q.min is not None and v < q.min) or (q.max is not None and v > q.max):
+        return Invalid("out_of_range")
+    return Ok(int(v) if integral else v)
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+_PIVOT = 29  # two-digit years 00-29 are 2000s, 30-99 are 1900s (when both centuries fit)
+_PRECISION = {"year": 1, "month": 2, "day": 3}
+
+
+def _year(tok: str, q: DateQuestion) -> int | None:
+    if len(tok) == 4:
+        return int(tok)
+    if len(tok) != 2:
+        return None
+    yy = int(tok)
+    fits = [c + yy for c in (1900, 2000) if q.min_year <= c + yy <= q.max_year]
+    if len(fits) == 1:
+        return fits[0]
+    return 2000 + yy if yy <= _PIVOT else 1900 + yy
+
+
+def _date_parts(q: DateQuestion, text: str) -> tuple[int, int | None, int | None, bool] | None:
+    """(year, month, day, read month-first) from the message, or None if it is not a date."""
+    items: list[tuple[str, str]] = []
+    for tok in re.findall(r"\d+|[^\W\d_]+", _prep(text)):
+        if tok.isdigit():
+            items.append(("n", tok))
+        elif tok in W.MONTHS:
+            items.append(("m", str(W.MONTHS[tok])))
+        elif tok not in _DATE_FILLER and tok not in _FILLER:
+            return None
+    shape = "".join(k for k, _ in items)
+    vals = [v for _, v in items]
+
+    def small(v: str) -> bool:
+        return len(v) <= 2
+
+    if shape == "n" and len(vals[0]) == 8:  # 03041960, else 19600403
+        v = vals[0]
+        dmy = (int(v[4:]), int(v[2:4]), int(v[:2]), False)
+        return dmy if _valid(*dmy[:3]) else (int(v[:4]), int(v[4:6]), int(v[6:]), False)
+    if shape == "n" and len(vals[0]) == 6:  # 030460
+        y = _year(vals[0][4:], q)
+        return None if y is None else (y, int(vals[0][2:4]), int(vals[0][:2]), False)
+    if shape == "n" and len(vals[0]) == 4:
+        return int(vals[0]), None, None, False
+    if shape == "nnn":
+        a, b, c = vals
+        if len(a) == 4 and small(b) and small(c):
+            return int(a), int(b), int(c), False
+        y = _year(c, q)
+        if y is None or not (small(a) and small(b)):
+            return None
+        d, m = int(a), int(b)
+        if m > 12 and d <= 12:
+            return y, d, m, True
+        return y, m, d, False
+    if shape == "nmn" and small(vals[0]):
+        y = _year(vals[2], q)
+        return None if y is None else (y, int(vals[1]), int(vals[0]), False)
+    if shape == "mnn" and small(vals[1]) and len(vals[2]) == 4:  # April 3 1960
+        return int(vals[2]), int(vals[0]), int(vals[1]), False
+    if shape == "mn" and (len(vals[1]) == 4 or (len(vals[1]) == 2 and int(vals[1]) > 31)):
+        y = _year(vals[1], q)
+        return None if y is None else (y, int(vals[0]), None, False)
+    if shape == "nm" and len(vals[0]) == 4:
+        return int(vals[0]), int(vals[1]), None, False
+    if shape == "nn":
+        a, b = vals
+        if small(a) and len(b) == 4:
+            return int(b), int(a), None, False
+        if len(a) == 4 and small(b):
+            return int(a), int(b), None, False
+    return None
+
+
+def _valid(y: int, m: int | None, d: int | None) -> bool:
+    if not 1 <= y <= 9999:
+        return False
+    if m is None:
+        return d is None
+    if not 1 <= m <= 12:
+        return False
+    if d is None:
+        return True
+    try:
+        date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_date(q: DateQuestion, text: str) -> Outcome:
+    parts = _date_parts(q, text) if len(text) <= 200 else None
+    if parts is None:
+        return Invalid("not_a_date")
+    y, m, d, month_first = parts
+    if not _valid(y, m, d):
+        return Invalid("not_a_date")
+    given = 3 if d is not None else 2 if m is not None else 1
+    if given < _PRECISION[q.precision]:
+        return Invalid("not_a_date")
+    if not q.min_year <= y <= q.max_year:
+        return Invalid("out_of_range")
+    if d is not None and m is not None:
+        iso, label = f"{y:04d}-{m:02d}-{d:02d}", f"{d} {W.MONTH_NAMES[m - 1]} {y}"
+    elif m is not None:
+        iso, label = f"{y:04d}-{m:02d}", f"{W.MONTH_NAMES[m - 1]} {y}"
+    else:
+        iso, label = f"{y:04d}", str(y)
+    return Confirm(iso, label) if month_first else Ok(iso)
+
+
+# --- postcodes ---------------------------------------------------------------------------------
+
+_AREAS = _set("""
+    AB AL B BA BB BD BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL DN DT DY
+    E EC EH EN EX FK FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP IV JE KA KT KW KY L LA LD LE
+    LL LN LS LU M ME MK ML N NE NG NN NP NR NW OL OX PA PE PH PL PO PR RG RH RM S SA SE SG SK SL
+    SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR TS TW UB W WA WC WD WF WN WR WS WV YO ZE
+    """)
+# Royal Mail outward formats A9, A99, A9A, AA9, AA99, AA9A, with the letters each position allows.
+_OUTWARD = (
+    r"(?:[A-PR-UWYZ][0-9]{1,2}|[A-PR-UWYZ][A-HK-Y][0-9]{1,2}|[A-PR-UWYZ][0-9][A-HJKPSTUW]"
+    r"|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRV-Y])"
+)
+_POSTCODE = re.compile(rf"(?P<out>{_OUTWARD})(?P<in>[0-9][A-Z]{{2}})?")
+
+
+def _district(compact: str, *, full_only: bool = False) -> str | None:
+    if compact in ("GIR0AA", "GIR") and not (full_only and compact == "GIR"):
+        return "GIR"  # Girobank's non-geographic postcode, still valid
+    m = _POSTCODE.fullmatch(compact)
+    if m is None or (full_only and m.group("in") is None):
+        return None
+    out = m.group("out")
+    area = out[:2] if out[1].isalpha() else out[:1]
+    return out if area in _AREAS else None
+
+
+def _upper_ascii(text: str) -> str:
+    return _prep(text).upper()
+
+
+def postcode_district(text: str) -> str | None:
+    """The district (outward code, ``LE16``) of a UK postcode given in any case or spacing, or of
+    an outward code on its own; None if the message is not one."""
+    if len(text) > 40:
+        return None
+    s = _upper_ascii(text).strip().strip(".,;:!?()[]\"'")
+    compact = re.sub(r"[\s-]+", "", s)
+    if not compact or len(compact) > 7 or not compact.isalnum():
+        return None
+    return _district(compact)
+
+
+def _parse_postcode(text: str) -> Outcome:
+    whole = postcode_district(text)
+    if whole is not None:
+        return Ok(whole)
+    if len(text) > 500:
+        return Invalid("not_a_postcode")
+    toks = re.findall(r"[A-Z0-9]+", _upper_ascii(text))
+    full = {d for a, b in pairwise(toks)
+            if (d := _district(a + b, full_only=True)) is not None}
+    full |= {d for t in toks if (d := _district(t, full_only=True)) is not None}
+    if len(full) == 1:
+        return Ok(full.pop())
+    if full:
+        return Invalid("not_a_postcode")
+    outward = {d for t in toks if any(c.isdigit() for c in t) and (d := _district(t)) is not None}
+    return Ok(outward.pop()) if len(outward) == 1 else Invalid("not_a_postcode")
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def _parse_text(q: TextQuestion, text: str) -> Outcome:
+    kept = text.strip()  # the respondent's words as written: not normalised
+    if len(kept) < q.min_length:
+        return Invalid("too_short")
+    if len(kept) > q.max_length:
+        return Invalid("too_long")
+    return Ok(kept)
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+_CLOSED_MAX = 10_000  # longer than any SMS thread: don't spend time matching it
+
+
+def parse_answer(
+    q: Question,
+    text: str,
+    lang: str = "en",
+    yes: Iterable[str] = (),
+    no: Iterable[str] = (),
+) -> Outcome:
+    """Read one message as an answer to ``q``. ``yes``/``no`` are a flow's extra words for
+    ``lang``. Values: choice id (str), ids in choice order (list), scale point (int), number
+    (int when whole, else float), bool for yes/no and consent, ISO date ``YYYY[-MM[-DD]]``,
+    postcode district, or the stripped text as written."""
+    if isinstance(q, TextQuestion):
+        return _parse_text(q, text)
+    if len(text) > _CLOSED_MAX:
+        return Invalid("not_understood")
+    if isinstance(q, YesNoQuestion | ConsentQuestion):
+        answer = parse_yes_no(text, lang, yes, no)
+        return Invalid("not_understood") if answer is None else Ok(answer)
+    if isinstance(q, ChoiceQuestion):
+        return _parse_choice(q, text, lang)
+    if isinstance(q, MultiQuestion):
+        return _parse_multi(q, text, lang)
+    if isinstance(q, ScaleQuestion):
+        return _parse_scale(q, text, lang)
+    if isinstance(q, NumberQuestion):
+        return _parse_number(q, text)
+    if isinstance(q, DateQuestion):
+        return _parse_date(q, text)
+    if isinstance(q, PostcodeQuestion):
+        return _parse_postcode(text)
+    return Invalid("not_understood")  # an info message takes no answer

@@ -1,0 +1,59 @@
+"""Configuration from the environment (and an optional ``.env`` file), via pydantic-settings.
+
+With nothing set, the bot starts on an embedded local Redis with the sample flows: good for a
+trial, not for a live consultation (set ``SURVEYBOT_SECRET`` and ``REDIS_URL`` then).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "surveybot-local-trial-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None, description="redis://host:6379/0; unset = embedded local Redis in data_dir"
+    )
+    redis_prefix: str = Field(default="sb", alias="SURVEYBOT_REDIS_PREFIX")
+    secret: SecretStr = Field(
+        default=SecretStr(DEV_SECRET),
+        alias="SURVEYBOT_SECRET",
+        description="Key for pseudonymous respondent ids (HMAC). Keep it secret and stable.",
+    )
+    flows_dir: Path = Field(default=Path("flows"), alias="SURVEYBOT_FLOWS")
+    data_dir: Path = Field(default=Path("data"), alias="SURVEYBOT_DATA")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        alias="SURVEYBOT_PUBLIC_URL",
+        description="The URL the outside world uses to reach this server (no trailing slash)",
+    )
+    host: str = Field(default="127.0.0.1", alias="SURVEYBOT_HOST")
+    port: int = Field(default=8000, alias="SURVEYBOT_PORT")
+    retention_days: int = Field(default=400, alias="SURVEYBOT_RETENTION_DAYS")
+    dedupe_hours: int = Field(default=48, alias="SURVEYBOT_DEDUPE_HOURS")
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = Field(default=None, description="The bot's SMS number")
+    twilio_messaging_service_sid: str | None = None
+    sms_per_second: float = Field(default=10.0, alias="SURVEYBOT_SMS_PER_SECOND")
+
+    telegram_token: SecretStr | None = None
+    telegram_secret_token: SecretStr | None = Field(
+        default=None, description="Sent by Telegram in X-Telegram-Bot-Api-Secret-Token"
+    )
+    telegram_bot_username: str | None = None
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return self.secret.get_secret_value().encode()
+
+    @property
+    def using_dev_secret(self) -> bool:
+        return self.secret.get_secret_value() == DEV_SECRET

@@ -1,0 +1,166 @@
+"""One inbound message, end to end: pick the flow, load the session, step, commit, retry on a race.
+
+This is the only place that joins the pure engine to the store, through the small protocol in
+:mod:`bot.ports`; adapters call :meth:`Dispatcher.handle` and render what it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot import engine
+from bot.errors import ConflictError
+from bot.loader import FlowRegistry
+from bot.models import Inbound, Reply, Session, Status, Step
+from bot.phrases import phrase
+from bot.ports import SessionStore
+from bot.schema import Flow, Source
+from bot.text import tr
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 60
+"""Optimistic retries before giving up with ConflictError (then the webhook answers 503)."""
+
+_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Outcome:
+    """What the adapter must send back, and what happened (for logs and tests)."""
+
+    replies: list[Reply] = field(default_factory=list)
+    duplicate: bool = False
+    flow: Flow | None = None
+    session: Session | None = None
+    step: Step | None = None
+    attempts: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        registry: FlowRegistry,
+        store: SessionStore,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.clock = clock
+
+    def resolve_start(self, payload: str) -> tuple[Flow, Source | None] | None:
+        """A deep-link payload or keyword: ``carers-strategy``, ``carers-strategy-harborough-carers``,
+        ``CARERS``, ``CARERS-HARBOROUGH`` or ``CARERS HARBOROUGH``."""
+        payload = payload.strip()
+        if not payload or len(payload) > 64:
+            return None
+        by_word = self.registry.by_keyword(payload.replace("-", " ").replace("_", " "))
+        if by_word:
+            return by_word
+        if not _PAYLOAD.match(payload):
+            return None
+        for flow in sorted(self.registry.flows.values(), key=lambda f: -len(f.id)):
+            if payload == flow.id:
+                return flow, None
+            if payload.startswith(flow.id + "-"):
+                src = flow.source(payload[len(flow.id) + 1 :])
+                return (flow, src) if src else (flow, None)
+        return None
+
+    async def handle(self, inbound: Inbound) -> Outcome:
+        respondent = self.store.respondent_id(inbound.channel, inbound.address)
+        out = Outcome()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            out.attempts = attempt
+            now = self.clock()
+            loaded = await self.store.load(respondent, inbound.message_id)
+            if loaded.duplicate:
+                log.info("duplicate message %s ignored", inbound.message_id)
+                return Outcome(duplicate=True, attempts=attempt)
+            chosen = self._choose(inbound, loaded.session, loaded.opted_out, respondent, now)
+            if isinstance(chosen, list):
+                return Outcome(replies=chosen, attempts=attempt)
+            flow, session = chosen
+            result = engine.step(flow, session, inbound, now)
+            try:
+                stored = await self.store.commit(
+                    result,
+                    expected_rev=session.rev,
+                    message_id=inbound.message_id,
+                    flow=flow,
+                    now=now,
+                )
+            except ConflictError:
+                # Another message from the same person committed first: re-read and re-step.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                continue
+            return Outcome(
+                replies=result.replies, flow=flow, session=stored, step=result, attempts=attempt
+            )
+        raise ConflictError(f"gave up after {MAX_ATTEMPTS} attempts for one respondent")
+
+    def _choose(
+        self,
+        inbound: Inbound,
+        session: Session | None,
+        opted_out: bool,
+        respondent: str,
+        now: datetime,
+    ) -> tuple[Flow, Session] | list[Reply]:
+        """Which flow this message belongs to, with the session to step (new if needed)."""
+        started = None
+        if inbound.kind == "start":
+            started = self.resolve_start(inbound.text)
+        elif inbound.text and len(inbound.text) <= 40:
+            started = self.registry.by_keyword(inbound.text)
+        if started is not None:
+            flow, source = started
+            if (
+                session is not None
+                and session.flow == flow.id
+                and (session.status is Status.ACTIVE or session.status is Status.OPTED_OUT)
+            ):
+                # Their keyword again mid-survey (or to re-join after STOP): carry on.
+                if session.status is Status.OPTED_OUT:
+                    return flow, session
+                return flow, session
+            fresh = engine.new_session(
+                flow,
+                respondent=respondent,
+                channel=inbound.channel,
+                address=inbound.address,
+                now=now,
+                source=source.id if source else inbound.source,
+                lang=inbound.lang,
+            )
+            # Keep the stored rev so the commit replaces the old session atomically.
+            fresh.rev = session.rev if session is not None else 0
+            return flow, fresh
+        if session is not None:
+            current = self.registry.get(session.flow)
+            if current is not None:
+                if session.address is None and not session.status.finished:
+                    session = session.model_copy(update={"address": inbound.address})
+                return current, session
+        if opted_out:
+            return []  # they said STOP: say nothing unless they start a survey again
+        return self.menu(now)
+
+    def menu(self, now: datetime) -> list[Reply]:
+        flows = [f for f in self.registry.open_flows(now) if f.keywords]
+        if not flows:
+            return [Reply(text=phrase(None, "en", "menu_none"), kind="end")]
+        lines = [phrase(None, "en", "menu")]
+        lines += [f"{f.keywords[0]} - {tr(f.title, 'en')}" for f in flows]
+        return [Reply(text="\n".join(lines), kind="notice")]

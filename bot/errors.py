@@ -1,0 +1,95 @@
+"""One exception hierarchy for the whole project, rooted in :class:`SurveybotError`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SurveybotError(Exception):
+    """Base of every error surveybot raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or worth a look) in a flow file.
+
+    ``severity`` is ``"error"`` (the file is rejected) or ``"warning"`` (it loads).
+    """
+
+    file: str
+    line: int | None
+    column: int | None
+    message: str
+    hint: str | None = None
+    question: str | None = None
+    severity: str = "error"
+    code: str = "invalid"
+
+    def format(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        q = f" [{self.question}]" if self.question else ""
+        hint = f" - {self.hint}" if self.hint else ""
+        return f"{where}: {self.severity}{q}: {self.message}{hint}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity,
+            "code": self.code,
+            "question": self.question,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class FlowError(SurveybotError):
+    """A flow file cannot be used. Carries every problem found, each with file, line and hint."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = problems[0] if problems else None
+        super().__init__(first.format() if first else "invalid flow")
+
+    @property
+    def file(self) -> str | None:
+        return self.problems[0].file if self.problems else None
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0].line if self.problems else None
+
+    @property
+    def hint(self) -> str | None:
+        return self.problems[0].hint if self.problems else None
+
+
+class ExpressionError(SurveybotError):
+    """A condition could not be parsed. ``column`` is 1-based within the expression text."""
+
+    def __init__(self, message: str, column: int, hint: str | None = None) -> None:
+        self.message = message
+        self.column = column
+        self.hint = hint
+        super().__init__(f"{message} (at column {column})")
+
+
+class StoreError(SurveybotError):
+    """The session store failed (e.g. Redis unreachable). Safe to retry: nothing was half-written."""
+
+
+class ConflictError(StoreError):
+    """A commit lost an optimistic-concurrency race too many times."""
+
+
+class ChannelError(SurveybotError):
+    """A channel adapter could not send or parse a message."""
+
+
+class ConfigError(SurveybotError):
+    """Configuration from the environment is missing or contradictory."""

@@ -1,0 +1,90 @@
+"""The bot's own sentences (not the officers' questions), in plain words, per language.
+
+A flow may override any of them per language under ``messages:``; a missing translation falls
+back to English. Placeholders are filled with ``str.format``-style names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.schema import Flow
+
+EN: dict[str, str] = {
+    "not_understood": "Sorry, I did not understand that.",
+    "not_understood_choice": "Sorry, I did not understand. Please reply with a number from the list.",
+    "too_short": "Please write a little more.",
+    "too_long": "That is too long. Please keep it under {max} characters.",
+    "out_of_range": "Please reply with a number from {min} to {max}.",
+    "not_integer": "Please reply with a whole number.",
+    "not_a_date": "Please reply with a date, for example 3/4/1960.",
+    "not_a_date_year": "Please reply with a year, for example 1960.",
+    "not_a_date_month": "Please reply with a month and year, for example April 1960.",
+    "not_a_postcode": "Please reply with a postcode, for example LE16 7AA.",
+    "too_many": "Please choose no more than {max}.",
+    "too_few": "Please choose at least {min}.",
+    "exclusive": "'{label}' cannot go with other choices. Please choose again.",
+    "yes_or_no": "Please reply YES or NO.",
+    "confirm": "Did you mean {key}, {label}? Reply YES, or send your answer again.",
+    "confirm_plain": "Did you mean {label}? Reply YES, or send your answer again.",
+    "offer_skip": "You can reply SKIP to move on, or HELP.",
+    "offer_help": "Reply HELP if you are stuck.",
+    "cannot_skip": "This question needs an answer, sorry.",
+    "skipped": "Skipped.",
+    "help": "This is the {title} from {council}. Reply to each question with a number or a few "
+    "words. BACK goes back, SKIP skips a question you do not want to answer, STOP stops. "
+    "Questions? {contact}",
+    "stopped": "You will get no more messages from this survey. Thank you. Text START to join again.",
+    "stopped_already": "You have stopped this survey. Text START to join again.",
+    "rejoined": "Welcome back. Let's carry on.",
+    "welcome_back": "Welcome back. You have answered {answered} of about {total} questions.",
+    "finished": "You have finished this survey. Thank you. Reply RESTART to change your answers.",
+    "declined": "You did not agree to take part, so we will not ask anything else. Text START to "
+    "begin again.",
+    "closed": "{closed}",
+    "not_open": "This survey is not open yet.",
+    "progress": "You are on question {n} of about {total}.",
+    "back_none": "You are at the first question.",
+    "restart": "Starting again from the beginning.",
+    "language_menu": "Reply with a number to choose your language:",
+    "language_set": "OK.",
+    "unsupported": "Sorry, I can only read text. Please reply in words or numbers.",
+    "other_prompt": "Please tell us in a few words.",
+    "reminder": "You are {answered} of about {total} questions through the {title}. When you "
+    "have a moment:",
+    "expired": "Your earlier answers have been saved. Text {keyword} to start again.",
+    "menu": "Which survey? Reply with its word:",
+    "menu_none": "There are no surveys open at the moment. Thank you.",
+}
+
+# Built-in translations of the sentences every respondent may see. Officers can add or correct
+# any of them in a flow's `messages:` without a code change.
+GU: dict[str, str] = {
+    "not_understood": "માફ કરશો, હું સમજી શક્યો નહીં.",
+    "not_understood_choice": "માફ કરશો. કૃપા કરીને યાદીમાંથી નંબર મોકલો.",
+    "yes_or_no": "કૃપા કરીને YES અથવા NO મોકલો.",
+    "stopped": "તમને આ સર્વેના વધુ સંદેશા મળશે નહીં. આભાર. ફરી જોડાવા START મોકલો.",
+    "finished": "તમે આ સર્વે પૂરો કર્યો છે. આભાર.",
+    "language_set": "ઠીક છે.",
+    "progress": "તમે લગભગ {total} માંથી પ્રશ્ન {n} પર છો.",
+    "welcome_back": "ફરી સ્વાગત છે. તમે લગભગ {total} માંથી {answered} પ્રશ્નોના જવાબ આપ્યા છે.",
+}
+
+BUILT_IN: dict[str, dict[str, str]] = {"en": EN, "gu": GU}
+
+
+def phrase(flow: Flow | None, lang: str, key: str, /, **values: Any) -> str:
+    template = None
+    if flow is not None:
+        template = flow.messages.get(lang, {}).get(key)
+    if template is None:
+        template = BUILT_IN.get(lang, {}).get(key)
+    if template is None and flow is not None:
+        template = flow.messages.get("en", {}).get(key)
+    if template is None:
+        template = EN[key]
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        # An officer's override with a wrong placeholder must not break the conversation.
+        return template

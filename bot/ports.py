@@ -1,0 +1,30 @@
+"""The small protocol through which ``bot`` uses a session store (implemented in ``store/``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from bot.models import Session, Step
+from bot.schema import Flow
+
+
+class LoadedLike(Protocol):
+    @property
+    def session(self) -> Session | None: ...
+
+    @property
+    def duplicate(self) -> bool: ...
+
+    @property
+    def opted_out(self) -> bool: ...
+
+
+class SessionStore(Protocol):
+    def respondent_id(self, channel: str, address: str) -> str: ...
+
+    async def load(self, respondent: str, message_id: str | None) -> LoadedLike: ...
+
+    async def commit(
+        self, step: Step, *, expected_rev: int, message_id: str | None, flow: Flow, now: datetime
+    ) -> Session: ...

@@ -1,0 +1,51 @@
+"""Pseudonymous respondent ids: a keyed hash of channel + normalised address.
+
+The raw phone number or chat id never appears in a key or an answer. The id is still personal
+data (whoever holds the secret can test a number), so the secret lives in config, not in code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import phonenumbers
+
+DEFAULT_REGION = "GB"
+_PHONE_CHANNELS = frozenset({"sms", "whatsapp", "voice"})
+
+
+def normalise_address(channel: str, address: str, *, region: str = DEFAULT_REGION) -> str:
+    """The form of ``address`` that identifies one person on ``channel``.
+
+    Phone numbers become E.164 (``07700 900123`` and ``+447700900123`` are the same person);
+    a number ``phonenumbers`` cannot parse is kept with only ``+`` and digits, so it still maps
+    to one stable id. Other channels (Telegram chat ids, web cookies) are only stripped.
+    """
+    channel = channel.strip().lower()
+    address = address.strip()
+    if channel in _PHONE_CHANNELS:
+        # Twilio's WhatsApp addresses look like "whatsapp:+44...".
+        if ":" in address:
+            address = address.rsplit(":", 1)[1]
+        try:
+            number = phonenumbers.parse(address, region)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is not None and phonenumbers.is_possible_number(number):
+            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return "".join(c for c in address if c.isdigit() or c == "+")
+    return address
+
+
+def respondent_id(
+    secret: bytes, channel: str, address: str, *, region: str = DEFAULT_REGION
+) -> str:
+    """HMAC-SHA256 of channel and normalised address; 26 lower-case base32 characters (128 bits)."""
+    if not secret:
+        raise ValueError("the respondent-id secret must not be empty")
+    channel = channel.strip().lower()
+    message = f"{channel}\x00{normalise_address(channel, address, region=region)}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()[:16]
+    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()

@@ -1,0 +1,435 @@
+"""The Redis session store: one version-checked, atomic commit per inbound message.
+
+Hot path of an ordinary answer, two round trips:
+
+* :meth:`RedisStore.load` - one pipeline: the session, whether the message id was seen, and the
+  opt-out marker.
+* :meth:`RedisStore.commit` - one EVALSHA: checks the message id is new and the stored ``rev``
+  is the one the step was computed from, then writes the session, the answers, the "seen" marker
+  and the opt-out marker together, or nothing.
+
+A respondent's first commit in a flow costs one more round trip before it: the ZADD NX into the
+flow's index (index first, so a crash leaves at worst an index entry without a response, which
+readers skip).
+
+Every operation is safe to retry after a timeout (redis-py retries connection errors): a repeated
+commit fails the version or the message-id check, ZADD NX and DEL are idempotent.
+
+A duplicate message id is *refused*: :meth:`commit` raises :class:`DuplicateMessage` (a
+:class:`ConflictError`), so a caller's reload-and-retry loop reloads, :meth:`load` then reports
+``duplicate=True``, and the caller answers the webhook with 200 and sends nothing. A no-op
+commit would instead make the caller send the replies of a step that was never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from heapq import heappop, heappush
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.errors import ConflictError, StoreError
+from bot.models import Answer, AnswerValue, Session, Status, Step
+from bot.schema import Flow
+from store.identity import respondent_id
+from store.keys import KeyBuilder
+from store.scripts import COMMIT, CONFLICT, DUPLICATE, Script, command
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION = timedelta(days=400)
+DEFAULT_DEDUPE_WINDOW = timedelta(days=2)
+DEFAULT_FINISHED_TTL = timedelta(days=30)
+
+_COMMIT = Script(COMMIT)
+
+
+class DuplicateMessage(ConflictError):
+    """This inbound message id was already committed for this respondent; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What :meth:`RedisStore.load` found.
+
+    ``rev`` is the stored version to pass back as ``expected_rev`` (0 when there is no session;
+    also set when a stored session could not be decoded and ``session`` is None).
+    """
+
+    session: Session | None
+    duplicate: bool = False
+    opted_out: bool = False
+    rev: int = 0
+
+
+class ResponseMeta(BaseModel):
+    """The ``meta`` field of a response hash."""
+
+    flow: str
+    version: str
+    channel: str
+    source: str | None = None
+    lang: str = "en"
+    status: Status = Status.ACTIVE
+    started_at: datetime
+    last_at: datetime
+    finished_at: datetime | None = None
+
+
+class Response(ResponseMeta):
+    """One respondent's answers to one flow, for exports and reports."""
+
+    respondent: str
+    answers: dict[str, Answer] = {}
+
+
+@contextmanager
+def _redis_errors(what: str) -> Iterator[None]:
+    # The web layer turns StoreError into 503, so Twilio and Telegram deliver again later.
+    try:
+        yield
+    except RedisError as exc:
+        raise StoreError(f"Redis {what} failed: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"Redis {what} failed: {exc}") from exc
+
+
+def _ms(t: datetime) -> int:
+    if t.tzinfo is None:  # the engine passes aware times; treat a naive one as UTC
+        t = t.replace(tzinfo=UTC)
+    return int(t.timestamp() * 1000)
+
+
+def _ttl_ms(d: timedelta) -> int:
+    return max(1, int(d.total_seconds() * 1000))
+
+
+def _text(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def _encode_answer(a: Answer) -> str:
+    d: dict[str, Any] = {"v": a.value, "t": _ms(a.at)}
+    if a.other is not None:
+        d["o"] = a.other
+    # ensure_ascii=False: Gujarati or Urdu text stays 2-3 bytes a character, not 6.
+    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode_answer(qid: str, raw: bytes | str) -> Answer:
+    d = json.loads(raw)
+    value: AnswerValue | None = d.get("v")
+    return Answer(
+        question=qid,
+        value=value,
+        other=d.get("o"),
+        at=datetime.fromtimestamp(d["t"] / 1000, UTC),
+    )
+
+
+def _decode_response(rid: str, raw: dict[Any, Any]) -> Response | None:
+    fields = {_text(k): v for k, v in raw.items()}
+    meta = fields.pop("meta", None)
+    if meta is None:  # index entry without a response: erased, expired, or a crash
+        return None
+    try:
+        answers = [_decode_answer(f[2:], v) for f, v in fields.items() if f.startswith("a:")]
+        m = ResponseMeta.model_validate_json(meta)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("skipping unreadable response of %s: %s", rid, exc)
+        return None
+    answers.sort(key=lambda a: (a.at, a.question))
+    return Response(respondent=rid, answers={a.question: a for a in answers}, **dict(m))
+
+
+@dataclass
+class _ShardCursor:
+    """Pages through one index shard in (score, rid) order without offsets that drift."""
+
+    key: str
+    low: float | str
+    buf: deque[tuple[float, str]] = field(default_factory=deque)
+    done: bool = False
+    last: float | None = None
+    ties: int = 0  # entries already fetched whose score == last
+
+    def request(self, pipe: Any, n: int) -> None:
+        if self.last is None:
+            pipe.zrangebyscore(self.key, self.low, "+inf", start=0, num=n, withscores=True)
+        else:
+            # Restart at the last score, skipping the entries with that score already read.
+            pipe.zrangebyscore(self.key, self.last, "+inf", start=self.ties, num=n, withscores=True)
+
+    def feed(self, rows: Sequence[tuple[bytes | str, float]], n: int) -> None:
+        for member, score in rows:
+            self.buf.append((score, _text(member)))
+            if score == self.last:
+                self.ties += 1
+            else:
+                self.last, self.ties = score, 1
+        if len(rows) < n:
+            self.done = True
+
+
+class RedisStore:
+    """Sessions, answers, dedupe and exports' raw reads, on one ``redis.asyncio.Redis`` client.
+
+    ``secret`` keys the respondent-id hash (needed by :meth:`erase`, which takes a raw address).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        secret: bytes,
+        keys: KeyBuilder | None = None,
+        retention: timedelta = DEFAULT_RETENTION,
+        dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW,
+        finished_ttl: timedelta = DEFAULT_FINISHED_TTL,
+    ) -> None:
+        if not secret:
+            raise ValueError("the respondent-id secret must not be empty")
+        self.redis = redis
+        self.keys = keys or KeyBuilder()
+        self.retention = retention
+        self.dedupe_window = dedupe_window
+        self.finished_ttl = finished_ttl
+        self._secret = secret
+
+    def respondent(self, channel: str, address: str) -> str:
+        return respondent_id(self._secret, channel, address)
+
+    # -- hot path --------------------------------------------------------------------------------
+
+    async def load(self, respondent: str, message_id: str | None = None) -> Loaded:
+        """The live session, whether ``message_id`` was already committed, and the opt-out flag.
+
+        One round trip. The three reads need not be a snapshot: the commit re-checks both the
+        version and the message id atomically.
+        """
+        k = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(k.session(respondent), ["rev", "data"])
+        pipe.exists(k.optout(respondent))
+        if message_id:
+            pipe.zscore(k.seen(respondent), message_id)
+        with _redis_errors("load"):
+            res = await pipe.execute()
+        (rev_raw, data), opted_out = res[0], bool(res[1])
+        duplicate = bool(message_id) and res[2] is not None
+        rev = int(rev_raw) if rev_raw is not None else 0
+        session: Session | None = None
+        if data is not None:
+            try:
+                session = Session.model_validate_json(data).model_copy(update={"rev": rev})
+            except ValidationError as exc:
+                # Start afresh rather than fail this respondent forever; rev still guards.
+                log.warning("stored session of %s is unreadable, ignoring it: %s", respondent, exc)
+        return Loaded(session=session, duplicate=duplicate, opted_out=opted_out, rev=rev)
+
+    async def commit(
+        self,
+        step: Step,
+        *,
+        expected_rev: int,
+        message_id: str | None,
+        flow: Flow,
+        now: datetime,
+    ) -> Session:
+        """Store ``step`` atomically if the stored rev is still ``expected_rev``.
+
+        Returns the session as stored (``rev`` incremented, ``address`` dropped once finished).
+        Raises :class:`ConflictError` if another message got there first (reload and re-run the
+        step), :class:`DuplicateMessage` if ``message_id`` was already committed, and
+        :class:`StoreError` if Redis is unreachable (nothing was written).
+        """
+        s = step.session
+        if s.flow != flow.id:
+            raise ValueError(f"session is in flow {s.flow!r}, not {flow.id!r}")
+        rid = s.respondent
+        ttl = flow.expiry
+        if s.status.finished:
+            # No more messages will be sent, so the raw address is no longer needed.
+            s = s.model_copy(update={"address": None})
+            ttl = min(ttl, self.finished_ttl)
+        meta = ResponseMeta(
+            flow=s.flow,
+            version=s.version,
+            channel=s.channel,
+            source=s.source,
+            lang=s.lang,
+            status=s.status,
+            started_at=s.started_at,
+            last_at=s.last_at,
+            finished_at=s.finished_at,
+        )
+        optout = {Status.OPTED_OUT: "set", Status.ACTIVE: "del"}.get(s.status, "")
+        now_ms = _ms(now)
+        k = self.keys
+        args: list[str | int] = [
+            expected_rev,
+            s.model_dump_json(exclude_defaults=True, exclude={"rev"}),
+            s.flow,
+            message_id or "",
+            now_ms,
+            now_ms - _ttl_ms(self.dedupe_window),
+            _ttl_ms(self.dedupe_window),
+            _ttl_ms(ttl),
+            _ttl_ms(self.retention),
+            optout,
+            meta.model_dump_json(exclude_none=True),
+            len(step.answers),
+        ]
+        for a in step.answers:
+            args += [f"a:{a.question}", _encode_answer(a)]
+        args += [f"a:{q}" for q in step.cleared]
+        keys = [k.session(rid), k.seen(rid), k.response(rid, s.flow), k.flows(rid), k.optout(rid)]
+
+        # A new session (nothing stored, or started by this very message) is probably the
+        # respondent's first in this flow: index it before the commit. A wrong guess costs one
+        # harmless ZADD NX; a miss is caught by the script's "fresh" flag below.
+        indexed = expected_rev == 0 or s.started_at == now
+        if indexed:
+            await self._index(s.flow, rid, s.started_at)
+        with _redis_errors("commit"):
+            code, value = (int(x) for x in await _COMMIT(self.redis, keys, args))
+        if code == DUPLICATE:
+            raise DuplicateMessage(f"message {message_id!r} of {rid} was already committed")
+        if code == CONFLICT:
+            raise ConflictError(f"session of {rid} is at rev {value}, expected {expected_rev}")
+        if value and not indexed:
+            await self._index(s.flow, rid, s.started_at)
+        return s.model_copy(update={"rev": code})
+
+    async def _index(self, flow: str, rid: str, started: datetime) -> None:
+        key = self.keys.index_for(flow, rid)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(key, {rid: _ms(started)}, nx=True)
+        pipe.pexpire(key, _ttl_ms(self.retention))
+        with _redis_errors("index"):
+            await pipe.execute()
+
+    async def is_opted_out(self, respondent: str) -> bool:
+        with _redis_errors("read"):
+            return bool(await command(self.redis, "EXISTS", self.keys.optout(respondent)))
+
+    # -- erasure ---------------------------------------------------------------------------------
+
+    async def erase(self, channel: str, address: str) -> int:
+        """Remove everything stored about this person; returns keys + index entries removed."""
+        return await self.erase_respondent(self.respondent(channel, address))
+
+    async def erase_respondent(self, rid: str) -> int:
+        k = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.smembers(k.flows(rid))
+        pipe.hget(k.session(rid), "flow")
+        with _redis_errors("erase"):
+            members, live = await pipe.execute()
+        flows = {_text(f) for f in members}
+        if live is not None:
+            flows.add(_text(live))
+        # Index entries first: if this stops half way, the flows set is still there to retry with.
+        pipe = self.redis.pipeline(transaction=False)
+        for f in sorted(flows):
+            pipe.zrem(k.index_for(f, rid), rid)
+        pipe.delete(*k.respondent_keys(rid, sorted(flows)))
+        with _redis_errors("erase"):
+            removed = await pipe.execute()
+        return sum(int(n) for n in removed)
+
+    # -- exports ---------------------------------------------------------------------------------
+
+    async def response(self, rid: str, flow_id: str) -> Response | None:
+        with _redis_errors("read"):
+            raw = await command(self.redis, "HGETALL", self.keys.response(rid, flow_id))
+        return _decode_response(rid, _as_dict(raw))
+
+    async def count_responses(self, flow_id: str) -> int:
+        """Index entries of the flow (one round trip). May count a response that has since
+        expired or whose first commit crashed; :meth:`iter_responses` skips those."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self.keys.index_keys(flow_id):
+            pipe.zcard(key)
+        with _redis_errors("count"):
+            return sum(int(n) for n in await pipe.execute())
+
+    async def iter_responses(
+        self, flow_id: str, since: datetime | None = None, batch: int = 500
+    ) -> AsyncIterator[Response]:
+        """Every response of the flow (any status: complete or partial), ordered by started time
+        then respondent id, ``batch`` at a time. ``since`` keeps responses started at or after
+        it (the index score is the first start). Reads the index shards, never SCAN."""
+        batch = max(1, batch)
+        low: float | str = _ms(since) if since is not None else "-inf"
+        cursors = [_ShardCursor(key, low) for key in self.keys.index_keys(flow_id)]
+        await self._fill(cursors, batch)
+        heap: list[tuple[float, str, int]] = []
+        for i, c in enumerate(cursors):
+            if c.buf:
+                heappush(heap, (*c.buf[0], i))
+        chunk: list[str] = []
+        while heap:
+            _, rid, i = heappop(heap)
+            c = cursors[i]
+            c.buf.popleft()
+            if not c.buf and not c.done:
+                await self._fill([c], batch)
+            if c.buf:
+                heappush(heap, (*c.buf[0], i))
+            chunk.append(rid)
+            if len(chunk) >= batch or not heap:
+                for r in await self._responses(flow_id, chunk):
+                    yield r
+                chunk = []
+
+    async def _fill(self, cursors: list[_ShardCursor], n: int) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for c in cursors:
+            c.request(pipe, n)
+        with _redis_errors("index read"):
+            pages = await pipe.execute()
+        for c, rows in zip(cursors, pages, strict=True):
+            c.feed(rows, n)
+
+    async def _responses(self, flow_id: str, rids: list[str]) -> list[Response]:
+        pipe = self.redis.pipeline(transaction=False)
+        for rid in rids:
+            pipe.hgetall(self.keys.response(rid, flow_id))
+        with _redis_errors("response read"):
+            raws = await pipe.execute()
+        out = [_decode_response(rid, _as_dict(raw)) for rid, raw in zip(rids, raws, strict=True)]
+        return [r for r in out if r is not None]
+
+    # -- housekeeping ----------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Load the scripts, so the first commit after a start needs no EVAL fallback."""
+        with _redis_errors("script load"):
+            await _COMMIT.load(self.redis)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await command(self.redis, "PING"))
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def _as_dict(raw: Any) -> dict[Any, Any]:
+    # HGETALL is a dict on RESP2 clients with callbacks, a flat list on some others.
+    if isinstance(raw, dict):
+        return raw
+    items = list(raw or [])
+    return dict(zip(items[::2], items[1::2], strict=True))
