@@ -79,7 +79,7 @@ class Dispatcher:
         return None
 
     async def handle(self, inbound: Inbound) -> Outcome:
-        respondent = self.store.respondent_id(inbound.channel, inbound.address)
+        respondent = self.store.respondent(inbound.channel, inbound.address)
         out = Outcome()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             out.attempts = attempt
@@ -102,7 +102,8 @@ class Dispatcher:
                     now=now,
                 )
             except ConflictError:
-                # Another message from the same person committed first: re-read and re-step.
+                # Another message from the same person committed first (or this very message,
+                # delivered twice at once): re-read, which also re-checks the message id.
                 await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
             return Outcome(

@@ -234,6 +234,12 @@ def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:
         t.say(pipe(flow.intro, flow, s.answers, s.lang))
         _advance(t, from_index=-1)
         return
+    if inbound.kind == "start":
+        # A deep link or the web page opened again: pick up where they left off.
+        if gap >= flow.welcome_back_after:
+            t.say(t.phrase("welcome_back", **_progress_kw(flow, s)))
+        _resume(t)
+        return
     if command is not None and command != "start":
         _run_command(t, command, norm)
         return

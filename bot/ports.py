@@ -21,10 +21,12 @@ class LoadedLike(Protocol):
 
 
 class SessionStore(Protocol):
-    def respondent_id(self, channel: str, address: str) -> str: ...
+    def respondent(self, channel: str, address: str) -> str: ...
 
     async def load(self, respondent: str, message_id: str | None) -> LoadedLike: ...
 
     async def commit(
         self, step: Step, *, expected_rev: int, message_id: str | None, flow: Flow, now: datetime
-    ) -> Session: ...
+    ) -> Session:
+        """Raises ConflictError when the stored rev moved on (a ``DuplicateMessage`` subclass
+        when ``message_id`` was already committed)."""

@@ -19,26 +19,35 @@ _APOSTROPHES = frozenset("'’‘`´ʹ")
 
 
 def normalise(text: str) -> str:
-    """Fold text for matching: NFKC, casefold, any script's digits as ASCII, apostrophes dropped
+    """Fold text for matching: NFKC, casefold, accents off Latin letters (``pomiń`` -> ``pomin``,
+    as typed on an English keyboard), any script's digits as ASCII, apostrophes dropped
     (``don't`` -> ``dont``), every other non-letter/digit/mark (punctuation, emoji, symbols,
     control characters) a space, spaces collapsed.
 
-    Combining marks are kept: Gujarati, Bengali and Gurmukhi vowel signs are marks, not letters.
+    Other scripts keep their combining marks: Gujarati, Bengali and Gurmukhi vowel signs are
+    marks, and dropping them would change the word.
     """
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    folded = unicodedata.normalize("NFKC", text).casefold()
     out: list[str] = []
-    for ch in folded:
+    latin = False  # whether the last letter was Latin, so a following accent can go
+    for ch in unicodedata.normalize("NFD", folded):
         cat = unicodedata.category(ch)
         if cat == "Nd":
             out.append(str(unicodedata.decimal(ch, 0)))
-        elif cat[0] in "LMN":
+            latin = False
+        elif cat[0] == "M":
+            if not latin:
+                out.append(ch)
+        elif cat[0] in "LN":
             out.append(ch)
+            latin = ch < "\u0250" or "\u1e00" <= ch <= "\u1eff"
         elif ch in _APOSTROPHES or cat == "Cf":
             # Zero-width joiners shape Indic and Arabic script but carry no meaning for matching.
             continue
         else:
             out.append(" ")
-    return " ".join("".join(out).split())
+            latin = False
+    return " ".join(unicodedata.normalize("NFKC", "".join(out)).split())
 
 
 def _fs(*words: str) -> frozenset[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
@@ -451,7 +451,7 @@ async def test_erase_removes_everything_about_one_person(
     assert all(keep.respondent in k or ":idx:" in k for k in left)
     for key in left:
         if ":idx:" in key:
-            members = {m.decode() for m in await redis_client.zrange(key, 0, -1)}
+            members = {str(m, "utf-8") for m in await redis_client.zrange(key, 0, -1)}  # type: ignore[arg-type]
             assert members == {keep.respondent}
     assert [r.respondent async for r in store.iter_responses(flow.id)] == [keep.respondent]
     assert [r async for r in store.iter_responses(other_flow.id)] == []
@@ -462,16 +462,17 @@ async def test_erase_removes_everything_about_one_person(
 # -- exports ------------------------------------------------------------------------------------
 
 
+MINUTES = [0, 0, 0, 0, 0, 0, 0, 0, 5, 3, 3, 9, 1, 2, 7, 7, 4, 6, 8, 5]  # eight ties at 0
+
+
 async def test_iter_responses_order_since_and_status(
     redis_client: Redis, key_prefix: str, flow: Flow
 ) -> None:
     # Two shards and batches of 3: ties on one millisecond must page across shard fetches.
     store = RedisStore(redis_client, secret=SECRET, keys=KeyBuilder(prefix=key_prefix, shards=2))
-    expected: list[tuple[object, str]] = []
+    expected: list[tuple[datetime, str]] = []
     for i in range(20):
-        started = NOW + timedelta(
-            minutes=[0, 0, 0, 0, 0, 0, 0, 0, 5, 3, 3, 9, 1, 2, 7, 7, 4, 6, 8, 5][i]
-        )
+        started = NOW + timedelta(minutes=MINUTES[i])
         rid = store.respondent("sms", f"+4477009{i:05d}")
         s = new_session(rid, flow, started)
         s = await store.commit(answer(s, "role", "carer", started), expected_rev=0, message_id="a",

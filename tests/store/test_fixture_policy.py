@@ -1,0 +1,27 @@
+"""Real-server tests skip locally when Redis is missing, but fail under CI."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import missing, real_redis
+
+
+def test_missing_skips_locally(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        missing("no Redis")
+
+
+def test_missing_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        missing("no Redis")
+
+
+async def test_unreachable_real_server_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no Redis at"):
+        await real_redis(f"redis://127.0.0.1:{unused_tcp_port}/0")
