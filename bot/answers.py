@@ -315,8 +315,8 @@ def parse_yes_no(
 # --- numbers -----------------------------------------------------------------------------------
 
 # Thousands with commas ("1,200"), else digits with an optional decimal point or comma ("2.5",
-# Polish "2,5"). Not inside a word or after a decimal point.
-_NUM = re.compile(r"(?<![\w.,])(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:[.,](\d+))?(?!\d)")
+# Polish "2,5"). Not inside a word or after a decimal point, nor a decade ("in my 40s").
+_NUM = re.compile(r"(?<![\w.,])(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:[.,](\d+))?(?!\d|s\b)")
 _NUM_ALONE = re.compile(r"\s*[£$€]?\s*(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:[.,](\d+))?\s*[.!%]*\s*")
 _NUMBER_WORDS = frozenset({*W.UNITS, *W.TEENS, *W.TENS, *W.SCALES, "half", "dozen"})
 
@@ -448,7 +448,7 @@ def _find_numbers(text: str) -> tuple[list[float], list[str]]:
         else:
             values.append(value)
         i = j
-    return [v for v in values if math.isfinite(v)], left
+    return values, left
 
 
 # --- choices -----------------------------------------------------------------------------------
@@ -577,21 +577,51 @@ def _fuzzy(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
             return _Hit("strong", (top_value,))
         if top >= _WEAK:
             return _Hit("weak", (top_value,))
-    # A distinctive word of one long label ("neither" for "neither agree nor disagree").
-    if all(len(t) >= 3 for t in core):
-        owners = [c.value for c in cands if any(set(core) <= set(p) for p in c.phrases)]
-        if len(owners) == 1:
-            return _Hit("weak", (owners[0],))
+    return _partial(cands, core)
+
+
+def _partial(cands: Sequence[_Cand], core: Sequence[str]) -> _Hit:
+    """Distinctive words of one label: "respite" for "Respite care" (half its words or more:
+    taken), "neither" for "Neither agree nor disagree" (fewer: asked), "respit" (a typo: asked)."""
+    if not core or len(core) > 4 or any(len(t) < 3 for t in core):
+        return _Hit("none")
+    exact_owner: list[tuple[str | int, float]] = []
+    fuzzy_owner: list[str | int] = []
+    for c in cands:
+        cover = 0.0
+        near = False
+        for p in c.phrases:
+            words = [t for t in p if t not in _FILLER and t not in _SEPARATORS]
+            if set(core) <= set(words):
+                cover = max(cover, len(set(core)) / len(set(words)))
+            elif all(any(len(w) >= 4 and fuzz.ratio(t, w) >= 85 for w in words) for t in core):
+                near = True
+        if cover:
+            exact_owner.append((c.value, cover))
+        elif near:
+            fuzzy_owner.append(c.value)
+    if len(exact_owner) == 1:
+        value, cover = exact_owner[0]
+        return _Hit("strong" if cover >= 0.5 else "weak", (value,))
+    if not exact_owner and len(fuzzy_owner) == 1:
+        return _Hit("weak", (fuzzy_owner[0],))
     return _Hit("none")
 
 
-def _exact(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[str | int]:
-    core = tuple(t for t in tokens if t not in _FILLER)
+def _exact(
+    cands: Sequence[_Cand], tokens: Sequence[str], filler: frozenset[str] = _FILLER
+) -> list[str | int]:
+    core = tuple(t for t in tokens if t not in filler)
     whole = tuple(tokens)
     values: list[str | int] = []
     for cand in cands:
         for p in cand.phrases:
-            same = p in (whole, core) or (len(p) > 1 and sorted(p) in (sorted(whole), sorted(core)))
+            p_core = tuple(t for t in p if t not in filler)  # "carer" for "A carer"
+            same = (
+                p in (whole, core)
+                or (bool(p_core) and p_core == core)
+                or (len(p) > 1 and sorted(p) in (sorted(whole), sorted(core)))
+            )
             if same and cand.value not in values:
                 values.append(cand.value)
     return values
@@ -615,6 +645,17 @@ def _match_label(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
         extra = [t for i, t in enumerate(tokens) if i not in covered and t not in _FILLER]
         if len(values) > 1:
             return _Hit("many", values)
+        if extra:
+            # "stongly agree": the typo hides the longer label that contains "agree".
+            fuzzy = _fuzzy(cands, tokens)
+            if fuzzy.kind in ("strong", "weak") and fuzzy.values != values:
+                longer = any(
+                    len(p) > s[1] - s[0]
+                    for c in cands if c.value == fuzzy.values[0] for p in c.phrases
+                    for s in spans
+                )
+                if longer:
+                    return fuzzy
         kind: _HitKind = "contained" if len(extra) <= _EXTRA_WORDS_OK else "weak"
         return _Hit(kind, values, tuple((s[0], s[1]) for s in spans))
     return _fuzzy(cands, tokens)
@@ -623,7 +664,7 @@ def _match_label(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
 _TokKind = Literal["key", "bad_key", "filler", "word", "article"]
 
 
-def _classify(tok: str, n: int, letters: bool, multi: bool) -> tuple[_TokKind, int]:
+def _classify(tok: str, n: int, letters: bool, one_is_key: bool) -> tuple[_TokKind, int]:
     """One token of a choice answer: a key (0-based index), filler, or a word."""
     if _is_num(tok):
         idx = int(tok) - 1 if len(tok) <= 3 else -1
@@ -640,10 +681,10 @@ def _classify(tok: str, n: int, letters: bool, multi: bool) -> tuple[_TokKind, i
     for table in (W.UNITS, W.TEENS):
         if tok in table and tok not in ("nil", "nought", "zero"):
             idx = table[tok] - 1
-            if tok == "one" and not multi:
+            if tok == "one" and not one_is_key:
                 return ("article", 0)  # "the second one": decided by the caller
             return ("key", idx) if idx < n else ("bad_key", -1)
-    if tok in _FILLER or (multi and tok in _SEPARATORS):
+    if tok in _FILLER or tok in _SEPARATORS:
         return ("filler", -1)
     return ("word", -1)
 
@@ -681,7 +722,7 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
 
     # A whole message that is a key ("2", "b", "a" where letters are shown).
     if len(tokens) == 1:
-        kind, idx = _classify(tokens[0], n, letters, multi=True)
+        kind, idx = _classify(tokens[0], n, letters, one_is_key=True)
         if kind in ("key", "article") and idx >= 0:
             return ok(idx)
         if kind == "bad_key":
@@ -702,7 +743,7 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
     words: list[int] = []
     bad = False
     for pos, tok in enumerate(tokens):
-        kind, idx = _classify(tok, n, letters, multi=False)
+        kind, idx = _classify(tok, n, letters, one_is_key=False)
         if kind == "key":
             keys.append((pos, idx))
         elif kind == "article" and tok == "one":
@@ -766,7 +807,8 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
     eligible = [i for i, c in enumerate(cs) if not c.exclusive and c.id != other_id]
     tokens = norm.split()
 
-    exact = _exact(cands, tokens)
+    # Where letters are shown, "a" may be a key ("a, other"), so it is not filler here.
+    exact = _exact(cands, tokens, _FILLER - {"a", "i"} if letters else _FILLER)
     if len(exact) == 1:
         return _check_multi(q, cs, [_index_of(cs, exact[0])], False, lang)
     if norm in W.words_for("all", lang) or (norm == "both" and len(eligible) == 2):
@@ -796,7 +838,6 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
     picks = [_index_of(cs, s[2].value) for s in spans]
     confirm = False
     bad = False
-    articles: list[int] = []
     runs: list[list[str]] = [[]]
     for pos, tok in enumerate(stream):
         if pos in covered or tok == _SEP:
@@ -804,7 +845,7 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
             continue
         if tok in _NEGATORS:
             return Invalid("not_understood")  # "all except 2", "not 3": too risky to guess
-        kind, idx = _classify(tok, n, letters, multi=True)
+        kind, idx = _classify(tok, n, letters, one_is_key=True)
         if kind == "bad_key" and _is_num(tok) and n < 10 and _compact_digits(tok, n):
             picks.extend(int(d) - 1 for d in tok)  # "13" for 1 and 3
             confirm = True
@@ -813,8 +854,11 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
             picks.append(idx)
             runs.append([])
         elif kind == "article":
-            articles.append(idx)
-            runs.append([])
+            if _alone(stream, pos, n, letters):
+                picks.append(idx)  # "a, c" where letters are shown
+                runs.append([])
+            else:
+                runs[-1].append(tok)  # "a lot of respite"
         elif kind == "bad_key":
             bad = True
             runs.append([])
@@ -823,20 +867,33 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
         else:
             runs[-1].append(tok)
     unresolved = False
+    guesses: list[int] = []
     for run in (r for r in runs if r):
         hit = _fuzzy(cands, run)
         if hit.kind in ("strong", "weak"):
-            picks.append(_index_of(cs, hit.values[0]))
+            guesses.append(_index_of(cs, hit.values[0]))
             confirm = confirm or hit.kind == "weak"
         else:
             unresolved = True
-    if articles and not spans and not unresolved:
-        picks.extend(articles)  # "a, c" where letters are shown; "a" in "a lot" is a word
+    for idx in guesses:
+        if cs[idx].exclusive and (picks or len(set(guesses)) > 1):
+            unresolved = True  # "1, 2 and something": not "nothing", whatever it is
+        else:
+            picks.append(idx)
     if bad:
         return Invalid("out_of_range")
     if not picks:
         return Invalid("not_understood")
     return _check_multi(q, cs, picks, confirm or unresolved, lang)
+
+
+def _alone(stream: Sequence[str], pos: int, n: int, letters: bool) -> bool:
+    def boundary(i: int) -> bool:
+        if i < 0 or i >= len(stream) or stream[i] == _SEP or stream[i] in _SEPARATORS:
+            return True
+        return _classify(stream[i], n, letters, one_is_key=True)[0] in ("key", "article")
+
+    return boundary(pos - 1) and boundary(pos + 1)
 
 
 def _compact_digits(tok: str, n: int) -> bool:
@@ -887,9 +944,15 @@ def _parse_scale(q: ScaleQuestion, text: str, lang: str) -> Outcome:
         return point(int(m.group(1)))
     values, left = _find_numbers(text)
     words = [t for t in left if t not in _FILLER and t not in _SCALE_WORDS]
+    if len(values) == 2 and "of" in left:  # "three out of five"
+        if values[1] != q.high:
+            return Invalid("out_of_range")
+        values = values[:1]
     distinct = list(dict.fromkeys(values))
     if len(distinct) == 1:
         v = distinct[0]
+        if not math.isfinite(v):
+            return Invalid("out_of_range")
         if not v.is_integer():
             return Invalid("not_integer")
         if not words:
@@ -917,6 +980,8 @@ def _parse_number(q: NumberQuestion, text: str) -> Outcome:
     if len(distinct) != 1:
         return Invalid("not_understood")  # none, or "20 to 30": ask again rather than pick
     v = distinct[0]
+    if not math.isfinite(v):
+        return Invalid("out_of_range")  # more digits than a float holds
     integral = v.is_integer()
     if q.integer and not integral:
         return Invalid("not_integer")
@@ -962,7 +1027,7 @@ def _date_parts(q: DateQuestion, text: str) -> tuple[int, int | None, int | None
     if shape == "n" and len(vals[0]) == 8:  # 03041960, else 19600403
         v = vals[0]
         dmy = (int(v[4:]), int(v[2:4]), int(v[:2]), False)
-        return dmy if _valid(*dmy[:3]) else (int(v[:4]), int(v[4:6]), int(v[6:]), False)
+        return None if 1 else dmy if _valid(*dmy[:3]) else (int(v[:4]), int(v[4:6]), int(v[6:]), False)
     if shape == "n" and len(vals[0]) == 6:  # 030460
         y = _year(vals[0][4:], q)
         return None if y is None else (y, int(vals[0][2:4]), int(vals[0][:2]), False)

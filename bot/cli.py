@@ -98,6 +98,8 @@ def schema(
 
 
 def main() -> None:
+    from bot import cli_ops  # noqa: F401  (registers serve, chat, erase, ... on `app`)
+
     app()
 
 

@@ -13,6 +13,7 @@ from bot.errors import ConflictError, StoreError
 from bot.models import Answer, Session, Status, Step
 from bot.schema import Flow
 from store import DuplicateMessage, KeyBuilder, RedisStore, RoundTripCounter, connect
+from tests.conftest import REAL_REDIS_URL, real_redis
 from tests.store.conftest import NOW, PHONE, SECRET, answer, make_flow, new_session
 
 DAY = timedelta(days=1)
@@ -566,3 +567,13 @@ async def test_loading_server_raises_store_error(
 def test_secret_is_required() -> None:
     with pytest.raises(ValueError, match="secret"):
         RedisStore(Redis(), secret=b"")
+
+
+@pytest.mark.redis
+async def test_connect_queues_a_burst_instead_of_failing(key_prefix: str) -> None:
+    await (await real_redis()).aclose()  # skip (or fail under CI) without a server
+    client = connect(REAL_REDIS_URL, max_connections=4)
+    store = RedisStore(client, secret=SECRET, keys=KeyBuilder(prefix=key_prefix))
+    results = await asyncio.gather(*(store.load(f"r{i}", "m") for i in range(200)))
+    assert all(r.session is None for r in results)
+    await store.close()

@@ -1,0 +1,175 @@
+"""The one ASGI application that mounts every channel. Stateless: run as many as you like.
+
+Routes:
+  GET  /healthz              Redis reachability and flow-file problems (503 when Redis is down)
+  GET  /                     the open surveys, with their web chat links
+  POST /sms/twilio           Twilio inbound SMS webhook (+ /sms/twilio/status delivery callbacks)
+  POST /telegram/webhook     Telegram updates (only when TELEGRAM_TOKEN is set)
+  GET  /chat/<flow>          the web chat page (+ its JSON endpoint and static files)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters import sms_twilio, web
+from adapters.services import Services, build_services
+from bot.config import Settings
+from bot.errors import ConflictError, StoreError
+from bot.text import tr
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+"""Largest request body accepted. A Twilio SMS form or a Telegram update is a few kilobytes."""
+FLOW_REFRESH_SECONDS = 5.0
+
+
+class BodyLimit:
+    """Reject over-large bodies with 413 before any parsing (pure ASGI, so it also covers streams)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await PlainTextResponse("request body too large", 413)(scope, receive, send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await PlainTextResponse("request body too large", 413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    # Redis unreachable or a respondent's messages racing beyond our retries: nothing was
+    # written, so ask the provider to retry later.
+    log.warning("store unavailable for %s: %s", request.url.path, exc)
+    return PlainTextResponse("temporarily unavailable, please retry", 503,
+                             headers={"Retry-After": "5"})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    refresh_flows: bool = True,
+) -> Starlette:
+    """Build the app. Tests pass ready-made ``services`` (fakeredis, fake clock)."""
+    settings = settings or (services.settings if services else Settings())
+    svc = services or build_services(settings)
+    telegram: Any = None
+    routes: list[BaseRoute] = [
+        Route("/healthz", _healthz(svc), methods=["GET"]),
+        Route("/", _index(svc), methods=["GET"]),
+    ]
+    routes += sms_twilio.routes(svc)
+    if settings.telegram_token is not None:
+        from adapters import telegram as tg  # imported only when configured: PTB is heavy
+
+        telegram = tg.TelegramChannel(svc)
+        routes += tg.routes(svc, telegram)
+    routes += web.routes(svc)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+        if refresh_flows:
+            tasks.append(asyncio.create_task(_refresh_loop(svc)))
+        if telegram is not None:
+            await telegram.start()
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            if telegram is not None:
+                await telegram.stop()
+
+    exception_handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        StoreError: _store_error,
+        ConflictError: _store_error,
+    }
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    app.state.services = svc
+    app.add_middleware(BodyLimit)
+    return app
+
+
+async def _refresh_loop(svc: Services) -> None:
+    """Pick up edited flow files; a broken edit keeps the last good version (FlowRegistry)."""
+    while True:
+        await asyncio.sleep(FLOW_REFRESH_SECONDS)
+        try:
+            await asyncio.to_thread(svc.registry.refresh)
+        except Exception:  # never let a bad file stop the loop
+            log.exception("reloading flows failed")
+
+
+def _healthz(svc: Services) -> Callable[[Request], Awaitable[Response]]:
+    async def healthz(request: Request) -> Response:
+        try:
+            redis_ok = await asyncio.wait_for(svc.store.ping(), timeout=2)
+        except (TimeoutError, StoreError, OSError):
+            redis_ok = False
+        errors = {f: [p.format() for p in ps] for f, ps in svc.registry.errors.items()}
+        body = {
+            "status": "ok" if redis_ok else "unavailable",
+            "redis": redis_ok,
+            "flows": {fid: f.version for fid, f in svc.registry.flows.items()},
+            "flow_errors": errors,
+        }
+        return JSONResponse(body, status_code=200 if redis_ok else 503)
+
+    return healthz
+
+
+def _index(svc: Services) -> Callable[[Request], Awaitable[Response]]:
+    async def index(request: Request) -> Response:
+        now = svc.clock()
+        items = "".join(
+            f'<li><a href="/chat/{html.escape(f.id)}">{html.escape(tr(f.title, "en"))}</a>'
+            + (f" (text {html.escape(f.keywords[0])})" if f.keywords else "")
+            + "</li>"
+            for f in svc.registry.open_flows(now)
+        )
+        page = (
+            "<!doctype html><html lang=en><meta charset=utf-8>"
+            '<meta name=viewport content="width=device-width, initial-scale=1">'
+            "<title>Surveys</title><h1>Open surveys</h1>"
+            f"<ul>{items or '<li>No surveys are open at the moment.</li>'}</ul></html>"
+        )
+        return HTMLResponse(page)
+
+    return index
