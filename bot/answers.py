@@ -1027,7 +1027,7 @@ def _date_parts(q: DateQuestion, text: str) -> tuple[int, int | None, int | None
     if shape == "n" and len(vals[0]) == 8:  # 03041960, else 19600403
         v = vals[0]
         dmy = (int(v[4:]), int(v[2:4]), int(v[:2]), False)
-        return None if 1 else dmy if _valid(*dmy[:3]) else (int(v[:4]), int(v[4:6]), int(v[6:]), False)
+        return dmy if _valid(*dmy[:3]) else (int(v[:4]), int(v[4:6]), int(v[6:]), False)
     if shape == "n" and len(vals[0]) == 6:  # 030460
         y = _year(vals[0][4:], q)
         return None if y is None else (y, int(vals[0][2:4]), int(vals[0][:2]), False)
