@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -488,7 +488,31 @@ def _phrases(texts: Iterable[str]) -> tuple[tuple[str, ...], ...]:
     return tuple(out)
 
 
+_CANDS: dict[tuple[int, str], tuple[object, list[_Cand]]] = {}
+
+
+def _cached(q: Question, lang: str, build: Callable[[], list[_Cand]]) -> list[_Cand]:
+    """Candidates per (question, language), built once: flows are immutable once loaded."""
+    key = (id(q), lang)
+    hit = _CANDS.get(key)
+    if hit is not None and hit[0] is q:
+        return hit[1]
+    if len(_CANDS) > 4096:
+        _CANDS.clear()
+    cands = build()
+    _CANDS[key] = (q, cands)
+    return cands
+
+
 def _choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str) -> list[_Cand]:
+    return _cached(q, lang, lambda: _build_choice_cands(q, lang))
+
+
+def _scale_cands(q: ScaleQuestion, lang: str) -> list[_Cand]:
+    return _cached(q, lang, lambda: _build_scale_cands(q, lang))
+
+
+def _build_choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str) -> list[_Cand]:
     none_words = W.words_for("none", lang)
     other_id = q.other.id if q.other is not None else None
     cands = []
@@ -504,7 +528,7 @@ def _choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str) -> list[_Cand]:
     return cands
 
 
-def _scale_cands(q: ScaleQuestion, lang: str) -> list[_Cand]:
+def _build_scale_cands(q: ScaleQuestion, lang: str) -> list[_Cand]:
     if q.choices is not None:
         return [
             _Cand(i + 1, i, tr(c.label, lang),
@@ -689,12 +713,15 @@ def _classify(tok: str, n: int, letters: bool, one_is_key: bool) -> tuple[_TokKi
     return ("word", -1)
 
 
-def _other_text(raw: str, lead: Iterable[str]) -> str | None:
-    """The free text after a leading key or label: "4 - my neighbour" -> "my neighbour"."""
+def _other_text(raw: str, lead: Iterable[str], *, anywhere: bool = False) -> str | None:
+    """The free text after a leading key or label: "4 - my neighbour" -> "my neighbour"; with
+    ``anywhere``, after the label wherever it is ("1, 3 and other: my neighbour")."""
     prepped = _prep(raw)
     for word in sorted(lead, key=len, reverse=True):
-        m = re.match(r"\s*(?:option|number|choice|no\.?|#)?\s*" + re.escape(word)
-                     + r"(?!\w)[\s).:;,\]\-–]*", prepped)
+        pattern = (r"(?<!\w)" if anywhere else r"\s*(?:option|number|choice|no\.?|#)?\s*") + (
+            r"\s+".join(re.escape(w) for w in word.split()) + r"(?!\w)[\s).:;,\]\-–]*"
+        )
+        m = (re.search if anywhere else re.match)(pattern, prepped)
         if m:
             rest = raw[m.end():].strip() if len(prepped) == len(raw) else prepped[m.end():].strip()
             meaningful = [t for t in normalise(rest).split() if t not in _FILLER]
@@ -735,7 +762,7 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
         other_id is not None
         and hit.values == (other_id,)
         and hit.spans
-        and hit.spans[0][0] == next(i for i, t in enumerate(tokens) if t not in _FILLER)
+        and hit.spans[0][0] == next((i for i, t in enumerate(tokens) if t not in _FILLER), 0)
     ):
         return ok(_index_of(cs, other_id))  # "Something else: I look after my neighbour"
 
@@ -775,6 +802,15 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
 
     if hit.kind in ("contained", "strong"):
         return ok(_index_of(cs, hit.values[0]))
+    if hit.kind in ("none", "weak") and not picked:
+        # "yep" to choices Yes / No / Don't know.
+        yes_no = parse_yes_no(text, lang)
+        if yes_no is not None:
+            ws = W.words_for("yes" if yes_no else "no", lang)
+            named = [i for i, c in enumerate(cs)
+                     if any(normalise(t) in ws for t in _translations(c.label))]
+            if len(named) == 1:
+                return ok(named[0])
     if hit.kind == "weak":
         idx = _index_of(cs, hit.values[0])
         return Confirm(cs[idx].id, tr(cs[idx].label, lang))
@@ -836,6 +872,14 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
         return Invalid("not_understood")
     covered = {i for s in spans for i in range(s[0], s[1])}
     picks = [_index_of(cs, s[2].value) for s in spans]
+    # Words after the 'other' label are its text ("1, 3 and other: my neighbour helps").
+    other_end = next((s[1] for s in spans if s[2].value == other_id), None)
+    other_text = None
+    if other_end is not None and other_end < len(stream):
+        phrases = [" ".join(p) for c in cands if c.value == other_id for p in c.phrases]
+        other_text = _other_text(text, phrases, anywhere=True)
+        if other_text is not None:
+            stream = stream[:other_end]
     confirm = False
     bad = False
     runs: list[list[str]] = [[]]
@@ -884,7 +928,7 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
         return Invalid("out_of_range")
     if not picks:
         return Invalid("not_understood")
-    return _check_multi(q, cs, picks, confirm or unresolved, lang)
+    return _check_multi(q, cs, picks, confirm or unresolved, lang, other_text)
 
 
 def _alone(stream: Sequence[str], pos: int, n: int, letters: bool) -> bool:
@@ -901,7 +945,12 @@ def _compact_digits(tok: str, n: int) -> bool:
 
 
 def _check_multi(
-    q: MultiQuestion, cs: Sequence[Choice], picks: Iterable[int], confirm: bool, lang: str
+    q: MultiQuestion,
+    cs: Sequence[Choice],
+    picks: Iterable[int],
+    confirm: bool,
+    lang: str,
+    other_text: str | None = None,
 ) -> Outcome:
     chosen = sorted(set(picks))
     if len(chosen) > 1 and any(cs[i].exclusive for i in chosen):
@@ -913,7 +962,7 @@ def _check_multi(
     ids = [cs[i].id for i in chosen]
     if confirm:
         return Confirm(ids, ", ".join(tr(cs[i].label, lang) for i in chosen))
-    return Ok(ids)
+    return Ok(ids, other_text)
 
 
 # --- scales ------------------------------------------------------------------------------------

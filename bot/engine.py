@@ -726,18 +726,34 @@ def _complete(t: _Turn) -> None:
 
 
 def _progress(flow: Flow, s: Session) -> tuple[int, int]:
-    """(position of the current question, estimated total) counting only answerable questions."""
+    """(position of the current question, estimated total) counting only answerable questions.
+
+    The rest of the route is estimated: a question whose condition depends on answers not given
+    yet counts as likely, so the total does not shrink as conditions become known."""
     answered = sum(1 for qid in s.asked if qid != s.current and _answerable(flow, qid))
     remaining = 0
-    q = _current(_Turn(flow, s, s.last_at)) if s.current else None
-    probe = dict(s.answers)
+    q = flow.question(s.current) if s.current else None
     seen = 0
     while q is not None and seen <= len(flow.questions):
         seen += 1
         if q.answerable:
             remaining += 1
-        q = next_question(flow, probe, q)
+        q = _likely_next(flow, s.answers, q)
     return answered + 1, max(answered + remaining, answered + 1)
+
+
+def _likely_next(flow: Flow, answers: dict[str, AnswerValue | None], q: Question) -> Question | None:
+    i = _jump(flow, q, answers) if q.id in answers else flow.position(q.id) + 1
+    qs = flow.questions
+    while i is not None and i < len(qs):
+        cand = qs[i]
+        cond = _conditions(flow).get(cand.id) if cand.when else None
+        if cond is None or expr.evaluate(cond, answers) or any(
+            r.name not in answers for r in expr.references(cond)
+        ):
+            return cand
+        i += 1
+    return None
 
 
 def _answerable(flow: Flow, qid: str) -> bool:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bot import schema
 from bot.errors import FlowError, Problem
 from bot.schema import Flow, Source
-from bot.validate import check_flow
+from bot.validate import UncheckedQuestion, check_flow
 from bot.yamlsafe import Located, load_yaml
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,21 @@ def flow_version(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()[:12]
 
 
+MAX_QUESTIONS = 300
+"""Most questions in one flow (an SMS survey of 25 questions is already long)."""
+MAX_CHOICES = 200
+"""Most choices in one question."""
+MAX_LANGUAGES = 20
+"""Most languages in one flow."""
+
+
 def load_flow_text(raw: str | bytes, file: str) -> LoadResult:
+    """Load one flow from its text. Never raises for a bad file: every problem is in the result.
+
+    When the file has errors, ``flow`` is None and ``problems`` lists all of them (shape errors
+    and the checks of :mod:`bot.validate` on every part that could still be read), so an officer
+    can fix them all in one go.
+    """
     data = raw.encode() if isinstance(raw, str) else raw
     located, problems = load_yaml(data, file)
     if located is None:
@@ -62,23 +78,134 @@ def load_flow_text(raw: str | bytes, file: str) -> LoadResult:
                 file,
                 1,
                 1,
-                "a flow file must be a map of settings (id:, title:, questions: ...)",
-                "see flows/carers-strategy.yaml for an example",
+                "a flow file must be a list of settings (id:, title:, questions: ...), "
+                "each on its own line",
+                "see flows/communities-approach.yaml for an example",
                 code="not_a_map",
             )
         )
         return LoadResult(file, None, problems)
+    too_big = _limits(located, file)
+    if too_big:
+        return LoadResult(file, None, _dedupe([*problems, *too_big]))
     try:
         flow = Flow.model_validate(located.data)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, located, file))
-        # Still run the checks that need only the raw data, so the officer sees everything at once.
-        problems.extend(check_flow(None, located, file))
+        # Check every part that could be read too, so the officer sees everything at once.
+        partial, replaced = _partial_flow(located.data)
+        checked = check_flow(partial, located, file)
+        if "languages" in replaced:
+            checked = [p for p in checked if p.code != "translation"]
+        problems.extend(checked)
         return LoadResult(file, None, _dedupe(problems))
     flow = flow.model_copy(update={"version": flow_version(data)})
     problems.extend(check_flow(flow, located, file))
     errors = [p for p in problems if p.severity == "error"]
     return LoadResult(file, None if errors else flow, _dedupe(problems))
+
+
+def _limits(located: Located, file: str) -> list[Problem]:
+    """Sizes no real survey reaches; checked before anything else so a huge file fails fast."""
+    data = located.data
+    out: list[Problem] = []
+
+    def over(path: tuple[str | int, ...], what: str, n: int, limit: int) -> None:
+        line, col = located.where(path)
+        out.append(
+            Problem(
+                file,
+                line,
+                col,
+                f"too many {what} ({n:,}; the limit is {limit:,})",
+                "split the survey into shorter ones",
+                code="too_many",
+            )
+        )
+
+    qs = data.get("questions")
+    if isinstance(qs, list):
+        if len(qs) > MAX_QUESTIONS:
+            over(("questions",), "questions", len(qs), MAX_QUESTIONS)
+        for i, q in enumerate(qs[: MAX_QUESTIONS + 1]):
+            choices = q.get("choices") if isinstance(q, dict) else None
+            if isinstance(choices, list) and len(choices) > MAX_CHOICES:
+                over(("questions", i, "choices"), "choices", len(q["choices"]), MAX_CHOICES)
+    langs = data.get("languages")
+    if isinstance(langs, list) and len(langs) > MAX_LANGUAGES:
+        over(("languages",), "languages", len(langs), MAX_LANGUAGES)
+    return out
+
+
+_QUESTION: TypeAdapter[schema.Question] = TypeAdapter(schema.Question)
+_FILLERS: dict[str, Any] = {
+    "id": "flow",
+    "title": "",
+    "council": "",
+    "contact": {"phone": "0"},
+    "intro": "",
+    "thanks": "",
+}
+
+
+def _partial_flow(data: dict[str, Any]) -> tuple[Flow | None, set[str]]:
+    """The flow as far as it can be read: settings in error replaced by defaults, questions in
+    error by :class:`UncheckedQuestion` (keeping their id, text, ``when:`` and ``next:``).
+
+    Returns the flow (None when it has no questions to check) and the settings replaced.
+    """
+    raw_questions = data.get("questions")
+    if not isinstance(raw_questions, list) or not raw_questions:
+        return None, set()
+    questions: list[Any] = []
+    for i, raw in enumerate(raw_questions):
+        try:
+            questions.append(_QUESTION.validate_python(raw))
+        except ValidationError:
+            questions.append(_placeholder(raw, i))
+    settings = {k: v for k, v in data.items() if k != "questions"}
+    settings["questions"] = [{"id": "placeholder", "type": "info", "text": ""}]
+    replaced: set[str] = set()
+    for _ in range(3):
+        try:
+            base = Flow.model_validate(settings)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                top = err["loc"][0] if err["loc"] else None
+                if not isinstance(top, str) or top == "questions":
+                    continue
+                replaced.add(top)
+                if top in _FILLERS:
+                    settings[top] = _FILLERS[top]
+                else:
+                    settings.pop(top, None)
+            continue
+        return base.model_copy(update={"questions": questions}), replaced
+    return None, replaced
+
+
+def _placeholder(raw: Any, index: int) -> UncheckedQuestion:
+    q = raw if isinstance(raw, dict) else {}
+    qid = q.get("id")
+    if not (isinstance(qid, str) and re.match(schema.QUESTION_ID, qid)):
+        qid = f"#{index + 1}"  # cannot clash with a real id, nor be named in a condition
+    text: Any = q.get("text")
+    ok_text = isinstance(text, str) or (
+        isinstance(text, dict) and all(isinstance(v, str) for v in text.values())
+    )
+    nxt = q.get("next")
+    ok_next = isinstance(nxt, str) or (
+        isinstance(nxt, dict) and all(isinstance(v, str) for v in nxt.values())
+    )
+    when = q.get("when")
+    return UncheckedQuestion.model_construct(
+        id=qid,
+        text=text if ok_text else "",
+        when=when if isinstance(when, str) else None,
+        next={str(k): v for k, v in nxt.items()}
+        if isinstance(nxt, dict) and ok_next
+        else (nxt if ok_next else None),
+    )
 
 
 def load_flow(path: str | Path) -> LoadResult:
@@ -250,14 +377,70 @@ def _all_field_names() -> set[str]:
 
 
 _FIELDS = _all_field_names()
-_TYPE_NAMES = get_args(schema.QUESTION_TYPES) or schema.QUESTION_TYPES
+_TYPE_NAMES: tuple[str, ...] = tuple(schema.QUESTION_TYPES)
+_QUESTION_CLASSES: dict[str, type[BaseModel]] = {
+    get_args(cls.model_fields["type"].annotation)[0]: cls
+    for cls in get_args(get_args(schema.Question)[0])
+}
+
+
+def _strip(tp: Any) -> Any:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model that the value at pydantic location ``loc`` is validated against, if any."""
+    current: Any = Flow
+    for part in loc:
+        current = _strip(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            current = info.annotation
+            continue
+        origin = get_origin(current)
+        if origin in (list, dict):
+            current = get_args(current)[-1]
+        elif origin in (Union, UnionType):
+            members = [_strip(a) for a in get_args(current) if a is not type(None)]
+            if part in _QUESTION_CLASSES and any(m is _QUESTION_CLASSES[part] for m in members):
+                current = _QUESTION_CLASSES[str(part)]
+                continue
+            models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+            if len(models) != 1:
+                return None
+            current = models[0]
+            if part not in models[0].model_fields:
+                continue  # a union member's name, e.g. 'str'; the model follows
+            info = models[0].model_fields[str(part)]
+            current = info.annotation
+        else:
+            return None
+    current = _strip(current)
+    if get_origin(current) in (Union, UnionType):
+        models = [
+            m
+            for m in (_strip(a) for a in get_args(current))
+            if isinstance(m, type) and issubclass(m, BaseModel)
+        ]
+        current = models[0] if len(models) == 1 else None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any) -> tuple[str | int, ...]:
-    """Drop the parts of a pydantic error location that are not in the data (union tags)."""
+    """The part of a pydantic error location that is in the data.
+
+    Drops union member names ('str', 'dict[str,str]') and the question type that pydantic puts
+    after a question's index (the type 'text' must not be read as the field 'text').
+    """
     path: list[str | int] = []
     node = data
-    for part in loc:
+    for n, part in enumerate(loc):
+        if n == 2 and loc[0] == "questions" and part in _QUESTION_CLASSES:
+            continue  # the union tag pydantic adds after a question's index
         in_dict = isinstance(node, dict) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_dict or in_list:
@@ -276,74 +459,279 @@ def _question_id(path: tuple[str | int, ...], data: Any) -> str | None:
         if isinstance(qs, list) and path[1] < len(qs) and isinstance(qs[path[1]], dict):
             qid = qs[path[1]].get("id")
             return str(qid) if qid is not None else f"question {path[1] + 1}"
+        return f"question {path[1] + 1}"
+    return None
+
+
+def _at(data: Any, path: tuple[str | int, ...]) -> Any:
+    node = data
+    for part in path:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            return None
+        node = node[part]
+    return node
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 50 else text[:45] + "...'"
+
+
+def _what(path: tuple[str | int, ...], key_error: bool = False) -> str:
+    """How to name the value at ``path`` in a message: 'text', 'choices' (item 2), the file."""
+    if not path:
+        return "the file"
+    last = path[-1]
+    if key_error:
+        return f"the key {last!r}" + (f" in '{path[-2]}'" if len(path) > 1 else "")
+    if isinstance(last, int):
+        if len(path) >= 2 and path[-2] == "questions":
+            return f"question {last + 1}"
+        if len(path) >= 2:
+            return f"'{path[-2]}' (item {last + 1})"
+        return f"item {last + 1}"
+    return f"'{last}'"
+
+
+def _id_kind(path: tuple[str | int, ...]) -> str:
+    if path[:1] == ("questions",) and "choices" in path:
+        return "choice"
+    if path[:1] == ("questions",) and "other" in path:
+        return "choice"
+    if path[:1] == ("questions",):
+        return "question"
+    if path[:1] == ("sources",):
+        return "source"
+    if path[:1] == ("keywords",) or path[-1:] == ("keyword",):
+        return "keyword"
+    return "flow"
+
+
+_ID_RULES = {
+    "question": (
+        "a question id is lower-case letters, digits and _, starting with a letter, "
+        "up to 30 characters",
+        schema.QUESTION_ID,
+    ),
+    "choice": (
+        "a choice id is letters, digits and _ . + -, with no spaces, up to 30 characters",
+        schema.CHOICE_ID,
+    ),
+    "flow": (
+        "a flow id is lower-case letters, digits and -, up to 40 characters",
+        schema.FLOW_ID,
+    ),
+    "source": (
+        "a source id is lower-case letters, digits and -, up to 30 characters",
+        schema.SOURCE_ID,
+    ),
+    "keyword": ("an SMS keyword is one word of 2 to 20 letters or digits", schema.KEYWORD),
+}
+
+
+def _suggest_id(kind: str, value: str) -> str | None:
+    """A valid id close to what was typed: 'Carer Role' -> 'carer_role'."""
+    rule, pattern = _ID_RULES[kind]
+    del rule
+    text = value.strip()
+    if kind == "keyword":
+        cand = re.sub(r"[^A-Za-z0-9]", "", (text.split() or [""])[0]).upper()[:20]
+    elif kind in ("flow", "source"):
+        cand = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:30]
+    elif kind == "question":
+        cand = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:30]
+        cand = cand if cand[:1].isalpha() else f"q_{cand}"[:30]
+    else:
+        cand = re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_")[:30]
+    return cand if cand and re.match(pattern, cand) else None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a yes/no value"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a set of settings"
+    return f"a {type(value).__name__}"
+
+
+def _type_hint(field_name: str, value: Any) -> str | None:
+    if isinstance(value, bool):
+        return (
+            "YAML reads yes, no, true, false, on and off as a yes/no value: put the text in quotes"
+        )
+    if value is None:
+        return f"write the text after '{field_name}:'" if field_name else None
+    if isinstance(value, int | float):
+        return "put it in quotes to use a number as text"
+    if isinstance(value, dict | list):
+        return "a text is written on one line after the ':', or as a map of languages: en: ..."
     return None
 
 
 def _pydantic_problems(exc: ValidationError, located: Located, file: str) -> list[Problem]:
-    out: list[Problem] = []
+    raw: list[tuple[tuple[str | int, ...], tuple[int | str, ...], Problem]] = []
     done: set[tuple[str | int, ...]] = set()
+    data = located.data
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        path = _data_path(loc, located.data)
+        key_error = bool(loc) and loc[-1] == "[key]"
+        path = _data_path(loc, data)
         if path in done:
             continue  # e.g. a text that is neither a string nor a map gives one error per branch
         done.add(path)
         line, col = located.where(path)
-        field_name = str(path[-1]) if path else "file"
+        field_name = str(path[-1]) if path and isinstance(path[-1], str) else ""
+        what = _what(path, key_error)
+        value = err.get("input")
         etype = err["type"]
+        msg = str(err["msg"])
         hint: str | None = None
         if etype == "extra_forbidden":
             message = f"unknown field {field_name!r}"
-            close = difflib.get_close_matches(field_name, sorted(_FIELDS), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else "remove it, or check the spelling"
+            model = _model_at(loc[:-1])
+            allowed = sorted(model.model_fields) if model is not None else sorted(_FIELDS)
+            allowed = [a for a in allowed if a != "version"]
+            close = difflib.get_close_matches(field_name, allowed, n=1, cutoff=0.6)
+            elsewhere = [
+                t
+                for t, cls in _QUESTION_CLASSES.items()
+                if field_name in cls.model_fields and model is not None and model is not cls
+            ]
+            if close:
+                hint = f"did you mean {close[0]!r}?"
+            elif elsewhere and model is not None and model in _QUESTION_CLASSES.values():
+                this = next(t for t, cls in _QUESTION_CLASSES.items() if cls is model)
+                hint = (
+                    f"'{field_name}' is used by {', '.join(elsewhere)} questions, "
+                    f"not by {this} questions: check the type"
+                )
+            else:
+                hint = "remove it, or check the spelling; allowed here: " + ", ".join(allowed)
         elif etype == "missing":
             message = f"missing required field {field_name!r}"
             hint = f"add '{field_name}:'"
             line, col = located.where(path[:-1])
         elif etype == "union_tag_invalid":
-            given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
+            given = value.get("type") if isinstance(value, dict) else None
             message = f"unknown question type {given!r}"
             close = difflib.get_close_matches(str(given), list(_TYPE_NAMES), n=1)
             hint = (
                 (f"did you mean {close[0]!r}? " if close else "")
-                + "types: "
+                + "the types are "
                 + ", ".join(_TYPE_NAMES)
             )
             line, col = located.where((*path, "type"))
         elif etype == "union_tag_not_found":
             message = "this question has no 'type'"
-            hint = "add e.g. 'type: choice'; types: " + ", ".join(_TYPE_NAMES)
+            hint = "add e.g. 'type: choice'; the types are " + ", ".join(_TYPE_NAMES)
         elif etype == "string_pattern_mismatch":
-            message = f"{field_name}: {err['input']!r} is not allowed here"
-            hint = _pattern_hint(field_name)
+            kind = _id_kind(path)
+            message = f"{kind} id {_short(value)} is not allowed"
+            if kind == "keyword":
+                message = f"SMS keyword {_short(value)} is not allowed"
+            suggestion = _suggest_id(kind, str(value))
+            hint = _ID_RULES[kind][0] + (f", e.g. {suggestion!r}" if suggestion else "")
         elif etype in ("too_short",) and field_name in ("questions", "choices", "languages"):
             message = f"{field_name!r} must not be empty"
             hint = f"add at least one item under '{field_name}:'"
+        elif etype == "string_type":
+            message = (
+                f"{what} is empty"
+                if value is None
+                else f"{what} should be text, not {_kind(value)}"
+            )
+            if field_name == "when":
+                hint = "put the condition in quotes, e.g. when: 'know_support == yes'"
+            elif field_name == "next":
+                hint = "write a question id, 'end', or a map of answers, e.g. {\"no\": q5, default: q6}"
+            else:
+                hint = _type_hint(field_name, value)
+        elif etype in ("dict_type", "model_type", "model_attributes_type"):
+            if len(path) == 2 and path[0] == "questions":
+                message = f"{what} should be a set of settings (id:, type:, text: ...)"
+                hint = "start each question with '- id:' and indent its other settings under it"
+            else:
+                message = f"{what} should be a set of 'name: value' settings"
+                hint = "write each setting on its own line, indented under this one"
+        elif etype == "list_type":
+            message = f"{what} should be a list"
+            hint = "write one item per line starting with '- ', or [a, b] on one line"
+            if field_name == "questions" and value is None:
+                hint = "add your questions under 'questions:', each starting with '- id:'"
+        elif etype.startswith(("int_", "float_", "bool_", "date_", "datetime_", "time_")):
+            kind = etype.split("_", 1)[0]
+            message = f"{what} should be " + {
+                "int": "a whole number",
+                "float": "a number",
+                "bool": "true or false",
+                "date": "a date",
+                "datetime": "a date, or a date and time",
+                "time": "a time",
+            }.get(kind, "something else")
+            hint = {
+                "int": "e.g. 5",
+                "float": "e.g. 2.5",
+                "bool": "write true or false",
+                "date": "write dates as year-month-day, e.g. 2022-10-01",
+                "datetime": "write e.g. 2022-10-01 or 2022-10-01 09:00",
+                "time": "write e.g. 09:00",
+            }.get(kind)
+        elif etype == "value_error":
+            text = msg.removeprefix("Value error, ")
+            message = text if not field_name else f"{what}: {text}"
+            # A check of several fields ('max' must be greater than 'min'): point at the first.
+            named = re.findall(r"'([a-z_]+)'", text)
+            node = _at(data, path)
+            for name in named:
+                if isinstance(node, dict) and name in node:
+                    line, col = located.where((*path, name))
+                    break
+        elif msg.startswith("Input should be"):
+            message = msg.replace("Input should be", f"{what} should be", 1)
         else:
-            message = f"{field_name}: {err['msg']}"
-            if message.endswith("Value error, "):
-                message = message[: -len("Value error, ")]
-            message = message.replace("Value error, ", "")
-        out.append(
-            Problem(
-                file,
-                line,
-                col,
-                message,
-                hint,
-                question=_question_id(path, located.data),
-                code=etype,
+            message = f"{what}: {msg}"
+        raw.append(
+            (
+                path,
+                loc,
+                Problem(
+                    file,
+                    line,
+                    col,
+                    message,
+                    hint,
+                    question=_question_id(path, data),
+                    code=etype,
+                ),
             )
         )
+    return _drop_follow_ons(raw, data)
+
+
+def _drop_follow_ons(
+    raw: list[tuple[tuple[str | int, ...], tuple[int | str, ...], Problem]], data: Any
+) -> list[Problem]:
+    """One mistake, one problem: a misspelt field ('chioces') also makes the real one
+    ('choices') missing; an empty choice list is reported by the validator already."""
+    suggested: set[tuple[tuple[str | int, ...], str]] = set()
+    for path, _loc, p in raw:
+        if p.code == "extra_forbidden" and p.hint and p.hint.startswith("did you mean"):
+            name = p.hint.split("'")[1]
+            suggested.add((path[:-1], name))
+    out = []
+    for path, _loc, p in raw:
+        if p.code == "missing" and (path[:-1], str(path[-1])) in suggested:
+            continue
+        if p.code == "value_error" and _at(data, (*path, "choices")) == []:
+            continue
+        out.append(p)
     return out
-
-
-def _pattern_hint(field_name: str) -> str:
-    return {
-        "id": "ids are short lower-case words with _ or -, e.g. 'caring_role' or 'carers-strategy'",
-        "keyword": "an SMS keyword is one word of letters and digits, e.g. CARERS",
-        "keywords": "an SMS keyword is one word of letters and digits, e.g. CARERS",
-    }.get(field_name, "see 'surveybot schema' for the allowed form")
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

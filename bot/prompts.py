@@ -72,7 +72,24 @@ def pipe(text: LText, flow: Flow, answers: Mapping[str, AnswerValue | None], lan
     return PIPE.sub(fill, raw) if "{" in raw else raw
 
 
+_CHOICES: dict[tuple[int, str], tuple[Question, list[ReplyChoice]]] = {}
+_REPLIES: dict[tuple[int, str], tuple[Question, Reply]] = {}
+
+
 def question_choices(q: Question, lang: str) -> list[ReplyChoice]:
+    """The choices shown for ``q`` (cached per question and language: flows are immutable)."""
+    key = (id(q), lang)
+    hit = _CHOICES.get(key)
+    if hit is not None and hit[0] is q:
+        return hit[1]
+    if len(_CHOICES) > 4096:
+        _CHOICES.clear()
+    choices = _build_choices(q, lang)
+    _CHOICES[key] = (q, choices)
+    return choices
+
+
+def _build_choices(q: Question, lang: str) -> list[ReplyChoice]:
     if isinstance(q, ChoiceQuestion | MultiQuestion):
         cs = q.all_choices()
         return [
@@ -101,15 +118,26 @@ def question_reply(
     *,
     prefix: str = "",
 ) -> Reply:
+    if not prefix:
+        key = (id(q), lang)
+        hit = _REPLIES.get(key)
+        if hit is not None and hit[0] is q:
+            return hit[1]
     text = pipe(q.text, flow, answers, lang)
     if prefix:
         text = f"{prefix}\n{text}"
     if isinstance(q, InfoQuestion):
         return Reply(text=text, question=q.id, kind="info")
-    return Reply(
+    reply = Reply(
         text=text,
         choices=question_choices(q, lang),
         multi=isinstance(q, MultiQuestion),
         question=q.id,
         kind="question",
     )
+    if not prefix and "{" not in tr(q.text, lang):
+        # Nothing piped in: the same frozen reply serves every respondent.
+        if len(_REPLIES) > 4096:
+            _REPLIES.clear()
+        _REPLIES[(id(q), lang)] = (q, reply)
+    return reply

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Annotated, Any, Literal, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    PrivateAttr,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -469,7 +469,7 @@ class Flow(_Model):
 
     # Set by the loader (content hash of the file), never written by officers.
     version: str = Field(default="", exclude=True, json_schema_extra={"readOnly": True})
-    _qindex: dict[str, Question] | None = PrivateAttr(default=None)
+
 
     @field_validator("timezone")
     @classmethod
@@ -490,19 +490,24 @@ class Flow(_Model):
         return ZoneInfo(self.timezone)
 
     def question(self, qid: str) -> Question | None:
-        return self._index().get(qid)
+        return self._index.get(qid)
 
     def position(self, qid: str) -> int:
         """0-based position of a question in file order (-1 if absent)."""
-        for i, q in enumerate(self.questions):
-            if q.id == qid:
-                return i
-        return -1
+        return self._positions.get(qid, -1)
 
+    # Derived lookups, computed once (a flow never changes after loading; these run per message).
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {q.id: i for i, q in enumerate(self.questions)}
+
+    @cached_property
+    def _window(self) -> tuple[datetime | None, datetime | None]:
+        return self.opens_at(), self.closes_at()
+
+    @cached_property
     def _index(self) -> dict[str, Question]:
-        if self._qindex is None:
-            self._qindex = {q.id: q for q in self.questions}
-        return self._qindex
+        return {q.id: q for q in self.questions}
 
     def source(self, sid: str | None) -> Source | None:
         for s in self.sources:
@@ -517,7 +522,7 @@ class Flow(_Model):
         return _as_local(self.closes, self.tz, end_of_day=True)
 
     def is_open(self, now: datetime) -> bool:
-        o, c = self.opens_at(), self.closes_at()
+        o, c = self._window
         return (o is None or now >= o) and (c is None or now < c)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from bot import expr, sms
 from bot.errors import ExpressionError, Problem
@@ -22,6 +22,7 @@ from bot.schema import (
     Question,
     ScaleQuestion,
     YesNoQuestion,
+    _Question,
 )
 from bot.text import LText
 from bot.yamlsafe import Located, Path
@@ -29,6 +30,17 @@ from bot.yamlsafe import Located, Path
 SMS_MAX_SEGMENTS = 2
 SMS_MAX_CHOICES = 9
 REMINDER_FIELDS = {"progress", "title", "answered", "total"}
+CONDITION_HINT = (
+    "a condition compares an earlier answer with a value: numbers without quotes "
+    '(hours >= 20), choice ids in quotes (role == "carer"), yes/no questions with yes or no'
+)
+
+
+class UncheckedQuestion(_Question):
+    """Stands in for a question whose own settings are wrong (already reported), so that the rest
+    of the flow can still be checked: its id, ``when:`` and ``next:`` take part, nothing else."""
+
+    type: Literal["unchecked"] = "unchecked"
 
 
 class _Report:
@@ -51,6 +63,21 @@ class _Report:
         line, col = self.located.where(path)
         if col is not None and column_offset:
             col += column_offset
+        self.problems.append(Problem(self.file, line, col, message, hint, question, severity, code))
+
+    def add_inside(
+        self,
+        path: Path,
+        offset: int,
+        message: str,
+        hint: str | None = None,
+        *,
+        question: str | None = None,
+        severity: str = "error",
+        code: str = "invalid",
+    ) -> None:
+        """A problem at character ``offset`` (1-based) of the text at ``path``."""
+        line, col = self.located.inside(path, offset)
         self.problems.append(Problem(self.file, line, col, message, hint, question, severity, code))
 
 
@@ -91,7 +118,15 @@ def _check_raw(data: Any, report: _Report) -> None:
                 )
             else:
                 first[qid] = i
-        if "choices" in q and q["choices"] == []:
+        if q.get("choices") == [] and q.get("type") not in (
+            "text",
+            "yesno",
+            "number",
+            "date",
+            "postcode",
+            "info",
+            "consent",
+        ):
             report.add(
                 ("questions", i, "choices"),
                 "the choice list is empty",
@@ -106,12 +141,21 @@ def _check_raw(data: Any, report: _Report) -> None:
 
 def _check_choices(flow: Flow, report: _Report) -> None:
     for i, q in enumerate(flow.questions):
+        if isinstance(q, ScaleQuestion) and q.choices and len(q.choices) > SMS_MAX_CHOICES:
+            report.add(
+                ("questions", i, "choices"),
+                f"{len(q.choices)} points is a lot to read by SMS",
+                "5 or 7 labelled points work best",
+                question=q.id,
+                severity="warning",
+                code="sms_many_choices",
+            )
         if isinstance(q, ChoiceQuestion | MultiQuestion):
             if len(q.choices) == 1 and q.other is None:
                 report.add(
                     ("questions", i, "choices"),
                     "a choice question needs at least two choices",
-                    None,
+                    "add another choice, or use type: yesno or type: info",
                     question=q.id,
                     code="one_choice",
                 )
@@ -167,19 +211,21 @@ def _check_conditions(flow: Flow, report: _Report) -> None:
             try:
                 tree = expr.parse(q.when)
             except ExpressionError as exc:
-                report.add(
+                report.add_inside(
                     path,
-                    f"condition: {exc.message} (column {exc.column} of '{q.when}')",
+                    exc.column,
+                    f"the condition has a mistake at character {exc.column}: {exc.message}",
                     exc.hint,
                     question=q.id,
                     code="condition_syntax",
                 )
             else:
                 for issue in expr.check(tree, earlier, all_ids):
-                    report.add(
+                    report.add_inside(
                         path,
+                        issue.column,
                         f"condition: {issue.message}",
-                        issue.hint,
+                        issue.hint or CONDITION_HINT,
                         question=q.id,
                         code="condition",
                     )
@@ -231,7 +277,7 @@ def _check_jumps(flow: Flow, report: _Report) -> None:
         if q.next is None:
             continue
         base: Path = ("questions", i, "next")
-        if isinstance(q.next, dict):
+        if isinstance(q.next, dict) and not isinstance(q, UncheckedQuestion):
             valid = _valid_next_keys(q)
             if valid is None:
                 report.add(
@@ -307,30 +353,27 @@ def _check_jumps(flow: Flow, report: _Report) -> None:
 
 
 def _find_cycle(flow: Flow) -> list[int] | None:
-    state: dict[int, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[int] = []
-
-    def visit(i: int) -> list[int] | None:
-        state[i] = 1
-        stack.append(i)
-        for j in successors(flow, i):
-            if j is None:
-                continue
-            if state.get(j) == 1:
-                return [*stack[stack.index(j) :], j]
-            if j not in state:
-                found = visit(j)
-                if found:
-                    return found
-        stack.pop()
-        state[i] = 2
-        return None
-
+    """A loop of ``next:`` jumps (indexes, first repeated at the end), without recursion."""
+    state: dict[int, int] = {}  # 1 = on the path, 2 = done
     for start in range(len(flow.questions)):
-        if start not in state:
-            found = visit(start)
-            if found:
-                return found
+        if start in state:
+            continue
+        path: list[int] = [start]
+        todo: list[Iterator[int | None]] = [iter(successors(flow, start))]
+        state[start] = 1
+        while todo:
+            j = next(todo[-1], -1)
+            if j == -1:
+                todo.pop()
+                state[path.pop()] = 2
+            elif j is None or state.get(j) == 2:
+                continue
+            elif state.get(j) == 1:
+                return [*path[path.index(j) :], j]
+            else:
+                state[j] = 1
+                path.append(j)
+                todo.append(iter(successors(flow, j)))
     return None
 
 
@@ -351,37 +394,75 @@ def _texts(value: LText | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value.values())
 
 
+def _located_texts(path: Path, value: LText | None) -> list[tuple[Path, str]]:
+    """Each text of a (possibly per-language) value, with its own path."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [(path, value)]
+    return [((*path, lang), text) for lang, text in value.items()]
+
+
 def _check_piping(flow: Flow, report: _Report) -> None:
     ids = [q.id for q in flow.questions]
+
+    def unknown(path: Path, offset: int, name: str, qid: str | None) -> None:
+        close = difflib.get_close_matches(name, ids, n=1)
+        report.add_inside(
+            path,
+            offset,
+            f"{{{name}}} is not a question id",
+            f"did you mean {{{close[0]}}}?"
+            if close
+            else "write {question_id} to show the answer to an earlier question",
+            question=qid,
+            code="pipe_unknown",
+        )
+
     for i, q in enumerate(flow.questions):
-        for fld in ("text", "hint", "reprompt"):
-            for text in _texts(getattr(q, fld)):
+        fields: list[tuple[Path, LText | None]] = [
+            (("questions", i, "text"), q.text),
+            (("questions", i, "hint"), q.hint),
+            (("questions", i, "reprompt"), q.reprompt),
+        ]
+        if isinstance(q, ChoiceQuestion | MultiQuestion) and q.other is not None:
+            fields.append((("questions", i, "other", "prompt"), q.other.prompt))
+        if isinstance(q, ConsentQuestion):
+            fields.append((("questions", i, "declined"), q.declined))
+        for base, value in fields:
+            for path, text in _located_texts(base, value):
                 for m in PIPE.finditer(text):
                     name = m.group(1)
                     if name not in ids:
-                        close = difflib.get_close_matches(name, ids, n=1)
-                        report.add(
-                            ("questions", i, fld),
-                            f"{{{name}}} is not a question id",
-                            f"did you mean {{{close[0]}}}?"
-                            if close
-                            else "write {question_id} to show an earlier answer",
-                            question=q.id,
-                            code="pipe_unknown",
-                        )
+                        unknown(path, m.start() + 1, name, q.id)
                     elif ids.index(name) >= i:
-                        report.add(
-                            ("questions", i, fld),
-                            f"{{{name}}} is not answered yet here",
-                            "only earlier answers can be shown",
+                        report.add_inside(
+                            path,
+                            m.start() + 1,
+                            f"{{{name}}} is not answered yet when this is sent",
+                            "only answers to earlier questions can be shown",
                             question=q.id,
                             code="pipe_later",
                         )
-    for text in _texts(flow.reminders.text):
+    for path, text in _located_texts(("thanks",), flow.thanks):
+        for m in PIPE.finditer(text):
+            if m.group(1) not in ids:
+                unknown(path, m.start() + 1, m.group(1), None)
+    for path, text in _located_texts(("intro",), flow.intro):
+        for m in PIPE.finditer(text):
+            report.add_inside(
+                path,
+                m.start() + 1,
+                f"{{{m.group(1)}}} cannot be used in the first message",
+                "nothing has been answered yet when it is sent",
+                code="pipe_later",
+            )
+    for path, text in _located_texts(("reminders", "text"), flow.reminders.text):
         for m in PIPE.finditer(text):
             if m.group(1) not in REMINDER_FIELDS:
-                report.add(
-                    ("reminders", "text"),
+                report.add_inside(
+                    path,
+                    m.start() + 1,
                     f"{{{m.group(1)}}} cannot be used in a reminder",
                     "use {progress}, {title}, {answered} or {total}",
                     code="pipe_unknown",
@@ -434,6 +515,7 @@ def _check_settings(flow: Flow, report: _Report) -> None:
 
 
 def _walk_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None]]:
+    """Every text a respondent may be sent, with its path and question id."""
     yield ("title",), flow.title, None
     yield ("intro",), flow.intro, None
     yield ("thanks",), flow.thanks, None
@@ -443,6 +525,8 @@ def _walk_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None]]:
     if flow.reminders.final is not None:
         yield ("reminders", "final"), flow.reminders.final, None
     for i, q in enumerate(flow.questions):
+        if isinstance(q, UncheckedQuestion):
+            continue
         base: Path = ("questions", i)
         yield (*base, "text"), q.text, q.id
         if q.hint is not None:
@@ -452,6 +536,11 @@ def _walk_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None]]:
         if isinstance(q, ChoiceQuestion | MultiQuestion | ScaleQuestion):
             for j, c in enumerate(q.choices or []):
                 yield (*base, "choices", j, "label"), c.label, q.id
+        if isinstance(q, ScaleQuestion):
+            for n, label in q.labels.items():
+                yield (*base, "labels", n), label, q.id
+        if isinstance(q, MultiQuestion) and not isinstance(q.none_of_these, bool | None):
+            yield (*base, "none_of_these"), q.none_of_these, q.id
         if isinstance(q, ChoiceQuestion | MultiQuestion) and q.other is not None:
             yield (*base, "other", "label"), q.other.label, q.id
             yield (*base, "other", "prompt"), q.other.prompt, q.id
@@ -463,8 +552,24 @@ def _has_words(text: str) -> bool:
     return sum(ch.isalpha() for ch in text) >= 3
 
 
+def _unwritten(report: _Report, path: Path, langs: list[str], qid: str | None) -> None:
+    """A text the file leaves to its built-in English default, in a flow with other languages."""
+    name = ".".join(str(p) for p in path if not isinstance(p, int) and p != "questions")
+    example = ", ".join(f"{lang}: ..." for lang in langs)
+    where: Path = path[:2] if qid is not None else ("languages",)
+    report.add(
+        where,
+        f"'{name}' is not set, so everyone gets the built-in English text",
+        f"add {name.rsplit('.', 1)[-1]}: {{{example}}}",
+        question=qid,
+        severity="warning",
+        code="translation",
+    )
+
+
 def _check_translations(flow: Flow, report: _Report) -> None:
     langs = flow.languages
+    written = report.located.has
     if len(langs) < 2:
         # One language: a text map must still include it.
         for path, text, qid in _walk_texts(flow):
@@ -479,7 +584,10 @@ def _check_translations(flow: Flow, report: _Report) -> None:
         return
     for path, text, qid in _walk_texts(flow):
         if isinstance(text, str):
-            if _has_words(text) and path[-1] != "title":
+            if not written(path):
+                if _has_words(text):
+                    _unwritten(report, path, langs, qid)
+            elif _has_words(text) and path[-1] != "title":
                 report.add(
                     path,
                     "this text has no translations",
@@ -502,7 +610,7 @@ def _check_translations(flow: Flow, report: _Report) -> None:
         extra = [lang for lang in text if lang not in langs]
         if extra:
             report.add(
-                path,
+                (*path, extra[0]),
                 "text in a language the flow does not list: " + ", ".join(extra),
                 "add it to languages: or remove it",
                 question=qid,
@@ -519,31 +627,90 @@ def _latin(text: str) -> bool:
     return latin / len(letters) > 0.9
 
 
+def _char_name(ch: str) -> str:
+    name = unicodedata.name(ch, "").lower()
+    return f"{ch!r} ({name})" if name else repr(ch)
+
+
 def _check_sms(flow: Flow, report: _Report) -> None:
+    """Length of each question as sent by SMS, and characters that make SMS cost more."""
     for i, q in enumerate(flow.questions):
+        if isinstance(q, UncheckedQuestion):
+            continue
         for lang in flow.languages:
-            reply = question_reply(flow, q, lang, {})
-            text = sms.render(reply)
+            text = sms.render(question_reply(flow, q, lang, {}))
             info = sms.info(text)
-            path: Path = ("questions", i, "text")
             if info.segments > SMS_MAX_SEGMENTS:
+                path: Path = ("questions", i, "text")
+                if isinstance(q.text, dict) and lang in q.text:
+                    path = (*path, lang)
+                if info.encoding == "GSM-7":
+                    detail = f"{info.length} characters"
+                elif _latin(text):
+                    culprits = " ".join(info.culprits[:3])
+                    detail = f"{info.length} characters, as Unicode because of {culprits}"
+                else:
+                    detail = f"{info.length} characters; {lang} text always goes as Unicode"
                 report.add(
                     path,
-                    f"[{lang}] the SMS for this question takes {info.segments} "
-                    f"messages ({info.length} {'characters' if info.encoding == 'GSM-7' else 'UCS-2 units'}, {info.encoding})",
-                    "shorten the text or the choice labels; each extra part costs money",
+                    f"[{lang}] this question takes {info.segments} SMS messages ({detail})",
+                    f"shorten the text or the choice labels to fit {SMS_MAX_SEGMENTS}; "
+                    "each extra part costs money and is harder to read",
                     question=q.id,
                     severity="warning",
                     code="sms_long",
                 )
-            if info.encoding == "UCS-2" and _latin(text):
-                shown = " ".join(repr(c) for c in info.culprits[:5])
-                report.add(
-                    path,
-                    f"[{lang}] {shown} make this SMS Unicode: 70 characters per "
-                    "message instead of 160",
-                    "replace them (emoji, special symbols) with plain characters",
-                    question=q.id,
-                    severity="warning",
-                    code="sms_ucs2",
-                )
+    for base, value, qid in _walk_texts(flow):
+        for path, text in _located_texts(base, value):
+            _check_characters(
+                report, path, text, str(path[-1]) if isinstance(value, dict) else None, qid
+            )
+
+
+def _check_characters(
+    report: _Report, path: Path, text: str, lang: str | None, qid: str | None
+) -> None:
+    """Warn about characters outside the SMS alphabet in a text written in Latin letters.
+
+    Curly quotes, long dashes, '...' and odd spaces are swapped for plain ones when sent
+    (:func:`bot.sms.gsm_safe`), unless something else in the message needs Unicode anyway;
+    emoji and other symbols are never replaced and make the whole message Unicode (UCS-2).
+    Letters with accents in a language other than English (Polish 'ł') are the language's own.
+    """
+    if not _latin(text):
+        return  # Gujarati, Urdu...: always UCS-2, nothing to fix
+    culprits = sms.info(text).culprits
+    if lang not in (None, "en"):
+        culprits = tuple(c for c in culprits if not unicodedata.category(c).startswith("L"))
+    if not culprits:
+        return
+    fixable = [c for c in culprits if sms.encoding(sms.gsm_safe(c) or " ") == "GSM-7"]
+    stuck = [c for c in culprits if c not in fixable]
+    tag = f"[{lang}] " if lang else ""
+    first = text.index(culprits[0]) + 1
+    if stuck:
+        shown = ", ".join(_char_name(c) for c in stuck[:4])
+        also = f"; {', '.join(repr(c) for c in fixable[:4])} then stay too" if fixable else ""
+        report.add_inside(
+            path,
+            first,
+            f"{tag}{shown} will make this SMS Unicode: 70 characters a part instead of 160",
+            "these are not replaced automatically: use plain letters and punctuation "
+            "(no emoji)" + also,
+            question=qid,
+            severity="warning",
+            code="sms_ucs2",
+        )
+    else:
+        shown = ", ".join(_char_name(c) for c in fixable[:4])
+        plain = ", ".join(repr(sms.gsm_safe(c)) for c in fixable[:4])
+        report.add_inside(
+            path,
+            first,
+            f"{tag}{shown} would make SMS Unicode (70 characters a part instead of 160)",
+            f"they are replaced automatically by {plain} when sent by SMS; "
+            "type the plain ones to see exactly what is sent",
+            question=qid,
+            severity="warning",
+            code="sms_lookalike",
+        )

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 _APOSTROPHES = frozenset("'’‘`´ʹ")
+# Most SMS are plain ASCII: fold those with one table lookup instead of a per-character walk.
+_ASCII_FOLD = {c: " " for c in range(128) if not chr(c).isalnum()}
+_ASCII_FOLD.update({ord("'"): None, ord("`"): None})
 
 
 def normalise(text: str) -> str:
@@ -27,6 +31,8 @@ def normalise(text: str) -> str:
     Other scripts keep their combining marks: Gujarati, Bengali and Gurmukhi vowel signs are
     marks, and dropping them would change the word.
     """
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_FOLD).split())
     folded = unicodedata.normalize("NFKC", text).casefold()
     out: list[str] = []
     latin = False  # whether the last letter was Latin, so a following accent can go
@@ -223,6 +229,11 @@ def words_for(kind: str, lang: str, extra: Iterable[str] = ()) -> frozenset[str]
     A word that is only symbols (``"?"``) would normalise to nothing; it is kept as written, so
     compare the stripped raw text as well (``bot.answers.is_one_of`` does both).
     """
+    return _words_for(kind, lang, tuple(extra))
+
+
+@lru_cache(maxsize=256)  # asked for on every message; the lists never change
+def _words_for(kind: str, lang: str, extra: tuple[str, ...]) -> frozenset[str]:
     table = KINDS.get(kind, {})
     out: set[str] = set()
     for word in (*table.get(lang, ()), *table.get("en", ()), *extra):

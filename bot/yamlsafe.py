@@ -1,47 +1,88 @@
 """Read a YAML flow file safely, keeping the line of every value for error messages.
 
-PyYAML composes the node graph (no Python objects are built, no tags executed); we then build
-plain data ourselves, which lets us (1) reject duplicate keys, which PyYAML silently overwrites,
-(2) reject any tag that is not plain data (``!!python/object`` and friends), (3) bound the work an
-alias-heavy "billion laughs" file can cause, and (4) remember where each value came from.
+We read PyYAML's *event* stream (libyaml's C parser when installed) and build plain data
+ourselves; no Python object is ever built from a tag and no code runs. That lets us
+
+1. reject duplicate keys, which PyYAML silently overwrites;
+2. reject any tag that is not plain data (``!!python/object/apply:os.system`` and friends);
+3. bound the work a hostile file can cause: its size, how deeply values nest (checked as each
+   value opens, without recursion) and how many values it holds once aliases are expanded
+   (checked as each alias is met, so a "billion laughs" file stops at once);
+4. remember where each key and value came from, to point officers at the exact line and column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.constructor import SafeConstructor
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
 
 from bot.errors import Problem
 
-MAX_BYTES = 1_000_000
-"""Largest flow file accepted. A real survey is a few tens of kilobytes."""
-MAX_NODES = 200_000
-"""Most values built from one file, counting every expansion of an alias."""
-MAX_DEPTH = 64
+MAX_BYTES = 512_000
+"""Largest flow file accepted. A real survey is a few tens of kilobytes (the samples: 8-30 kB)."""
+MAX_NODES = 50_000
+"""Most values in one file, counting every expansion of an alias (the carers sample: about 2,500)."""
+MAX_DEPTH = 32
+"""Deepest nesting of lists and maps. A flow needs about 6."""
+MAX_SCALAR = 20_000
+"""Longest single value, in characters."""
 
 Path = tuple[str | int, ...]
 
-_PLAIN_TAGS = {
-    "tag:yaml.org,2002:str",
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_PLAIN_SCALARS = {
+    _STR,
     "tag:yaml.org,2002:int",
     "tag:yaml.org,2002:float",
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",
-    "tag:yaml.org,2002:map",
-    "tag:yaml.org,2002:seq",
 }
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C when present
+
+
+class ValueMark(NamedTuple):
+    """Where a value's text is: 1-based start line and column, end line, and YAML style
+    (``None`` plain, ``'"'``/``"'"`` quoted, ``"|"``/``">"`` block; ``"["``/``"{"`` flow)."""
+
+    line: int
+    column: int
+    end_line: int
+    style: str | None
 
 
 @dataclass
 class Located:
-    """Plain data from a YAML file plus the 1-based (line, column) of each path in it."""
+    """Plain data from a YAML file plus the 1-based (line, column) of each path in it.
+
+    ``positions`` holds, for a value inside a map, where its *key* is (what an officer looks for),
+    and for a list item or the whole file where the value starts. ``values`` holds where each
+    value itself starts, with its style, to place a column *inside* a value (a condition).
+    """
 
     data: Any
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Path, ValueMark] = field(default_factory=dict)
 
     def where(self, path: Path) -> tuple[int | None, int | None]:
         """Position of ``path``, or of its nearest ancestor that has one."""
@@ -52,86 +93,308 @@ class Located:
             p = p[:-1]
         return self.positions.get((), (None, None))
 
+    def has(self, path: Path) -> bool:
+        """Whether ``path`` was written in the file (not filled in by a default)."""
+        return tuple(path) in self.positions
+
+    def inside(self, path: Path, offset: int) -> tuple[int | None, int | None]:
+        """Line and column of the character ``offset`` (1-based) of the text at ``path``.
+
+        Exact for a value on one line (plain or quoted); for a value spread over several lines
+        (or any other form) it is the start of the value, which is still the right line to look at.
+        """
+        mark = self.values.get(tuple(path))
+        if mark is None:
+            return self.where(path)
+        if mark.style in (None, '"', "'") and mark.end_line == mark.line:
+            quote = 1 if mark.style else 0
+            return mark.line, mark.column + quote + max(offset, 1) - 1
+        return mark.line, mark.column
+
 
 class _Abort(Exception):
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
 
 
+@dataclass
+class _Frame:
+    """An open list or map while events stream in."""
+
+    value: dict[Any, Any] | list[Any]
+    path: Path
+    start: int  # value count when it opened, to know its expanded size when it closes
+    anchor: str | None
+    discard: bool  # the value of a duplicate key: built (to keep counting) but not stored
+    key: Any = None
+    has_key: bool = False
+    key_discard: bool = False
+
+
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str) -> None:
         self.file = file
+        self.text = text
         self.count = 0
         self.positions: dict[Path, tuple[int, int]] = {}
+        self.values: dict[Path, ValueMark] = {}
         self.problems: list[Problem] = []
-        self._scalar = yaml.SafeLoader("")
+        self.anchors: dict[str, tuple[Any, int] | None] = {}  # None: still open (recursive use)
+        self.stack: list[_Frame] = []
+        self.constructor = SafeConstructor()
+        resolver = yaml.SafeLoader("")
+        self.resolve: Any = resolver.resolve
+        self.implicit: dict[str, Any] = dict(resolver.yaml_implicit_resolvers)
+        self.done = False
+        self.root: Any = None
 
-    def mark(self, node: Node) -> tuple[int, int]:
-        return node.start_mark.line + 1, node.start_mark.column + 1
+    # -- helpers
 
-    def fail(self, node: Node, message: str, hint: str | None, code: str) -> _Abort:
-        line, col = self.mark(node)
+    @staticmethod
+    def mark(event: Event) -> tuple[int, int]:
+        m = event.start_mark
+        return (m.line + 1, m.column + 1) if m is not None else (1, 1)
+
+    def fail(self, event: Event, message: str, hint: str | None, code: str) -> _Abort:
+        line, col = self.mark(event)
         return _Abort(Problem(self.file, line, col, message, hint, code=code))
 
-    def build(self, node: Node, path: Path, depth: int) -> Any:
-        self.count += 1
+    def grow(self, event: Event, n: int) -> None:
+        self.count += n
         if self.count > MAX_NODES:
             raise self.fail(
-                node,
-                "the file expands to too many values (aliases repeated too often?)",
-                "flow files should not need YAML anchors and aliases; write the values out",
+                event,
+                f"the file holds too many values (more than {MAX_NODES:,}"
+                + (", counting each use of an alias" if isinstance(event, AliasEvent) else "")
+                + ")",
+                "a survey needs a few thousand at most; flow files do not need YAML anchors (&) "
+                "and aliases (*): write the values out",
                 "yaml_too_big",
             )
-        if depth > MAX_DEPTH:
-            raise self.fail(node, "values are nested too deeply", None, "yaml_too_deep")
-        if node.tag not in _PLAIN_TAGS:
+
+    def check_tag(self, event: NodeEvent, tag: str | None) -> None:
+        if tag is None or tag in _PLAIN_SCALARS or tag in (_MAP, _SEQ):
+            return
+        if tag == _MERGE:
             raise self.fail(
-                node,
-                f"YAML tag {node.tag!r} is not allowed",
-                "flow files hold plain text, numbers, lists and maps only",
+                event,
+                "YAML merge keys ('<<') are not supported in flow files",
+                "write the values out in full",
                 "yaml_tag",
             )
-        self.positions.setdefault(path, self.mark(node))
-        if isinstance(node, ScalarNode):
-            return self._scalar.construct_object(node)
-        if isinstance(node, SequenceNode):
-            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        if isinstance(node, MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, ScalarNode):
-                    raise self.fail(key_node, "a key must be a plain word", None, "yaml_key")
-                if key_node.tag not in _PLAIN_TAGS:
-                    raise self.fail(
-                        key_node, f"YAML tag {key_node.tag!r} is not allowed", None, "yaml_tag"
-                    )
-                key = self._scalar.construct_object(key_node)
-                if isinstance(key, bool | type(None)):
-                    # `yes:`/`no:`/`on:` keys mean the words (next: {yes: ..., no: ...}), not booleans.
-                    key = key_node.value
-                key = str(key) if not isinstance(key, str | int) else key
-                if key in out:
-                    line, col = self.mark(key_node)
-                    first = self.positions.get((*path, key), (None, None))[0]
-                    self.problems.append(
-                        Problem(
-                            self.file,
-                            line,
-                            col,
-                            f"duplicate key {key!r}",
-                            f"it is already set on line {first}; keep one" if first else None,
-                            code="duplicate_key",
-                        )
-                    )
-                    continue
-                self.positions[(*path, key)] = self.mark(key_node)
-                out[key] = self.build(value_node, (*path, key), depth + 1)
-            return out
-        raise self.fail(node, "unsupported YAML value", None, "yaml_value")  # pragma: no cover
+        shown = tag.replace("tag:yaml.org,2002:", "!!")
+        raise self.fail(
+            event,
+            f"the YAML tag {shown!r} is not allowed",
+            "flow files hold plain text, numbers, yes/no, lists and maps only; remove the tag "
+            "(the word starting with '!')",
+            "yaml_tag",
+        )
+
+    # -- events
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, AliasEvent):
+            self.alias(event)
+        elif isinstance(event, ScalarEvent):
+            self.scalar(event)
+        elif isinstance(event, MappingStartEvent | SequenceStartEvent):
+            self.open(event)
+        elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+            self.close(event)
+        elif isinstance(event, DocumentStartEvent) and self.done:
+            raise self.fail(
+                event,
+                "the file holds more than one YAML document",
+                "a flow file is one survey: remove the '---' line and what follows, "
+                "or move it to its own file",
+                "yaml_documents",
+            )
+        elif isinstance(event, DocumentEndEvent):
+            self.done = True
+
+    def place(self, event: NodeEvent, *, is_scalar: bool) -> tuple[Path | None, bool]:
+        """Where a new value goes: its path (None for a map key) and whether it is discarded."""
+        if not self.stack:
+            return (), False
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            return (*top.path, len(top.value)), top.discard
+        if not top.has_key:
+            if not is_scalar:
+                raise self.fail(
+                    event,
+                    "a key must be a plain word, not a list or a map",
+                    "each setting is written 'name: value'",
+                    "yaml_key",
+                )
+            return None, top.discard
+        return (*top.path, top.key), top.key_discard
+
+    def record(self, path: Path, event: NodeEvent, discard: bool, style: str | None) -> None:
+        if discard:
+            return
+        line, col = self.mark(event)
+        self.positions.setdefault(path, (line, col))
+        end = event.end_mark.line + 1 if event.end_mark is not None else line
+        self.values[path] = ValueMark(line, col, end, style)
+
+    def attach(self, value: Any) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            top.value.append(value)
+            return
+        if not top.key_discard:
+            top.value[top.key] = value
+        top.key, top.has_key, top.key_discard = None, False, False
+
+    def scalar(self, event: ScalarEvent) -> None:
+        self.grow(event, 1)
+        if len(event.value) > MAX_SCALAR:
+            raise self.fail(
+                event,
+                f"this value is too long ({len(event.value):,} characters; "
+                f"the limit is {MAX_SCALAR:,})",
+                "an SMS survey text is a few sentences",
+                "yaml_too_big",
+            )
+        value_text = event.value
+        if event.tag == "!":  # quoted, or tagged non-specific: text
+            tag = _STR
+        elif event.tag is None and value_text and value_text[0] not in self.implicit:
+            tag = _STR  # fast path: no implicit type (number, yes/no, date...) starts like this
+        elif event.tag is None:
+            tag = self.resolve(ScalarNode, event.value, event.implicit)
+        else:
+            tag = event.tag
+        self.check_tag(event, tag)
+        path, discard = self.place(event, is_scalar=True)
+        value = self.construct(event, tag)
+        if path is None:
+            self.key(event, value)
+        else:
+            self.record(path, event, discard, event.style)
+            self.remember(event, value, 1)
+            self.attach(value)
+
+    def construct(self, event: ScalarEvent, tag: str) -> Any:
+        if tag == _STR:
+            return event.value
+        node = ScalarNode(tag, event.value, None, None, event.style)
+        try:
+            return SafeConstructor.yaml_constructors[tag](self.constructor, node)
+        except (ValueError, OverflowError) as exc:
+            if tag.endswith(":timestamp"):
+                raise self.fail(
+                    event,
+                    f"{event.value!r} is not a real date ({exc})",
+                    "write dates as year-month-day, e.g. 2022-10-01",
+                    "yaml_value",
+                ) from None
+            raise self.fail(
+                event,
+                f"{event.value[:40]!r} cannot be read as a {tag.rsplit(':', 1)[-1]}",
+                "put it in quotes if it is meant as text",
+                "yaml_value",
+            ) from None
+
+    def key(self, event: ScalarEvent, raw: Any) -> None:
+        top = self.stack[-1]
+        key: Any = raw
+        if isinstance(key, bool) or key is None:
+            # `yes:`/`no:`/`on:` keys mean the words (next: {yes: ..., no: ...}), not booleans.
+            key = event.value
+        elif not isinstance(key, str | int):
+            key = str(key)
+        assert isinstance(top.value, dict)
+        top.key, top.has_key, top.key_discard = key, True, top.discard
+        if top.discard:
+            return
+        line, col = self.mark(event)
+        if key in top.value:
+            first = self.positions.get((*top.path, key), (None, None))[0]
+            self.problems.append(
+                Problem(
+                    self.file,
+                    line,
+                    col,
+                    f"{key!r} is set twice",
+                    (f"it is already set on line {first}; " if first else "")
+                    + "keep one (YAML would silently use the last)",
+                    code="duplicate_key",
+                )
+            )
+            top.key_discard = True
+            return
+        self.positions[(*top.path, key)] = (line, col)
+
+    def open(self, event: MappingStartEvent | SequenceStartEvent) -> None:
+        self.grow(event, 1)
+        if len(self.stack) >= MAX_DEPTH:
+            raise self.fail(
+                event,
+                f"values are nested too deeply (more than {MAX_DEPTH} levels)",
+                "a flow file needs only a few levels of indentation",
+                "yaml_too_deep",
+            )
+        is_map = isinstance(event, MappingStartEvent)
+        tag = event.tag if event.tag not in (None, "!") else (_MAP if is_map else _SEQ)
+        if tag != (_MAP if is_map else _SEQ):
+            self.check_tag(event, tag)
+            raise self.fail(event, f"the YAML tag {tag!r} is not allowed", None, "yaml_tag")
+        path, discard = self.place(event, is_scalar=False)
+        assert path is not None
+        style = ("{" if is_map else "[") if event.flow_style else None
+        self.record(path, event, discard, style)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = None
+        container: dict[Any, Any] | list[Any] = {} if is_map else []
+        self.stack.append(_Frame(container, path, self.count, event.anchor, discard))
+
+    def close(self, event: Event) -> None:
+        frame = self.stack.pop()
+        if frame.anchor is not None:
+            self.anchors[frame.anchor] = (frame.value, self.count - frame.start + 1)
+        self.attach(frame.value)
+
+    def remember(self, event: NodeEvent, value: Any, size: int) -> None:
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, size)
+
+    def alias(self, event: AliasEvent) -> None:
+        anchor = self.anchors.get(event.anchor or "")
+        if anchor is None:
+            open_ = (event.anchor or "") in self.anchors
+            raise self.fail(
+                event,
+                f"the alias *{event.anchor} refers to "
+                + ("the value that contains it" if open_ else "no anchor"),
+                "flow files do not need YAML anchors (&) and aliases (*): write the values out",
+                "yaml_alias",
+            )
+        value, size = anchor
+        self.grow(event, size)
+        path, discard = self.place(event, is_scalar=True)
+        if path is None:
+            raise self.fail(
+                event,
+                "a key must be a plain word, not an alias",
+                "write the key out",
+                "yaml_key",
+            )
+        self.record(path, event, discard, None)
+        # Aliased lists and maps are shared, never expanded: their size is already counted.
+        self.attach(value)
 
 
 def load_yaml(text: str | bytes, file: str) -> tuple[Located | None, list[Problem]]:
-    """Parse ``text``; return the data with positions, and every problem found."""
+    """Parse ``text``; return the data with positions, and every problem found.
+
+    Never raises for bad input, never runs code, and stops early on files too big or too deep.
+    """
     size = len(text.encode() if isinstance(text, str) else text)
     if size > MAX_BYTES:
         return None, [
@@ -140,7 +403,7 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Located | None, list[Proble
                 None,
                 None,
                 f"the file is too large ({size:,} bytes; the limit is {MAX_BYTES:,})",
-                "a flow file is a few kilobytes; is this the right file?",
+                "a flow file is a few tens of kilobytes; is this the right file?",
                 code="file_too_large",
             )
         ]
@@ -153,42 +416,117 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Located | None, list[Proble
                     file,
                     None,
                     None,
-                    f"the file is not UTF-8 text ({exc.reason})",
-                    "save it as UTF-8",
+                    f"the file is not UTF-8 text (byte {exc.start + 1} cannot be read)",
+                    "save it as UTF-8: in VS Code, click the encoding in the status bar and "
+                    "choose 'Save with Encoding' then 'UTF-8'",
                     code="encoding",
                 )
             ]
-    builder = _Builder(file)
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        return None, [
+            Problem(
+                file,
+                None,
+                None,
+                "the file is not a text file",
+                "is this the right file?",
+                code="encoding",
+            )
+        ]
+    builder = _Builder(file, text)
+    loader: Any = _LOADER(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is None:
-            return None, [Problem(file, 1, 1, "the file is empty", None, code="empty")]
-        data = builder.build(node, (), 0)
+        while True:
+            event = loader.get_event()
+            if event is None or isinstance(event, StreamEndEvent):
+                break
+            builder.feed(event)
     except _Abort as abort:
         return None, [abort.problem]
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        message = f"YAML syntax error: {exc.problem or exc.context}"
-        return None, [Problem(file, line, col, message, _syntax_hint(exc), code="yaml_syntax")]
+        return None, [_syntax_problem(exc, text, file)]
     except yaml.YAMLError as exc:
-        return None, [Problem(file, None, None, f"YAML error: {exc}", None, code="yaml_syntax")]
-    except RecursionError:
         return None, [
-            Problem(file, None, None, "values are nested too deeply", None, code="yaml_too_deep")
+            Problem(
+                file,
+                None,
+                None,
+                f"the file cannot be read as YAML: {exc}",
+                None,
+                code="yaml_syntax",
+            )
         ]
-    return Located(data, builder.positions), builder.problems
+    finally:
+        loader.dispose()
+    if builder.root is None:
+        return None, [Problem(file, 1, 1, "the file is empty", None, code="empty")]
+    return Located(builder.root, builder.positions, builder.values), builder.problems
 
 
-def _syntax_hint(exc: yaml.MarkedYAMLError) -> str | None:
+# --- syntax errors in plain words -----------------------------------------------------------------
+
+
+def _char_at(text: str, mark: yaml.Mark | None) -> str:
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    if 0 <= mark.line < len(lines) and 0 <= mark.column < len(lines[mark.line]):
+        return lines[mark.line][mark.column]
+    return ""
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    """PyYAML's and libyaml's wording differ; both become one message an officer can act on."""
     problem = (exc.problem or "").lower()
-    if "tab" in problem:
-        return "use spaces, not tabs, to indent"
-    if "mapping values are not allowed" in problem:
-        return "a text containing ': ' must be in quotes"
-    if "could not find expected ':'" in problem:
-        return "check the indentation and that every key is followed by ':'"
-    if "found character" in problem and "that cannot start any token" in problem:
-        return "put text that starts with a special character (` @ % etc.) in quotes"
-    return "check the indentation and quotes on this line and the one above"
+    context = (exc.context or "").lower()
+    mark = exc.problem_mark or exc.context_mark
+    ch = _char_at(text, exc.problem_mark)
+    message: str
+    hint: str
+    if "quoted scalar" in context and exc.context_mark is not None:
+        quote = _char_at(text, exc.context_mark) or '"'
+        mark = exc.context_mark
+        message = f"the text that starts here with {quote} has no closing {quote}"
+        hint = f"add the closing {quote} at the end of the text; to use {quote} inside a text, " + (
+            "write it twice ('')" if quote == "'" else 'write \\" or put the text in single quotes'
+        )
+    elif ch == "\t" or "tab" in problem:
+        message = "a tab is used here"
+        hint = "indent with spaces, not tabs (VS Code: 'Convert Indentation to Spaces')"
+    elif "mapping values are not allowed" in problem:
+        message = "a ':' here is not expected"
+        hint = (
+            "put a text that contains ': ' in quotes (text: \"Note: ...\"), "
+            "or check this line's indentation"
+        )
+    elif "cannot start any token" in problem:
+        message = f"a value cannot start with {ch!r}" if ch else "a value cannot start like this"
+        hint = "put the text in quotes"
+    elif "flow sequence" in context or "flow mapping" in context:
+        opener = "[" if "sequence" in context else "{"
+        closer = "]" if opener == "[" else "}"
+        started = exc.context_mark.line + 1 if exc.context_mark else None
+        message = (
+            f"the {opener} ... {closer} "
+            + (f"opened on line {started} " if started else "")
+            + "is not closed properly"
+        )
+        hint = (
+            f"separate the items with commas and end with {closer}; quote texts that contain , or :"
+        )
+    elif "block collection" in context or "expected '-'" in problem:
+        message = "this line does not fit in the list above it"
+        hint = "every item of a list starts with '- ' at the same indentation"
+    elif "block mapping" in context or "expected key" in problem or "block end" in problem:
+        message = "this line does not line up with the lines above it"
+        hint = (
+            "settings at the same level start in the same column (use spaces); "
+            "nothing may follow a closing quote on the same line"
+        )
+    else:
+        message = f"the file is not valid YAML here ({exc.problem or exc.context})"
+        hint = "check the indentation and quotes on this line and the one above"
+    line = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    return Problem(file, line, col, message, hint, code="yaml_syntax")

@@ -29,6 +29,9 @@ key                                 type    what
 ``sb:idx:<flow>:<n>``               ZSET    per-flow index, ``n`` in 0..shards-1 (crc32 of rid):
                                             member rid, score = started ms, written with ZADD NX
                                             before the respondent's first commit in that flow.
+``sb:due:<flow>:<n>``               ZSET    reminder queue (``store.scheduler``), sharded the
+                                            same way: member rid, score = ms of the next check;
+                                            added with the index entry, kept by the worker.
 ==================================  ======  =======================================================
 
 Answers use epoch milliseconds (not ISO text) because a response hash holds dozens of them:
@@ -106,6 +109,14 @@ class KeyBuilder:
 
     def index_keys(self, flow: str) -> list[str]:
         return [self.index(flow, n) for n in range(self.shards)]
+
+    # -- reminder queue (store.scheduler), sharded like the index --------------------------------
+
+    def due(self, flow: str, shard: int) -> str:
+        return f"{self.prefix}:due:{flow}:{shard}"
+
+    def due_for(self, flow: str, rid: str) -> str:
+        return self.due(flow, self.shard(rid))
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this prefix (tests and tooling only)."""

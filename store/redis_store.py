@@ -298,8 +298,9 @@ class RedisStore:
         # respondent's first in this flow: index it before the commit. A wrong guess costs one
         # harmless ZADD NX; a miss is caught by the script's "fresh" flag below.
         indexed = expected_rev == 0 or s.started_at == now
+        first_check = s.started_at + flow.reminders.after
         if indexed:
-            await self._index(s.flow, rid, s.started_at)
+            await self._index(s.flow, rid, s.started_at, first_check)
         with _redis_errors("commit"):
             code, value = (int(x) for x in await _COMMIT(self.redis, keys, args))
         if code == DUPLICATE:
@@ -307,14 +308,17 @@ class RedisStore:
         if code == CONFLICT:
             raise ConflictError(f"session of {rid} is at rev {value}, expected {expected_rev}")
         if value and not indexed:
-            await self._index(s.flow, rid, s.started_at)
+            await self._index(s.flow, rid, s.started_at, first_check)
         return s.model_copy(update={"rev": code})
 
-    async def _index(self, flow: str, rid: str, started: datetime) -> None:
+    async def _index(self, flow: str, rid: str, started: datetime, check: datetime) -> None:
+        """Index the response for export and queue the session's first reminder check (the
+        worker re-plans from the session itself, see store.scheduler)."""
         key = self.keys.index_for(flow, rid)
         pipe = self.redis.pipeline(transaction=False)
         pipe.zadd(key, {rid: _ms(started)}, nx=True)
         pipe.pexpire(key, _ttl_ms(self.retention))
+        pipe.zadd(self.keys.due_for(flow, rid), {rid: _ms(check)}, nx=True)
         with _redis_errors("index"):
             await pipe.execute()
 
@@ -342,6 +346,7 @@ class RedisStore:
         pipe = self.redis.pipeline(transaction=False)
         for f in sorted(flows):
             pipe.zrem(k.index_for(f, rid), rid)
+            pipe.zrem(k.due_for(f, rid), rid)
         pipe.delete(*k.respondent_keys(rid, sorted(flows)))
         with _redis_errors("erase"):
             removed = await pipe.execute()

@@ -429,6 +429,27 @@ def test_choice_letters_and_other(text: str, expected: Outcome) -> None:
     assert parse_answer(ROLE, text) == expected
 
 
+def test_choice_with_yes_no_labels() -> None:
+    q = ChoiceQuestion(
+        id="assessed",
+        type="choice",
+        text="Have you had a carer's assessment?",
+        choices=[
+            Choice(id="yes", label={"en": "Yes", "pl": "Tak"}),
+            Choice(id="no", label={"en": "No", "pl": "Nie"}),
+            Choice(id="dk", label="Don't know"),
+        ],
+    )
+    assert parse_answer(q, "yep") == ok("yes")
+    assert parse_answer(q, "Yes I have") == ok("yes")
+    assert parse_answer(q, "nope") == ok("no")
+    assert parse_answer(q, "no, not yet") == ok("no")
+    assert parse_answer(q, "dont know") == ok("dk")
+    assert parse_answer(q, "not sure") == Invalid("not_understood")
+    assert parse_answer(q, "tak", lang="pl") == ok("yes")
+    assert parse_answer(q, "3") == ok("dk")
+
+
 def test_choice_synonyms_per_language() -> None:
     q = ChoiceQuestion(
         id="q",
@@ -553,6 +574,12 @@ def test_multi_letters_other_and_optional() -> None:
     assert parse_answer(q, "b c") == ok(["money", "advice"])
     assert parse_answer(q, "d") == ok(["other"])
     assert parse_answer(q, "a, other") == ok(["respite", "other"])
+    assert parse_answer(q, "B and other: my neighbour helps") == ok(
+        ["money", "other"], "my neighbour helps"
+    )
+    assert parse_answer(q, "something else - a lift, and c") == ok(
+        ["other"], "a lift, and c"  # after 'other', everything is the respondent's words
+    )
     assert parse_answer(q, "all") == ok(["respite", "money", "advice"])  # not 'other'
     assert parse_answer(q, "e") == Invalid("out_of_range")
     assert parse_answer(SUPPORT_OPTIONAL, "none") == ok([])
