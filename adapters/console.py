@@ -1,10 +1,12 @@
 """The terminal chat (``surveybot chat FLOW``): an officer tries a flow as a respondent would.
 
-Each bot message is drawn in a panel the way the chosen channel shows it: for SMS the exact text
-:func:`bot.sms.render` produces, with its cost (``1 SMS · GSM-7 · 118/160``); for Telegram the
-text and its inline buttons (``[ 1 Never ] [ 2 Sometimes ]``). Words the respondent would type,
-including STOP, HELP, BACK, SKIP and RESTART, go to the bot as typed. Console commands start with
-a slash:
+Each bot message is drawn in a panel exactly as the chosen channel sends it, using that channel's
+own rendering: for SMS the texts :func:`adapters.sms_twilio.render.messages` produces (one step's
+replies, each from :func:`bot.sms.render`, joined into one message) with their cost
+(``1 SMS · GSM-7 · 118/160``, ``3 SMS · UCS-2 · 150 units``); for Telegram the messages of
+:func:`adapters.telegram.render.render` with their inline keyboards (``[ Yes ] [ No ]``). Words
+the respondent would type, including STOP, HELP, BACK, SKIP and RESTART, go to the bot as typed.
+Console commands start with a slash:
 
 ``/wait 3d``     move the clock on (also ``2h``, ``30m``) to try reminders, welcome back, expiry
 ``/status``      where the respondent is: question, answers, progress, next reminder
@@ -14,12 +16,12 @@ a slash:
 ``/help``        the list; ``/quit`` (or Ctrl-D, Ctrl-C) ends the chat
 
 The chat is the real path: the dispatcher, the engine and the store (the embedded local Redis
-when ``REDIS_URL`` is unset, so answers survive a restart). Messages go in on the ``console``
+when ``REDIS_URL`` is unset, so answers survive a restart). Messages come in on the ``console``
 channel, so a trial never mixes with real SMS or Telegram respondents. The clock is the services'
 clock plus an offset that ``/wait`` moves; when a later run finds the respondent's last message
-"in the future" (a previous ``/wait``), the offset is restored so time keeps going forward.
-Reminders are only previewed here (the scheduler sends them); the preview follows the flow's
-``reminders:`` (after, every, max, quiet hours) and is not recorded in the session.
+"in the future" (an earlier ``/wait``), the offset is restored so time keeps going forward.
+After a wait, the reminders the worker would have sent meanwhile (policy :func:`bot.reminders.plan`,
+wording :func:`bot.engine.reminder`) are shown as a labelled preview: nothing is sent or recorded.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import contextlib
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,8 +45,11 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+from telegram import InlineKeyboardMarkup
 
 from adapters.services import Services, build_services
+from adapters.sms_twilio.render import messages as sms_messages
+from adapters.telegram.render import render as telegram_render
 from bot import engine, sms
 from bot.config import Settings
 from bot.dispatch import Dispatcher, utcnow
@@ -52,7 +57,8 @@ from bot.errors import ConflictError, Problem, StoreError
 from bot.loader import load_flow
 from bot.models import Inbound, Reply, ReplyChoice, Session, Status
 from bot.prompts import answer_label
-from bot.schema import Flow, QuietHours, format_duration, parse_duration
+from bot.reminders import Plan, plan, reminded
+from bot.schema import Flow, format_duration, parse_duration
 from bot.text import LANGUAGE_NAMES, tr
 
 CHANNEL = "console"
@@ -72,7 +78,8 @@ HELP = """\
   [bold]/restart[/]       become a new respondent
   [bold]/help[/]          this list
   [bold]/quit[/]          end the chat (also Ctrl-D or Ctrl-C)
-Respondent words such as STOP, HELP, BACK, SKIP and RESTART go to the bot as typed."""
+Respondent words such as STOP, HELP, BACK, SKIP and RESTART go to the bot as typed.
+With --as telegram, any other /command (e.g. /stop) goes to the bot as Telegram sends it."""
 
 
 # --- rendering (pure) --------------------------------------------------------------------------
@@ -99,49 +106,42 @@ def sms_footer(text: str) -> str:
     return " · ".join(parts)
 
 
-def button_label(choice: ReplyChoice) -> str:
-    """What a Telegram button says: ``1 Never`` for numbered or lettered choices, ``Yes`` for
-    word keys (YES/NO), the key alone when there is no label (an unlabelled scale point)."""
-    if not choice.label or choice.label.strip().casefold() == choice.key.casefold():
-        return choice.label or choice.key
-    if choice.key.isdigit() or len(choice.key) == 1:
-        return f"{choice.key} {choice.label}"
-    return choice.label
+def draw_keyboard(markup: InlineKeyboardMarkup | None) -> str:
+    """An inline keyboard as text, one line per row: ``[ Yes ] [ No ]``."""
+    if markup is None:
+        return ""
+    return "\n".join(" ".join(f"[ {b.text} ]" for b in row) for row in markup.inline_keyboard)
 
 
-def telegram_buttons(reply: Reply, width: int | None = None) -> str:
-    """The inline keyboard as text: ``[ 1 Never ] [ 2 Sometimes ]``, in rows of at most
-    ``width`` characters when given (a button is never split across lines)."""
-    buttons = [f"[ {button_label(c)} ]" for c in reply.choices]
-    if width is None:
-        return " ".join(buttons)
-    rows: list[str] = []
-    for b in buttons:
-        if rows and len(rows[-1]) + 1 + len(b) <= width:
-            rows[-1] += " " + b
-        else:
-            rows.append(b)
-    return "\n".join(rows)
+def keyed_reply(replies: Sequence[Reply]) -> Reply | None:
+    """The reply whose buttons Telegram shows (the last with choices, unless a closing message
+    follows it), as :func:`adapters.telegram.render.render` decides."""
+    for reply in reversed(replies):
+        if reply.choices:
+            return reply
+        if reply.kind == "end":
+            return None
+    return None
 
 
-def pick_buttons(reply: Reply, arg: str) -> str | None:
-    """The value a ``/b`` press sends: a choice's key, label or value; for a multiple choice
-    several keys (``/b 1 3`` or ``/b 1,3``) give ``value1,value3``. None when nothing matches."""
+def pick_buttons(reply: Reply, arg: str) -> list[ReplyChoice] | None:
+    """The choices a ``/b`` press picks: one by key, label or value; for a multiple choice
+    several keys (``/b 1 3`` or ``/b 1,3``). None when nothing matches."""
 
-    def one(token: str) -> str | None:
+    def one(token: str) -> ReplyChoice | None:
         t = token.strip().casefold()
         for c in reply.choices:
             if t in (c.key.casefold(), c.value.casefold(), c.label.strip().casefold()):
-                return c.value
+                return c
         return None
 
     whole = one(arg)
     if whole is not None:
-        return whole
+        return [whole]
     if reply.multi:
-        values = [one(tok) for tok in arg.replace(",", " ").split()]
-        if values and all(v is not None for v in values):
-            return ",".join(dict.fromkeys(v for v in values if v is not None))
+        picks = [one(tok) for tok in arg.replace(",", " ").split()]
+        if picks and all(c is not None for c in picks):
+            return list({c.value: c for c in picks if c is not None}.values())
     return None
 
 
@@ -149,45 +149,31 @@ def _local(dt: datetime, flow: Flow) -> str:
     return f"{dt.astimezone(flow.tz):%a %d %b %Y, %H:%M} ({flow.timezone})"
 
 
-def _out_of_quiet_hours(t: datetime, quiet: QuietHours, flow: Flow) -> datetime:
-    """``t``, or the end of the quiet window it falls in (flow time zone)."""
-    local = t.astimezone(flow.tz)
-    if not quiet.contains(local.time().replace(tzinfo=None)):
-        return t
-    end = local.replace(hour=quiet.end.hour, minute=quiet.end.minute, second=0, microsecond=0)
-    if end <= local:
-        end += timedelta(days=1)
-    return end.astimezone(t.tzinfo)
+@dataclass(frozen=True)
+class Nudge:
+    """One unprompted message the reminder worker would send: a reminder or the final note."""
+
+    plan: Plan
+    number: int  # 1, 2... for reminders; 0 for the final message
+    replies: list[Reply]
 
 
-def reminder_times(flow: Flow, session: Session, until: datetime) -> list[tuple[int, datetime]]:
-    """When the flow's reminders would go to ``session`` if it stays silent, up to ``until``:
-    ``(number, time)`` pairs. The first comes ``after`` the last message, the next ``every``
-    later, at most ``max`` in all, none in quiet hours (moved to their end), none once the
-    session would have expired or the survey closed. A preview of the scheduler's policy.
-    """
-    if session.status is not Status.ACTIVE or not session.asked or session.current is None:
-        return []
-    policy = flow.reminders
-    expires = _last(session) + flow.expiry
-    closes = flow.closes_at()
-    out: list[tuple[int, datetime]] = []
-    n = session.reminders
-    t = session.reminded_at or session.last_at
-    while n < policy.max:
-        t = _out_of_quiet_hours(
-            t + (policy.after if n == 0 else policy.every), policy.quiet_hours, flow
-        )
-        if t > until or t >= expires or (closes is not None and t >= closes):
+def nudges(flow: Flow, session: Session, until: datetime) -> list[Nudge]:
+    """What the reminder worker would send ``session`` up to ``until`` if it stays silent, by the
+    real policy (:func:`bot.reminders.plan`), applied in memory: nothing is stored."""
+    out: list[Nudge] = []
+    s = session
+    for _ in range(flow.reminders.max + 2):
+        p = plan(flow, s)
+        if p is None or p.at > until:
             break
-        n += 1
-        out.append((n, t))
+        if p.kind == "final":
+            final = [Reply(text=tr(flow.reminders.final, s.lang), kind="end")]
+            out.append(Nudge(p, 0, final))
+            break
+        out.append(Nudge(p, s.reminders + 1, engine.reminder(flow, s)))
+        s = reminded(s, p.at)
     return out
-
-
-def _last(session: Session) -> datetime:
-    """The engine measures silence from the last message or reminder, whichever is later."""
-    return max(session.last_at, session.reminded_at or session.last_at)
 
 
 def _mask_url(url: str) -> str:
@@ -259,7 +245,7 @@ class ConsoleChat:
         self.offset = timedelta(0)
         self.dispatcher = Dispatcher(services.registry, services.store, clock=self.now)
         self.session: Session | None = None
-        self.last_question: Reply | None = None
+        self.keyboard: Reply | None = None  # the reply whose buttons are on screen
         self.sms_total = 0
 
     def say(self, *objects: object) -> None:
@@ -466,60 +452,61 @@ class ConsoleChat:
 
     # -- showing replies ------------------------------------------------------------------------
     def show(self, replies: list[Reply], *, preview: str | None = None) -> None:
-        total = 0
-        for reply in replies:
-            total += self.panel(reply, preview=preview)
-            if reply.choices and reply.question:
-                self.last_question = reply
-        if self.opt.channel == "sms":
-            if preview is None:
-                self.sms_total += total
-            n = len(replies)
-            self.say(
-                f"[dim]{'Reminder' if preview else 'This turn'}: {n} message{'s' if n != 1 else ''}"
-                f" · {total} SMS"
-                + ("" if preview else f" · {self.sms_total} SMS in this chat")
-                + "[/]",
-            )
-
-    def panel(self, reply: Reply, *, preview: str | None = None) -> int:
-        """Draw one reply; return the SMS it costs (0 on Telegram)."""
-        style = {"error": "yellow", "end": "green", "info": "blue"}.get(reply.kind, "cyan")
+        """Draw one step's replies as the channel sends them (a preview: a reminder)."""
         title = Text(preview or "bot", style="bold magenta" if preview else "bold")
-        if reply.question:
-            title.append(f" · {reply.question}", style="dim")
+        qids = [r.question for r in replies if r.question]
+        if qids:
+            title.append(" · " + ", ".join(dict.fromkeys(qids)), style="dim")
+        kinds = {r.kind for r in replies}
+        border = "magenta" if preview else ("yellow" if "error" in kinds else "cyan")
         width = min(self.out.width, PANEL_WIDTH)
         if self.opt.channel == "sms":
-            text = sms.render(reply)
-            segments = sms.segments(text)
+            texts = sms_messages(replies)
+            total = 0
+            for text in texts:
+                total += sms.segments(text)
+                self.out.print(
+                    Panel(
+                        Text(text),
+                        title=title,
+                        title_align="left",
+                        subtitle=Text(sms_footer(text)),
+                        subtitle_align="right",
+                        border_style=border,
+                        width=width,
+                    )
+                )
+            if preview is None:
+                self.sms_total += total
+            n = len(texts)
+            self.say(
+                f"[dim]{'Preview' if preview else 'This turn'}: {n} message{'s' if n != 1 else ''}"
+                f" · {total} SMS"
+                + ("" if preview else f" · {self.sms_total} SMS in this chat")
+                + "[/]"
+            )
+            return
+        lang = self.session.lang if self.session is not None else self.opt.lang
+        sent = telegram_render(replies, lang)
+        plain = Text(preview or "bot", style=title.style)
+        for n, msg in enumerate(sent, 1):
+            body = Text(msg.text)
+            if msg.markup is not None:
+                body.append("\n\n")
+                body.append(draw_keyboard(msg.markup), style="bold")
             self.out.print(
                 Panel(
-                    Text(text),
-                    title=title,
+                    body,
+                    title=title if n == len(sent) else plain,
                     title_align="left",
-                    subtitle=Text(sms_footer(text)),
-                    subtitle_align="right",
-                    border_style="magenta" if preview else style,
+                    border_style=border,
                     width=width,
                 )
             )
-            return segments
-        body = Text(reply.text)
-        if reply.choices:
-            body.append("\n\n")
-            body.append(telegram_buttons(reply, width - 4), style="bold")
-            if reply.multi:
-                body.append("\n(one or more)", style="dim")
-        self.out.print(
-            Panel(
-                body,
-                title=title,
-                title_align="left",
-                border_style="magenta" if preview else style,
-                width=width,
-            )
-        )
-        return 0
+        if preview is None:
+            keyed = keyed_reply(replies)
+            if keyed is not None:
+                self.keyboard = keyed
 
     # -- console commands -----------------------------------------------------------------------
     async def command(self, line: str) -> bool:
@@ -538,7 +525,7 @@ class ConsoleChat:
             self.respondents += 1
             self.address = f"{self.base_address}-{self.respondents}"
             self.session = None
-            self.last_question = None
+            self.keyboard = None
             self.say(
                 f"New respondent (console address {escape(self.address)}). "
                 f"{self.start_hint(self.flow) if self.flow else ''}",
@@ -547,6 +534,9 @@ class ConsoleChat:
             await self.turn(self._inbound(arg or self._start_payload(), kind="start"))
         elif name in ("/b", "/button"):
             await self.button(arg)
+        elif self.opt.channel == "telegram":
+            # As the Telegram channel does: /stop, /help@Bot... reach the bot as the words.
+            await self.turn(self._inbound(f"{name[1:].split('@')[0]} {arg}".strip()))
         else:
             self.say(
                 f"Unknown console command {escape(name)}; /help lists them. "
@@ -555,18 +545,24 @@ class ConsoleChat:
         return True
 
     async def button(self, arg: str) -> None:
+        """A Telegram button press, turned into what the Telegram channel makes of it."""
         if self.opt.channel != "telegram":
             self.say("SMS has no buttons: type the number or word. (/b is for --as telegram.)")
             return
-        reply = self.last_question
+        reply = self.keyboard
         if reply is None or not arg:
             self.say("No buttons to press yet." if reply is None else "Usage: /b 2")
             return
-        value = pick_buttons(reply, arg)
-        if value is None:
-            self.say(f"No button {escape(arg)!r}: {escape(telegram_buttons(reply))}")
+        picks = pick_buttons(reply, arg)
+        if picks is None:
+            keys = ", ".join(c.key for c in reply.choices)
+            self.say(f"No button {escape(arg)!r} (keys: {escape(keys)}).")
             return
-        await self.turn(self._inbound(value, kind="button", question=reply.question))
+        if reply.question is None:  # e.g. the language menu: the press stands for typing the key
+            await self.turn(self._inbound(picks[0].key))
+            return
+        values = ",".join(c.value for c in picks)
+        await self.turn(self._inbound(values, kind="button", question=reply.question))
 
     async def wait(self, arg: str) -> None:
         try:
@@ -589,29 +585,32 @@ class ConsoleChat:
         )
         if session is None:
             return
-        for n, at in reminder_times(flow, session, after):
-            if at <= before:
-                continue
-            label = f"REMINDER PREVIEW {n} of up to {flow.reminders.max}"
+        for nudge in nudges(flow, session, after):
+            if nudge.plan.at <= before:
+                continue  # shown after an earlier /wait
+            if nudge.number:
+                label = f"REMINDER PREVIEW {nudge.number} of up to {flow.reminders.max}"
+            else:
+                why = "the survey closes" if nudge.plan.reason == "closed" else "it expires"
+                label = f"FINAL MESSAGE PREVIEW (the session ends: {why})"
             self.say(
-                f"[magenta]{label}: would be sent {escape(_local(at, flow))}. A preview only: "
-                "the reminder scheduler sends these, nothing was sent or recorded.[/]",
+                f"[magenta]{label}: would be sent {escape(_local(nudge.plan.at, flow))}. "
+                "A preview: the reminder worker sends these; nothing was sent or recorded.[/]"
             )
-            self.show(engine.reminder(flow, session), preview=label)
+            self.show(nudge.replies, preview=label)
         closes = flow.closes_at()
-        closed_now = closes is not None and before < closes <= after
         if session.status is Status.ACTIVE and session.asked:
-            expires = _last(session) + flow.expiry
+            expires = session.last_at + flow.expiry
             if before < expires <= after and (closes is None or expires < closes):
                 self.say(
                     f"[yellow]The session expired {escape(_local(expires, flow))} "
                     f"({format_duration(flow.expiry)} of silence): the next message starts "
-                    "the survey afresh.[/]",
+                    "the survey afresh.[/]"
                 )
-        if closed_now and closes is not None:
+        if closes is not None and before < closes <= after:
             self.say(
                 f"[yellow]The survey closed {escape(_local(closes, flow))}: the bot now answers "
-                "with its closed message.[/]",
+                "with its closed message.[/]"
             )
 
     async def status(self) -> None:
@@ -649,11 +648,12 @@ class ConsoleChat:
             _local(now, flow)
             + (f" (moved on {format_duration(self.offset)})" if self.offset else ""),
         )
-        upcoming = [t for _, t in reminder_times(flow, session, now + MAX_WAIT) if t > now]
-        if upcoming:
-            grid.add_row("Next reminder", _local(upcoming[0], flow))
+        coming = plan(flow, session)
+        if coming is not None:
+            what = "Next reminder" if coming.kind == "remind" else "Final message"
+            grid.add_row(what, _local(max(coming.at, now), flow))
         if session.status is Status.ACTIVE and session.asked:
-            grid.add_row("Expires", _local(_last(session) + flow.expiry, flow) + " if silent")
+            grid.add_row("Expires", _local(session.last_at + flow.expiry, flow) + " if silent")
         if self.opt.channel == "sms":
             grid.add_row("SMS in this chat", str(self.sms_total))
         self.out.print(
@@ -828,12 +828,13 @@ async def _chat(
 __all__ = [
     "CHANNEL",
     "ConsoleChat",
-    "button_label",
+    "Nudge",
     "chat_main",
+    "draw_keyboard",
+    "keyed_reply",
+    "nudges",
     "pick_buttons",
     "redis_location",
-    "reminder_times",
     "run_chat",
     "sms_footer",
-    "telegram_buttons",
 ]

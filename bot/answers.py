@@ -632,19 +632,27 @@ def _partial(cands: Sequence[_Cand], core: Sequence[str]) -> _Hit:
     return _Hit("none")
 
 
+@lru_cache(maxsize=8192)
+def _forms(p: tuple[str, ...]) -> tuple[tuple[str, ...], list[str] | None]:
+    """A label phrase without filler words ("carer" for "A carer"), and sorted (word order free)."""
+    return tuple(t for t in p if t not in _FILLER), (sorted(p) if len(p) > 1 else None)
+
+
 def _exact(
     cands: Sequence[_Cand], tokens: Sequence[str], filler: frozenset[str] = _FILLER
 ) -> list[str | int]:
     core = tuple(t for t in tokens if t not in filler)
     whole = tuple(tokens)
+    sorted_forms = (sorted(whole), sorted(core))
     values: list[str | int] = []
     for cand in cands:
         for p in cand.phrases:
-            p_core = tuple(t for t in p if t not in filler)  # "carer" for "A carer"
+            p_core, p_sorted = _forms(p) if filler is _FILLER else (
+                tuple(t for t in p if t not in filler), sorted(p) if len(p) > 1 else None)
             same = (
                 p in (whole, core)
                 or (bool(p_core) and p_core == core)
-                or (len(p) > 1 and sorted(p) in (sorted(whole), sorted(core)))
+                or (p_sorted is not None and p_sorted in sorted_forms)
             )
             if same and cand.value not in values:
                 values.append(cand.value)

@@ -31,6 +31,7 @@ from bot.models import (
     Session,
     Status,
     Step,
+    trusted,
 )
 from bot.phrases import phrase
 from bot.prompts import answer_label, pipe, question_choices, question_reply
@@ -124,14 +125,14 @@ class _Turn:
     def say(self, text: str, kind: ReplyKind = "notice") -> None:
         if text:
             self.replies.append(
-                Reply.model_construct(text=text, choices=[], multi=False, question=None, kind=kind)
+                trusted(Reply, text=text, choices=[], multi=False, question=None, kind=kind)
             )
 
     def phrase(self, name: str, /, **values: Any) -> str:
         return phrase(self.flow, self.s.lang, name, **values)
 
     def event(self, kind: str, question: str | None = None, **data: Any) -> None:
-        self.events.append(Event.model_construct(kind=kind, question=question, data=data))
+        self.events.append(trusted(Event, kind=kind, question=question, data=data))
 
     def record(self, q: Question, value: AnswerValue | None, other: str | None = None) -> None:
         self.s.answers[q.id] = value
@@ -139,13 +140,12 @@ class _Turn:
             self.s.other[q.id] = other
         else:
             self.s.other.pop(q.id, None)
-        self.answers.append(
-            Answer.model_construct(question=q.id, value=value, other=other, at=self.now)
-        )
+        self.answers.append(trusted(Answer, question=q.id, value=value, other=other, at=self.now))
         self.event("answered" if value is not None else "skipped", q.id)
 
     def build(self) -> Step:
-        return Step.model_construct(
+        return trusted(
+            Step,
             session=self.s,
             replies=self.replies,
             answers=self.answers,
@@ -312,19 +312,22 @@ def _language(t: _Turn, norm: str) -> None:
     if chosen:
         _set_language(t, chosen)
         return
-    s.pending = Pending.model_construct(kind="language", value=None)
+    s.pending = trusted(Pending, kind="language", value=None)
     t.replies.append(_language_menu(t))
 
 
 def _language_menu(t: _Turn) -> Reply:
     choices = [
-        ReplyChoice.model_construct(
-            key=str(i + 1), value=lang, label=LANGUAGE_NAMES.get(lang, lang)
-        )
+        trusted(ReplyChoice, key=str(i + 1), value=lang, label=LANGUAGE_NAMES.get(lang, lang))
         for i, lang in enumerate(t.flow.languages)
     ]
-    return Reply.model_construct(
-        text=t.phrase("language_menu"), choices=choices, multi=False, question=None, kind="question"
+    return trusted(
+        Reply,
+        text=t.phrase("language_menu"),
+        choices=choices,
+        multi=False,
+        question=None,
+        kind="question",
     )
 
 
@@ -445,7 +448,7 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
         _ask(t, q, append=False)
         return
     if isinstance(outcome, parsing.Confirm):
-        s.pending = Pending.model_construct(kind="confirm", value=outcome.value)
+        s.pending = trusted(Pending, kind="confirm", value=outcome.value)
         label = outcome.label
         key = _key_for(q, outcome.value, s.lang)
         t.event("confirm", q.id)
@@ -455,9 +458,7 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
             else t.phrase("confirm_plain", label=label)
         )
         t.replies.append(
-            Reply.model_construct(
-                text=text_, choices=[], multi=False, question=q.id, kind="question"
-            )
+            trusted(Reply, text=text_, choices=[], multi=False, question=q.id, kind="question")
         )
         return
     _miss(t, q, outcome.reason)
@@ -494,7 +495,8 @@ def _miss(t: _Turn, q: Question, reason: str) -> None:
     reply = question_reply(flow, q, s.lang, s.answers)
     # Re-send the choices (not the whole question) so the respondent sees how to answer.
     t.replies.append(
-        Reply.model_construct(
+        trusted(
+            Reply,
             text=" ".join(p for p in parts if p),
             choices=reply.choices,
             multi=reply.multi,
@@ -552,9 +554,10 @@ def _accept(t: _Turn, q: Question, value: AnswerValue | None) -> None:
         value == other.id or (isinstance(value, list) and other.id in value)
     )
     if picked_other and other is not None:
-        s.pending = Pending.model_construct(kind="other", value=value)
+        s.pending = trusted(Pending, kind="other", value=value)
         t.replies.append(
-            Reply.model_construct(
+            trusted(
+                Reply,
                 text=pipe(other.prompt, flow, s.answers, s.lang),
                 choices=[],
                 multi=False,
@@ -588,14 +591,20 @@ def _other_text(t: _Turn, q: Question, text: str) -> None:
         return
     if not cleaned:
         t.replies.append(
-            Reply.model_construct(
-                text=t.phrase("too_short"), choices=[], multi=False, question=q.id, kind="error"
+            trusted(
+                Reply,
+                text=t.phrase("too_short"),
+                choices=[],
+                multi=False,
+                question=q.id,
+                kind="error",
             )
         )
         return
     if len(cleaned) > other.max_length:
         t.replies.append(
-            Reply.model_construct(
+            trusted(
+                Reply,
                 text=t.phrase("too_long", max=other.max_length),
                 choices=[],
                 multi=False,
@@ -742,14 +751,18 @@ def _progress(flow: Flow, s: Session) -> tuple[int, int]:
     return answered + 1, max(answered + remaining, answered + 1)
 
 
-def _likely_next(flow: Flow, answers: dict[str, AnswerValue | None], q: Question) -> Question | None:
+def _likely_next(
+    flow: Flow, answers: dict[str, AnswerValue | None], q: Question
+) -> Question | None:
     i = _jump(flow, q, answers) if q.id in answers else flow.position(q.id) + 1
     qs = flow.questions
     while i is not None and i < len(qs):
         cand = qs[i]
         cond = _conditions(flow).get(cand.id) if cand.when else None
-        if cond is None or expr.evaluate(cond, answers) or any(
-            r.name not in answers for r in expr.references(cond)
+        if (
+            cond is None
+            or expr.evaluate(cond, answers)
+            or any(r.name not in answers for r in expr.references(cond))
         ):
             return cand
         i += 1
@@ -785,9 +798,7 @@ def reminder(flow: Flow, session: Session) -> list[Reply]:
         head = phrase(flow, lang, "reminder", answered=answered, total=total, title=title)
     q = flow.question(session.current) if session.current else None
     if q is None:
-        return [
-            Reply.model_construct(text=head, choices=[], multi=False, question=None, kind="notice")
-        ]
+        return [trusted(Reply, text=head, choices=[], multi=False, question=None, kind="notice")]
     return [question_reply(flow, q, lang, session.answers, prefix=head)]
 
 

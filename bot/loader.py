@@ -285,7 +285,7 @@ class FlowRegistry:
         self.folder = Path(folder)
         self.flows: dict[str, Flow] = {}
         self.problems: dict[str, list[Problem]] = {}
-        self._stamps: dict[Path, tuple[float, int]] = {}
+        self._stamps: dict[Path, tuple[int, int]] = {}
         self._file_flow: dict[Path, str] = {}
         self.refresh(force=True)
 
@@ -298,7 +298,7 @@ class FlowRegistry:
                 st = path.stat()
             except OSError:
                 continue
-            stamp = (st.st_mtime, st.st_size)
+            stamp = (st.st_mtime_ns, st.st_size)
             if not force and self._stamps.get(path) == stamp:
                 continue
             self._stamps[path] = stamp

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def trusted(cls: type[M], **values: Any) -> M:
+    """Build a model from values the engine already knows are valid, without re-validating.
+
+    Like ``model_construct`` but ~2x faster (it sets exactly the fields given, so give them
+    all): the engine builds several of these per message.
+    """
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
 
 AnswerValue = str | int | float | bool | list[str]
 """What an answer holds, by question type: choice id (str), several choice ids (list), scale

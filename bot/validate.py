@@ -150,7 +150,7 @@ def _check_choices(flow: Flow, report: _Report) -> None:
                 severity="warning",
                 code="sms_many_choices",
             )
-        if isinstance(q, ChoiceQuestion | MultiQuestion):
+        if isinstance(q, ChoiceQuestion | MultiQuestion) and q.choices:  # empty: see _check_raw
             if len(q.choices) == 1 and q.other is None:
                 report.add(
                     ("questions", i, "choices"),
@@ -326,8 +326,8 @@ def _check_jumps(flow: Flow, report: _Report) -> None:
                     question=q.id,
                     code="next_cycle",
                 )
-    if bad:
-        return
+    if bad or len(set(ids)) != len(ids):
+        return  # with a jump to nowhere or two questions of one id, the paths are not known
     cycle = _find_cycle(flow)
     if cycle:
         names = " -> ".join(flow.questions[i].id for i in cycle)

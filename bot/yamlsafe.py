@@ -68,6 +68,7 @@ class ValueMark(NamedTuple):
     line: int
     column: int
     end_line: int
+    end_column: int
     style: str | None
 
 
@@ -83,6 +84,7 @@ class Located:
     data: Any
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     values: dict[Path, ValueMark] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list, repr=False)
 
     def where(self, path: Path) -> tuple[int | None, int | None]:
         """Position of ``path``, or of its nearest ancestor that has one."""
@@ -100,16 +102,44 @@ class Located:
     def inside(self, path: Path, offset: int) -> tuple[int | None, int | None]:
         """Line and column of the character ``offset`` (1-based) of the text at ``path``.
 
-        Exact for a value on one line (plain or quoted); for a value spread over several lines
-        (or any other form) it is the start of the value, which is still the right line to look at.
+        Exact for a value on one line; for a value over several lines (plain, quoted, or a block
+        after ``|`` or ``>``) each line break counts as one character, which is exact unless the
+        value has blank lines or escapes. Falls back to where the value (or its key) starts.
         """
         mark = self.values.get(tuple(path))
-        if mark is None:
+        if mark is None or mark.style in ("[", "{"):
             return self.where(path)
-        if mark.style in (None, '"', "'") and mark.end_line == mark.line:
-            quote = 1 if mark.style else 0
-            return mark.line, mark.column + quote + max(offset, 1) - 1
-        return mark.line, mark.column
+        segments = self._segments(mark)
+        if not segments:
+            return mark.line, mark.column
+        pos = max(offset, 1) - 1
+        for line, column, length in segments:
+            if pos <= length:
+                return line, column + pos
+            pos -= length + 1
+        line, column, length = segments[-1]
+        return line, column + length
+
+    def _segments(self, mark: ValueMark) -> list[tuple[int, int, int]]:
+        """(line, column, length) of each source line of a value's text, in order."""
+        quote = 1 if mark.style in ('"', "'") else 0
+        if mark.end_line == mark.line or not self.lines:
+            return [(mark.line, mark.column + quote, 10**9)]
+        out: list[tuple[int, int, int]] = []
+        last = mark.end_line if mark.end_column > 1 else mark.end_line - 1
+        if mark.style in ("|", ">"):
+            body = self.lines[mark.line : last]  # the lines after the indicator
+            filled = [ln for ln in body if ln.strip()]
+            indent = min((len(ln) - len(ln.lstrip(" ")) for ln in filled), default=0)
+            for n, ln in enumerate(body):
+                if ln.strip():
+                    out.append((mark.line + 1 + n, indent + 1, len(ln.rstrip()) - indent))
+            return out
+        for n in range(mark.line - 1, min(last, len(self.lines))):
+            ln = self.lines[n]
+            start = mark.column - 1 + quote if n == mark.line - 1 else len(ln) - len(ln.lstrip())
+            out.append((n + 1, start + 1, len(ln.rstrip()) - start))
+        return out
 
 
 class _Abort(Exception):
@@ -236,8 +266,9 @@ class _Builder:
             return
         line, col = self.mark(event)
         self.positions.setdefault(path, (line, col))
-        end = event.end_mark.line + 1 if event.end_mark is not None else line
-        self.values[path] = ValueMark(line, col, end, style)
+        end = event.end_mark
+        end_line, end_col = (end.line + 1, end.column + 1) if end is not None else (line, col)
+        self.values[path] = ValueMark(line, col, end_line, end_col, style or None)
 
     def attach(self, value: Any) -> None:
         if not self.stack:
@@ -461,7 +492,8 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Located | None, list[Proble
         loader.dispose()
     if builder.root is None:
         return None, [Problem(file, 1, 1, "the file is empty", None, code="empty")]
-    return Located(builder.root, builder.positions, builder.values), builder.problems
+    located = Located(builder.root, builder.positions, builder.values, text.splitlines())
+    return located, builder.problems
 
 
 # --- syntax errors in plain words -----------------------------------------------------------------

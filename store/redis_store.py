@@ -53,6 +53,9 @@ DEFAULT_FINISHED_TTL = timedelta(days=30)
 _COMMIT = Script(COMMIT)
 
 
+FIRST_CHECK = timedelta(hours=1)
+
+
 class DuplicateMessage(ConflictError):
     """This inbound message id was already committed for this respondent; nothing was written."""
 
@@ -298,7 +301,9 @@ class RedisStore:
         # respondent's first in this flow: index it before the commit. A wrong guess costs one
         # harmless ZADD NX; a miss is caught by the script's "fresh" flag below.
         indexed = expected_rev == 0 or s.started_at == now
-        first_check = s.started_at + flow.reminders.after
+        # The worker's first look at this session; from then on it follows the reminder policy
+        # (bot.reminders), which may say "later" (a reminder) or "sooner" (closing date).
+        first_check = s.started_at + min(flow.reminders.after, FIRST_CHECK)
         if indexed:
             await self._index(s.flow, rid, s.started_at, first_check)
         with _redis_errors("commit"):

@@ -29,6 +29,7 @@ from telegram.ext import AIORateLimiter, Application, BaseRateLimiter
 from telegram.request import BaseRequest
 
 from adapters.services import Services
+from adapters.telegram import shape
 from adapters.telegram.links import chat_link, mask_id
 from adapters.telegram.render import (
     AnswerPress,
@@ -182,9 +183,10 @@ class TelegramChannel:
         if not isinstance(data, Mapping) or not isinstance(data.get("update_id"), int):
             raise BadUpdate("not a Telegram update (no integer update_id)")
         try:
+            shape.check(data)
             return Update.de_json(dict(data), self.bot)
-        except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on odd shapes
-            raise BadUpdate(f"not a Telegram update: {exc!r}") from exc
+        except Exception as exc:  # pydantic, or PTB's KeyError/TypeError/ValueError
+            raise BadUpdate(f"not a Telegram update: {str(exc)[:300]}") from exc
 
     async def handle_json(self, data: Mapping[str, Any]) -> Handled:
         update = self.parse(data)

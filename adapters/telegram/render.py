@@ -24,7 +24,7 @@ from telegram.constants import MessageLimit
 from bot.models import Reply, ReplyChoice
 
 CALLBACK_MAX_BYTES = 64
-LONG_LABEL = 30
+LONG_LABEL = 36
 """A label longer than this is cut short on a phone's button: the text then lists the choices."""
 MARK = "✓ "
 MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)

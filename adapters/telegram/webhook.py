@@ -57,6 +57,11 @@ def endpoint(
             return PlainTextResponse(
                 "temporarily unavailable, please retry", 503, headers={"Retry-After": "5"}
             )
+        except Exception:
+            # A shape we did not foresee: log it, and answer 200 so Telegram does not
+            # re-deliver the same update for hours (a retry could not go better).
+            log.exception("telegram update %s could not be handled", update.update_id)
+            return Response(status_code=200)
         log.debug("telegram update %s: %s", update.update_id, handled)
         return Response(status_code=200)
 

@@ -117,7 +117,7 @@ def _set_cookie(response: Response, value: str, services: Services) -> None:
         value,
         max_age=COOKIE_MAX_AGE,
         path=COOKIE_PATH,
-        secure=True,
+        secure=services.settings.public_url.lower().startswith("https://"),
         httponly=True,
         samesite="lax",
     )
@@ -234,7 +234,7 @@ async def _start_inbound(services: Services, flow: Flow, cookie: str, msg: Messa
     if (
         live is not None
         and live.flow == flow.id
-        and False
+        and live.status in (Status.COMPLETE, Status.DECLINED)
     ):
         # Reopening the page is not asking to answer again: let the engine say they are done
         # (a start would begin a fresh attempt). They can still type RESTART or START.
@@ -261,7 +261,7 @@ async def converse(services: Services, flow: Flow, cookie: str, msg: Message) ->
             text=msg.text,
             kind=msg.kind,
             question=msg.question,
-            message_id=None,
+            message_id=f"web:{_cookie_tag(cookie)}:{msg.client_id}",
         )
     out = await services.dispatcher.handle(inbound)
     if msg.kind != "start" and not out.duplicate and out.session is None:

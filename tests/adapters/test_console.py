@@ -12,19 +12,25 @@ from pathlib import Path
 import fakeredis
 import pytest
 from rich.console import Console
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from adapters.console import (
     CHANNEL,
     chat_main,
+    draw_keyboard,
+    nudges,
     pick_buttons,
-    reminder_times,
     run_chat,
     sms_footer,
-    telegram_buttons,
 )
 from adapters.services import Services, build_services
+from adapters.sms_twilio.render import messages as sms_messages
+from bot import engine, sms
 from bot.config import Settings
 from bot.models import Reply, ReplyChoice, Session, Status
+from bot.prompts import question_choices, question_reply
+from bot.schema import Flow
+from bot.text import tr
 from tests.adapters.conftest import ROOT, Clock
 
 CARERS_COMPLETE = [
@@ -61,6 +67,23 @@ async def chat(
     return console.export_text()
 
 
+def head(text: str, n: int = 40) -> str:
+    """The start of a message: short enough to sit on the first line of its panel."""
+    return text[:n]
+
+
+def carers(services: Services) -> Flow:
+    flow = services.registry.get("carers-strategy")
+    assert flow is not None
+    return flow
+
+
+def carers_choice(services: Services, qid: str, n: int) -> str:
+    q = carers(services).question(qid)
+    assert q is not None
+    return question_choices(q, "en")[n - 1].value
+
+
 async def session_of(services: Services, address: str = "officer-console") -> Session:
     loaded = await services.store.load(services.store.respondent(CHANNEL, address))
     assert loaded.session is not None
@@ -72,8 +95,8 @@ async def session_of(services: Services, address: str = "officer-console") -> Se
 
 async def test_the_carers_flow_completes_by_sms(services: Services) -> None:
     out = await chat(services, CARERS_COMPLETE)
-    assert "Hello from Leicester, Leicestershire and Rutland councils" in out
-    assert "Thank you. Your answers will help shape support for carers." in out
+    assert head(tr(carers(services).intro, "en")) in out
+    assert head(tr(carers(services).thanks, "en")) in out
     assert "Traceback" not in out
     rid = services.store.respondent(CHANNEL, "officer-console")
     resp = await services.store.response(rid, "carers-strategy")
@@ -89,22 +112,35 @@ async def test_top_line_says_what_to_type(services: Services) -> None:
     assert "/help for console commands" in out
 
 
-async def test_sms_footer_shows_segments_and_encoding_per_reply_and_per_turn(
+async def test_sms_footer_shows_segments_and_encoding_per_message_and_per_turn(
     services: Services,
 ) -> None:
-    out = await chat(services, ["CARERS", "yes"])
-    # the intro is two parts of GSM-7; the consent question fits one
-    assert re.search(r"2 SMS · GSM-7 · \d{3} chars", out)
-    assert re.search(r"1 SMS · GSM-7 · \d+/160", out)
+    out = await chat(services, ["CARERS", "yes", "1", "1"])
+    # the intro and the consent question go as one 3-part message, as the SMS channel sends them
+    first = sms_messages(
+        [Reply(text=tr(carers(services).intro, "en")), *await replies_for(services, "consent")]
+    )
+    assert len(first) == 1
+    assert sms_footer(first[0]) in out
+    assert re.search(r"\d SMS · GSM-7 · \d{3} chars", out)  # several parts
+    assert re.search(r"1 SMS · GSM-7 · \d+/160", out)  # one part: the hours question
     assert "Reply YES or NO" in out  # the exact SMS text, choice line included
-    assert re.search(r"This turn: 2 messages · 3 SMS · 3 SMS in this chat", out)
     assert re.search(r"This turn: 1 message · \d SMS · \d+ SMS in this chat", out)
+    turns = [int(n) for n in re.findall(r"This turn: 1 message · (\d) SMS", out)]
+    totals = [int(n) for n in re.findall(r" · (\d+) SMS in this chat", out)]
+    assert totals == [sum(turns[: i + 1]) for i in range(len(turns))]
 
 
 async def test_gujarati_is_counted_as_ucs2(services: Services) -> None:
     out = await chat(services, ["CARERS"], lang="gu")
     assert re.search(r"\d SMS · UCS-2 · \d+ units", out)
     assert "GSM-7" not in out
+
+
+async def replies_for(services: Services, qid: str) -> list[Reply]:
+    q = carers(services).question(qid)
+    assert q is not None
+    return [question_reply(carers(services), q, "en", {})]
 
 
 def test_footer_formats() -> None:
@@ -118,16 +154,42 @@ def test_footer_formats() -> None:
 async def test_as_telegram_shows_buttons_and_takes_keys_labels_and_presses(
     services: Services,
 ) -> None:
-    out = await chat(services, ["CARERS", "/b yes", "/b 1", "A parent", "/b 9"], channel="telegram")
+    out = await chat(
+        services, ["CARERS", "/b yes", "/b 1", "A parent", "/b 9", "/stop"], channel="telegram"
+    )
     assert "[ Yes ] [ No ]" in out
-    assert "[ 1 I am a carer ]" in out
+    assert "[ I am a carer ]" in out  # as adapters.telegram.render draws it
     assert "SMS ·" not in out  # no SMS costing on Telegram
     assert "No button '9'" in out
+    assert "You will get no more messages" in out  # /stop reaches the bot, as on Telegram
     s = await session_of(services)
     assert s.answers["consent"] is True
     assert s.answers["role"] == "carer"  # pressed with /b 1
     assert s.answers["cared_for"] == "parent"  # typed label, as in the real channel
-    assert s.current == "hours"
+    assert s.status is Status.OPTED_OUT
+
+
+async def test_telegram_multi_choice_and_menu_presses(services: Services) -> None:
+    lines = ["CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "/b 1 2"]
+    out = await chat(services, lines, channel="telegram")
+    assert "✅ Done" in out
+    s = await session_of(services)
+    support = carers(services).question("support_most")
+    assert support is not None
+    picked = s.answers["support_most"]
+    assert isinstance(picked, list)
+    assert len(picked) == 2
+    out = await chat(services, ["LANGUAGE", "/b 2"], channel="telegram")
+    assert (await session_of(services)).lang == "gu"  # a menu button stands for typing its key
+
+
+def test_draw_keyboard() -> None:
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Yes", callback_data="a"), InlineKeyboardButton("No", callback_data="b")],
+         [InlineKeyboardButton("✅ Done", callback_data="d")]]
+    )  # fmt: skip
+    assert draw_keyboard(markup) == "[ Yes ] [ No ]\n[ ✅ Done ]"
+    assert draw_keyboard(None) == ""
 
 
 async def test_b_is_refused_on_sms(services: Services) -> None:
@@ -149,20 +211,29 @@ async def test_reminder_preview_after_wait(services: Services) -> None:
     out = await chat(services, ["CARERS", "yes", "/wait 2d"])
     assert "REMINDER PREVIEW 1 of up to 2" in out
     assert "would be sent Tue 24 Nov 2026, 10:00 (Europe/London)" in out
-    assert "Hello again. Please finish our Carers Strategy survey when you can." in out
     assert "nothing was sent or recorded" in out
     assert "REMINDER PREVIEW 2" not in out  # the second is due 48h after the first
     s = await session_of(services)
+    # what the engine words as the nudge, as the SMS would read
+    nudge = engine.reminder(carers(services), s)
+    assert head(sms.render(nudge[0])) in out
     assert s.reminders == 0  # a preview: the session is untouched
     assert s.reminded_at is None
+    # a later wait shows only what falls in it: the second reminder, not the first again
+    out = await chat(services, ["CARERS", "yes", "/wait 2d", "/wait 1d"], address="again")
+    assert out.count("REMINDER PREVIEW 1 of up to 2:") == 1
+    assert out.count("REMINDER PREVIEW 2 of up to 2:") == 1
 
 
-async def test_wait_past_expiry_says_so_and_the_next_message_starts_afresh(
+async def test_wait_past_expiry_previews_the_final_message_and_starts_afresh(
     services: Services,
 ) -> None:
     out = await chat(services, ["CARERS", "yes", "/wait 22d", "hi"])
+    assert "REMINDER PREVIEW 2 of up to 2" in out
+    assert "FINAL MESSAGE PREVIEW (the session ends: it expires)" in out
+    assert head(tr(carers(services).reminders.final, "en")) in out
     assert "The session expired" in out
-    assert out.count("Hello from Leicester, Leicestershire and Rutland councils") == 2
+    assert out.count(head(tr(carers(services).intro, "en"))) == 2
     assert (await session_of(services)).current == "consent"
 
 
@@ -231,12 +302,12 @@ async def test_answers_persist_across_two_runs(services: Services, clock: Clock)
     assert "This respondent already started carers-strategy" in out
     # the clock the first run reached (after /wait) is restored, not rewound
     assert "Clock restored" in out
-    assert "Hello from Leicester" not in out  # no fresh start
+    assert head(tr(carers(services).intro, "en")) not in out  # no fresh start
     rid = services.store.respondent(CHANNEL, "officer-console")
     resp = await services.store.response(rid, "carers-strategy")
     assert resp is not None
     assert {"consent", "role", "cared_for", "hours"} <= set(resp.answers)
-    assert resp.answers["hours"].value == "50_plus" or resp.answers["hours"].value
+    assert resp.answers["hours"].value == carers_choice(services, "hours", 5)
 
 
 async def test_a_store_error_prints_a_clear_message_and_the_chat_goes_on(
@@ -285,36 +356,37 @@ def _multi() -> Reply:
 
 def test_pick_buttons() -> None:
     r = _multi()
-    assert pick_buttons(r, "2") == "money"
-    assert pick_buttons(r, "short breaks") == "breaks"
-    assert pick_buttons(r, "1 3") == "breaks,advice"
-    assert pick_buttons(r, "1,3,1") == "breaks,advice"
-    assert pick_buttons(r, "1 9") is None
+
+    def values(arg: str) -> list[str] | None:
+        picks = pick_buttons(r, arg)
+        return None if picks is None else [c.value for c in picks]
+
+    assert values("2") == ["money"]
+    assert values("short breaks") == ["breaks"]
+    assert values("advice") == ["advice"]
+    assert values("1 3") == ["breaks", "advice"]
+    assert values("1,3,1") == ["breaks", "advice"]
+    assert values("1 9") is None
     assert pick_buttons(r.model_copy(update={"multi": False}), "1 3") is None
 
 
-def test_telegram_buttons_wrap_between_buttons() -> None:
-    assert telegram_buttons(_multi()) == "[ 1 Short breaks ] [ 2 Money ] [ 3 Advice ]"
-    assert telegram_buttons(_multi(), 30) == "[ 1 Short breaks ] [ 2 Money ]\n[ 3 Advice ]"
-
-
-def test_reminders_follow_the_flow_policy_and_avoid_quiet_hours(services: Services) -> None:
-    flow = services.registry.get("carers-strategy")
-    assert flow is not None  # after 24h, every 48h, max 2, quiet 20:00-09:00 Europe/London
+def test_nudges_follow_the_reminder_policy(services: Services) -> None:
+    flow = carers(services)  # after 24h, every 48h, max 2, quiet 20:00-09:00 Europe/London
     late = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)  # London is on GMT in November
     s = Session(
-        flow=flow.id, version=flow.version, respondent="r", channel=CHANNEL,
+        flow=flow.id, version=flow.version, respondent="r", channel=CHANNEL, address="x",
         current="role", asked=["consent", "role"], started_at=late, last_at=late,
     )  # fmt: skip
-    times = reminder_times(flow, s, late + timedelta(days=30))
-    assert [n for n, _ in times] == [1, 2]
-    assert times[0][1] == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # 21:30 is quiet: 09:00
-    assert times[1][1] == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-    assert reminder_times(flow, s, late + timedelta(hours=23)) == []
+    got = nudges(flow, s, late + timedelta(days=30))
+    assert [n.number for n in got] == [1, 2, 0]  # two reminders, then the final message
+    first = got[0].plan.at.astimezone(flow.tz)
+    assert first.date() == datetime(2026, 11, 25).date()  # 24 Nov 21:30 is quiet: next morning
+    assert 9 <= first.hour < 10
+    assert got[1].plan.at - got[0].plan.at >= timedelta(hours=48)
+    assert got[2].plan.at < late + flow.expiry
+    assert nudges(flow, s, late + timedelta(hours=23)) == []
     done = s.model_copy(update={"status": Status.COMPLETE})
-    assert reminder_times(flow, done, late + timedelta(days=30)) == []
-    reminded = s.model_copy(update={"reminders": 2})
-    assert reminder_times(flow, reminded, late + timedelta(days=30)) == []
+    assert nudges(flow, done, late + timedelta(days=30)) == []
 
 
 # --- chat_main (the `surveybot chat` entry), on fakeredis --------------------------------------

@@ -49,11 +49,14 @@
     statusLine.className = isError ? "status status-error" : "status";
   }
 
-  function addBubble(who, text, kind) {
+  function addBubble(who, text, kind, question) {
     bubbles += 1;
     var item = document.createElement("div");
     item.id = "msg-" + bubbles;
     item.className = "msg msg-" + who + (kind ? " msg-" + kind : "");
+    if (question) {
+      item.setAttribute("data-question", question);
+    }
     var speaker = document.createElement("span");
     speaker.className = "visually-hidden";
     speaker.textContent = who === "me" ? "You said: " : "Survey: ";
@@ -195,7 +198,7 @@
     var first = null;
     var asking = null;
     (data.replies || []).forEach(function (reply) {
-      var bubble = addBubble("bot", reply.text, reply.kind);
+      var bubble = addBubble("bot", reply.text, reply.kind, reply.question);
       first = first || bubble;
       if (reply.choices && reply.choices.length) {
         asking = { reply: reply, id: bubble.id };
@@ -214,7 +217,9 @@
     root.classList.toggle("is-done", !!data.done);
     scrollToNew(first);
     if (moveFocus) {
-      var target = choices.hidden ? input : choices.querySelector("button, input");
+      // The first answer button, else the text box; at the end, the "finished" note (so a phone
+      // does not pop its keyboard up for nothing, and a screen reader reads the note).
+      var target = data.done ? finished : choices.hidden ? input : choices.querySelector("button, input");
       (target || input).focus({ preventScroll: true });
     }
   }

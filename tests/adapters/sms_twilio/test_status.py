@@ -11,7 +11,7 @@ import pytest
 from adapters.services import Services
 from bot.models import Inbound, Status
 from store.delivery import DeliveryLog
-from tests.adapters.conftest import Clock
+from tests.adapters.conftest import PUBLIC_URL, Clock
 from tests.adapters.sms_twilio.twilio_fakes import (
     FORM,
     STATUS,
@@ -21,7 +21,6 @@ from tests.adapters.sms_twilio.twilio_fakes import (
     snapshot,
     status_form,
 )
-from tests.adapters.conftest import PUBLIC_URL
 
 CARER = "+447700900123"
 
@@ -51,7 +50,9 @@ ROWS = [
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 async def test_status_callback(services: Services, clock: Clock, row: Row) -> None:
     # The respondent is mid-survey (so opting out has a session to record it in).
-    await services.dispatcher.handle(Inbound(channel="sms", address=CARER, text="TEST", message_id="SMin1"))
+    await services.dispatcher.handle(
+        Inbound(channel="sms", address=CARER, text="TEST", message_id="SMin1")
+    )
     before = await snapshot(services.redis)
     form = status_form(row.status, sid="SM" + "5" * 32, to=CARER, code=row.code)
     async with client_for(services) as client:
@@ -59,7 +60,10 @@ async def test_status_callback(services: Services, clock: Clock, row: Row) -> No
             r = await client.post(
                 STATUS,
                 content=urlencode(form),
-                headers={"Content-Type": FORM, "X-Twilio-Signature": sign(PUBLIC_URL + STATUS, form, "wrong")},
+                headers={
+                    "Content-Type": FORM,
+                    "X-Twilio-Signature": sign(PUBLIC_URL + STATUS, form, "wrong"),
+                },
             )
         else:
             r = await post_signed(client, STATUS, form)
@@ -115,9 +119,13 @@ async def test_21610_without_a_session_still_marks_the_opt_out(services: Service
         assert (await post_signed(client, STATUS, form)).status_code == 204
     rid = services.store.respondent("sms", stranger)
     assert await services.store.is_opted_out(rid)
-    out = await services.dispatcher.handle(Inbound(channel="sms", address=stranger, text="hello", message_id="SMs1"))
+    out = await services.dispatcher.handle(
+        Inbound(channel="sms", address=stranger, text="hello", message_id="SMs1")
+    )
     assert out.replies == []
-    out = await services.dispatcher.handle(Inbound(channel="sms", address=stranger, text="TEST", message_id="SMs2"))
+    out = await services.dispatcher.handle(
+        Inbound(channel="sms", address=stranger, text="TEST", message_id="SMs2")
+    )
     assert out.session is not None
     assert out.session.status is Status.ACTIVE
     assert not await services.store.is_opted_out(rid)

@@ -70,8 +70,11 @@ ROWS = [
         "keyword start",
         body="CARERS",
         flow="carers-strategy",
-        says=("Hello from Leicester, Leicestershire and Rutland", "Can we use your answers",
-              "Reply YES or NO"),
+        says=(
+            "Hello from Leicester, Leicestershire and Rutland",
+            "Can we use your answers",
+            "Reply YES or NO",
+        ),
         n_messages=1,
         stored_status=Status.ACTIVE,
     ),
@@ -305,7 +308,9 @@ async def test_redis_failing_at_the_commit_writes_nothing_and_the_retry_runs_onc
     """The connection drops on the commit itself (the load worked): 503, nothing written; Twilio
     retries the very same request and the step then happens exactly once."""
     async with client_for(services) as client:
-        assert (await post_signed(client, WEBHOOK, inbound_form("TEST", sid="SMa", sender=CARER))).status_code == 200
+        assert (
+            await post_signed(client, WEBHOOK, inbound_form("TEST", sid="SMa", sender=CARER))
+        ).status_code == 200
         before = await snapshot(services.redis)
 
         real = services.redis.execute_command

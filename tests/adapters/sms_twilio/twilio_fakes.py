@@ -60,9 +60,7 @@ def inbound_form(body: str, *, sid: str, sender: str, media: int = 0) -> dict[st
     return form
 
 
-def status_form(
-    status: str, *, sid: str, to: str, code: str | None = None
-) -> dict[str, str]:
+def status_form(status: str, *, sid: str, to: str, code: str | None = None) -> dict[str, str]:
     """A Twilio message status callback."""
     form = {
         "AccountSid": TWILIO_SID,
@@ -153,19 +151,23 @@ class FakeHttpClient(HttpClient):  # type: ignore[misc]
         self.replies = list(replies or [])
         self.sent: list[Sent] = []
 
-    def answer(self, method: str, uri: str, data: dict[str, object] | None,
-               auth: tuple[str, str] | None) -> TwilioResponse:
+    def answer(
+        self, method: str, uri: str, data: dict[str, object] | None, auth: tuple[str, str] | None
+    ) -> TwilioResponse:
         self.sent.append(Sent(method, uri, dict(data or {}), auth))
         if self.replies:
             status, payload = self.replies.pop(0)
         else:
-            status, payload = 201, {
-                "sid": f"SM{len(self.sent):032d}",
-                "account_sid": TWILIO_SID,
-                "to": (data or {}).get("To"),
-                "body": (data or {}).get("Body"),
-                "status": "queued",
-            }
+            status, payload = (
+                201,
+                {
+                    "sid": f"SM{len(self.sent):032d}",
+                    "account_sid": TWILIO_SID,
+                    "to": (data or {}).get("To"),
+                    "body": (data or {}).get("Body"),
+                    "status": "queued",
+                },
+            )
         return TwilioResponse(status, json.dumps(payload))
 
     def request(
@@ -197,7 +199,7 @@ class FakeAsyncHttpClient(AsyncHttpClient):  # type: ignore[misc]
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the library's signature)
         allow_redirects: bool = False,
     ) -> TwilioResponse:
         return self.sync.answer(method, uri, data, auth)

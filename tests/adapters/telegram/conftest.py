@@ -191,7 +191,8 @@ def fake() -> FakeTelegram:
 @pytest.fixture
 async def channel(services: Services, fake: FakeTelegram) -> AsyncIterator[tg.TelegramChannel]:
     ch = tg.TelegramChannel(services, request=fake,
-                            rate_limiter=AIORateLimiter(overall_max_rate=10_000))
+                            rate_limiter=AIORateLimiter(overall_max_rate=10_000,
+                                                         group_max_rate=10_000))
     await ch.start()
     yield ch
     await ch.stop()
@@ -206,7 +207,7 @@ class Webhook:
                    secret: str | None = TELEGRAM_SECRET) -> httpx.Response:
         headers = {"Content-Type": "application/json"}
         if secret is not None:
-            headers[tg.SECRET_HEADER] = secret
+            headers[tg.SECRET_HEADER] = secret.encode()  # type: ignore[assignment]
         body = update if isinstance(update, bytes) else json.dumps(update).encode()
         return await self.client.post(tg.PATH, content=body, headers=headers)
 
