@@ -109,9 +109,17 @@ def create_app(
             tasks.append(asyncio.create_task(_refresh_loop(svc)))
         if telegram is not None:
             await telegram.start()
+        stop = asyncio.Event()
+        if settings.run_worker:
+            from adapters.outbound import build_senders
+            from adapters.worker import ReminderWorker
+
+            worker = ReminderWorker(svc, build_senders(svc))
+            tasks.append(asyncio.create_task(worker.run(stop)))
         try:
             yield
         finally:
+            stop.set()
             for task in tasks:
                 task.cancel()
             if telegram is not None:

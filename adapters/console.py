@@ -68,6 +68,7 @@ PROMPT = "you> "
 PANEL_WIDTH = 72
 MAX_WAIT = timedelta(days=400)
 MAX_PROBLEMS_SHOWN = 12
+MAX_WARNINGS_SHOWN = 5
 
 HELP = """\
 [bold]Console commands[/] (everything else is sent to the bot as the respondent's reply):
@@ -682,12 +683,13 @@ def _short(text: str, n: int = 70) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _print_problems(out: Console, problems: list[Problem]) -> None:
-    for p in problems[:MAX_PROBLEMS_SHOWN]:
+def _print_problems(out: Console, problems: list[Problem], limit: int = MAX_PROBLEMS_SHOWN) -> None:
+    for p in problems[:limit]:
         colour = "red" if p.severity == "error" else "yellow"
         _say(out, f"  [{colour}]{escape(p.format())}[/]")
-    if len(problems) > MAX_PROBLEMS_SHOWN:
-        _say(out, f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more (surveybot validate)")
+    if len(problems) > limit:
+        where = f" {problems[0].file}" if problems else ""
+        _say(out, f"  ... and {len(problems) - limit} more: surveybot validate{escape(where)}")
 
 
 async def run_chat(
@@ -746,7 +748,9 @@ def chat_main(
     flow_path = Path(flow_path)
     result = load_flow(flow_path)
     if result.problems:
-        _print_problems(out, result.problems)
+        # Every error matters; warnings are for `surveybot validate`, a few are enough here.
+        limit = MAX_PROBLEMS_SHOWN if result.errors else MAX_WARNINGS_SHOWN
+        _print_problems(out, result.problems, limit)
     flow = result.flow
     if flow is None or result.errors:
         n = len(result.errors)

@@ -183,3 +183,27 @@ class ReminderWorker:
                 stats.removed += 1
             else:
                 stats.rescheduled += 1
+
+
+async def queued(services: Services, flow: Flow, can_send: set[str]) -> list[tuple[datetime, str]]:
+    """Every planned unprompted message of a flow: (when, "remind"/"final"), soonest first.
+
+    Reads each queued session (pipelined by the store's ``load``) and asks the policy, so the
+    listing is exact even though queue scores are only lower bounds.
+    """
+    queue = ReminderQueue(services.redis, services.store.keys)
+    out: list[tuple[datetime, str]] = []
+    entries = await queue.entries(flow.id)
+    sem = asyncio.Semaphore(64)
+
+    async def one(rid: str) -> None:
+        async with sem:
+            session = (await services.store.load(rid)).session
+        if session is None or session.flow != flow.id:
+            return
+        p = plan(flow, session, can_send=session.channel in can_send)
+        if p is not None:
+            out.append((p.at, p.kind))
+
+    await asyncio.gather(*(one(rid) for rid, _ in entries))
+    return sorted(out)

@@ -60,8 +60,10 @@ def validate(
         for r in results:
             mark = "[green]ok[/]" if r.ok else "[red]rejected[/]"
             out_console.print(
-                f"{r.file}: {mark}"
-                + (f" ({r.flow.id}, {len(r.flow.questions)} questions)" if r.flow else "")
+                f"{escape(r.file)}: {mark}"
+                + (f" ({r.flow.id}, {len(r.flow.questions)} questions)" if r.flow else ""),
+                highlight=False,
+                soft_wrap=True,
             )
             for p in r.problems:
                 if quiet and p.severity != "error":
@@ -170,6 +172,7 @@ def flow_json_schema() -> dict[str, Any]:
 
 def main() -> None:
     from bot import cli_ops  # noqa: F401  (registers serve, chat, erase, ... on `app`)
+    from bot import cli_results  # noqa: F401  (export, report, link, graph, cost)
 
     app()
 

@@ -7,15 +7,22 @@ modules are imported inside each command so ``surveybot validate`` stays fast an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from bot.cli import app
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from adapters.outbound import Sender
+    from adapters.services import Services
 
 out = Console()
 err = Console(stderr=True)
@@ -33,10 +40,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     workers: Annotated[int, typer.Option(help="Web processes (uvicorn workers)")] = 1,
+    worker: Annotated[bool, typer.Option("--worker", help="Also send reminders")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Start the web server: SMS and Telegram webhooks, the web chat and /healthz."""
+    import os
+
     import uvicorn
+
+    if worker:
+        os.environ["SURVEYBOT_WORKER"] = "true"
 
     from store.embedded import embedded_url
 
@@ -47,17 +60,17 @@ def serve(
     if settings.redis_url is None:
         # Start (or reuse) the embedded Redis once here, so every worker shares it.
         url = embedded_url(settings.data_dir / "redis")
-        import os
-
         os.environ["REDIS_URL"] = url
         out.print(f"[bold]No REDIS_URL set:[/] using the embedded local Redis at {url} "
-                  f"(data in {settings.data_dir / 'redis'})")
+                  f"(data in {settings.data_dir / 'redis'})", soft_wrap=True)
     base = f"http://{host}:{port}"
     from bot.loader import FlowRegistry
 
     registry = FlowRegistry(settings.flows_dir)
-    for fid in sorted(registry.flows):
-        out.print(f"Web chat for [bold]{fid}[/]: {base}/chat/{fid}")
+    from bot.dispatch import utcnow
+
+    for f in registry.open_flows(utcnow()):
+        out.print(f"Web chat for [bold]{f.id}[/]: {base}/chat/{f.id}", soft_wrap=True)
     for file, problems in registry.errors.items():
         err.print(f"[red]{file} was not loaded:[/] {problems[0].format()}")
     out.print(f"Health: {base}/healthz   (Ctrl-C to stop)")
@@ -142,3 +155,77 @@ def telegram_cmd(
             raise typer.BadParameter("use --polling or --set-webhook")
 
     asyncio.run(run())
+
+
+def _senders(svc: Services) -> dict[str, Sender]:
+    from adapters.outbound import build_senders
+
+    return build_senders(svc)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Send due reminders (run one or more beside `serve`; they share the work safely)."""
+    from adapters.services import build_services
+    from adapters.worker import ReminderWorker
+
+    _logging(verbose)
+
+    async def run() -> None:
+        svc = build_services(Settings())
+        senders = _senders(svc)
+        if not senders:
+            err.print("No channel can send reminders: set Twilio or Telegram credentials.")
+        w = ReminderWorker(svc, senders)
+        if once:
+            stats = await w.run_once()
+            out.print(f"sent {stats.sent}, final {stats.finals}, failed {stats.failed}, "
+                      f"rescheduled {stats.rescheduled}, removed {stats.removed}")
+            return
+        stop = asyncio.Event()
+        out.print("Reminder worker running (Ctrl-C to stop).")
+        await w.run(stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+@app.command()
+def reminders(
+    flow: Annotated[str, typer.Option("--flow", help="Flow id, e.g. carers-strategy")],
+) -> None:
+    """What is queued: planned reminders of a flow, counted by the hour they are due."""
+    from collections import Counter
+
+    from adapters.services import build_services
+    from adapters.worker import queued
+
+    async def run() -> list[tuple[datetime, str]]:
+        svc = build_services(Settings())
+        f = svc.registry.get(flow)
+        if f is None:
+            raise typer.BadParameter(f"no flow {flow!r} in {svc.settings.flows_dir}")
+        try:
+            return await queued(svc, f, set(_senders(svc)) | {"sms", "telegram"})
+        finally:
+            await svc.store.close()
+
+    rows = asyncio.run(run())
+    from bot.loader import FlowRegistry
+
+    tz = FlowRegistry(Settings().flows_dir).flows[flow].tz
+    by_hour: Counter[tuple[str, str]] = Counter(
+        (at.astimezone(tz).strftime("%a %d %b %Y %H:00"), kind) for at, kind in rows
+    )
+    table = Table(title=f"Queued for {flow} ({tz.key} time)")
+    table.add_column("due hour")
+    table.add_column("reminders", justify="right")
+    table.add_column("final messages", justify="right")
+    hours = sorted({h for h, _ in by_hour}, key=lambda h: datetime.strptime(h, "%a %d %b %Y %H:00"))
+    for h in hours:
+        table.add_row(h, str(by_hour[(h, "remind")]), str(by_hour[(h, "final")]))
+    out.print(table)
+    out.print(f"{len(rows)} planned in all.")

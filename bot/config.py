@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", alias="SURVEYBOT_HOST")
     port: int = Field(default=8000, alias="SURVEYBOT_PORT")
+    run_worker: bool = Field(
+        default=False, alias="SURVEYBOT_WORKER",
+        description="Also run the reminder worker inside each `serve` process",
+    )
     retention_days: int = Field(default=400, alias="SURVEYBOT_RETENTION_DAYS")
     dedupe_hours: int = Field(default=48, alias="SURVEYBOT_DEDUPE_HOURS")
 

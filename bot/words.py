@@ -18,7 +18,7 @@ from functools import lru_cache
 
 _APOSTROPHES = frozenset("'’‘`´ʹ")
 # Most SMS are plain ASCII: fold those with one table lookup instead of a per-character walk.
-_ASCII_FOLD = {c: " " for c in range(128) if not chr(c).isalnum()}
+_ASCII_FOLD: dict[int, str | None] = {c: " " for c in range(128) if not chr(c).isalnum()}
 _ASCII_FOLD.update({ord("'"): None, ord("`"): None})
 
 

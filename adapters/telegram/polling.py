@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 30
 """Seconds Telegram holds a getUpdates call open when there is nothing new."""
+BACKOFF_START = 1.0
 BACKOFF_MAX = 60.0
 
 
@@ -63,7 +64,7 @@ async def run_polling(
     channel = channel or TelegramChannel.of(services)
     await channel.start()
     offset: int | None = None
-    backoff = 1.0
+    backoff = BACKOFF_START
     try:
         await channel.delete_webhook()
         log.info("polling Telegram as @%s", channel.username)
@@ -94,9 +95,9 @@ async def run_polling(
                     break
                 except Exception:
                     log.exception("telegram update %s failed; skipped", update.update_id)
-                offset = update.update_id + 1
+                offset = max(offset or 0, update.update_id + 1)
             else:
-                backoff = 1.0
+                backoff = BACKOFF_START
     finally:
         if offset is not None:
             # Confirm what was handled, so a restart does not fetch it again.

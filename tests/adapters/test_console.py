@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from adapters import console as console_module
 from adapters.console import (
     CHANNEL,
     chat_main,
@@ -27,7 +28,8 @@ from adapters.services import Services, build_services
 from adapters.sms_twilio.render import messages as sms_messages
 from bot import engine, sms
 from bot.config import Settings
-from bot.models import Reply, ReplyChoice, Session, Status
+from bot.dispatch import Dispatcher, Outcome
+from bot.models import Inbound, Reply, ReplyChoice, Session, Status
 from bot.prompts import question_choices, question_reply
 from bot.schema import Flow
 from bot.text import tr
@@ -152,8 +154,16 @@ def test_footer_formats() -> None:
 
 
 async def test_as_telegram_shows_buttons_and_takes_keys_labels_and_presses(
-    services: Services,
+    services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    seen: list[Inbound] = []
+
+    class Recording(Dispatcher):
+        async def handle(self, inbound: Inbound) -> Outcome:
+            seen.append(inbound)
+            return await super().handle(inbound)
+
+    monkeypatch.setattr(console_module, "Dispatcher", Recording)
     out = await chat(
         services, ["CARERS", "/b yes", "/b 1", "A parent", "/b 9", "/stop"], channel="telegram"
     )
@@ -167,6 +177,12 @@ async def test_as_telegram_shows_buttons_and_takes_keys_labels_and_presses(
     assert s.answers["role"] == "carer"  # pressed with /b 1
     assert s.answers["cared_for"] == "parent"  # typed label, as in the real channel
     assert s.status is Status.OPTED_OUT
+    # a press reaches the bot as the Telegram channel makes it: a button for that question
+    assert [(i.kind, i.question, i.text) for i in seen[1:3]] == [
+        ("button", "consent", "yes"),
+        ("button", "role", "carer"),
+    ]
+    assert (seen[-1].kind, seen[-1].text) == ("text", "stop")
 
 
 async def test_telegram_multi_choice_and_menu_presses(services: Services) -> None:
@@ -298,10 +314,12 @@ async def test_source_and_start_payload(services: Services) -> None:
 
 async def test_answers_persist_across_two_runs(services: Services, clock: Clock) -> None:
     await chat(services, ["CARERS", "yes", "1", "/wait 2d", "1"])
+    first = await session_of(services)
     out = await chat(services, ["5", "/status"])
     assert "This respondent already started carers-strategy" in out
     # the clock the first run reached (after /wait) is restored, not rewound
     assert "Clock restored" in out
+    assert (await session_of(services)).last_at > first.last_at
     assert head(tr(carers(services).intro, "en")) not in out  # no fresh start
     rid = services.store.respondent(CHANNEL, "officer-console")
     resp = await services.store.response(rid, "carers-strategy")

@@ -21,7 +21,10 @@
   var input = document.getElementById("answer");
   var sendButton = document.getElementById("send");
 
+  form.hidden = false; // without JavaScript the page shows a note instead of a dead form
+
   var TRY_AGAIN = "Sorry, please try again in a minute.";
+  var RETRY_SECONDS = [3, 5, 10, 20, 30, 60];
   var busy = false;
   var lang = "";
   var bubbles = 0;
@@ -270,7 +273,7 @@
   }
 
   function retry(payload, echo, attempt) {
-    var wait = Math.min(60, 5 * Math.pow(2, attempt));
+    var wait = RETRY_SECONDS[Math.min(attempt, RETRY_SECONDS.length - 1)];
     setStatus(TRY_AGAIN + " Trying again in " + wait + " seconds.", true);
     clearTimeout(retryTimer);
     retryTimer = setTimeout(function () {

@@ -43,8 +43,12 @@ class Call:
     @property
     def datas(self) -> list[str]:
         m = self.markup or {}
-        return [b["callback_data"] for row in m.get("inline_keyboard", []) for b in row
-                if "callback_data" in b]
+        return [
+            b["callback_data"]
+            for row in m.get("inline_keyboard", [])
+            for b in row
+            if "callback_data" in b
+        ]
 
     @property
     def labels(self) -> list[str]:
@@ -72,10 +76,16 @@ class FakeTelegram(BaseRequest):
     async def shutdown(self) -> None:
         pass
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = None, write_timeout: Any = None,
-                         connect_timeout: Any = None, pool_timeout: Any = None,
-                         ) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
         api = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         assert method == "POST"
@@ -84,21 +94,32 @@ class FakeTelegram(BaseRequest):
         chat_id = params.get("chat_id")
         if isinstance(chat_id, int) and chat_id in self.fail and api == "sendMessage":
             code, description = self.fail[chat_id]
-            return code, json.dumps({"ok": False, "error_code": code,
-                                     "description": description}).encode()
+            return code, json.dumps(
+                {"ok": False, "error_code": code, "description": description}
+            ).encode()
         return 200, json.dumps({"ok": True, "result": await self._result(api, params)}).encode()
 
     async def _result(self, api: str, p: dict[str, Any]) -> Any:
         if api == "getMe":
-            return {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey",
-                    "username": BOT_USERNAME, "can_join_groups": True,
-                    "can_read_all_group_messages": False, "supports_inline_queries": False}
+            return {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "LLR Carers survey",
+                "username": BOT_USERNAME,
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
         if api in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
             chat_id = int(p["chat_id"])
             msg: dict[str, Any] = {
                 "message_id": p.get("message_id") or next(self._ids),
-                "from": {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey",
-                         "username": BOT_USERNAME},
+                "from": {
+                    "id": BOT_ID,
+                    "is_bot": True,
+                    "first_name": "LLR Carers survey",
+                    "username": BOT_USERNAME,
+                },
                 "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
                 "date": DATE,
                 "text": p.get("text", "(text)"),
@@ -133,6 +154,7 @@ class FakeTelegram(BaseRequest):
 
 # -- Update JSON, shaped as the Bot API sends it ---------------------------------------------
 
+
 def user(uid: int = CHAT, lang: str | None = "en") -> dict[str, Any]:
     u: dict[str, Any] = {"id": uid, "is_bot": False, "first_name": "Asha", "last_name": "Patel"}
     if lang:
@@ -144,44 +166,74 @@ def private_chat(uid: int = CHAT) -> dict[str, Any]:
     return {"id": uid, "first_name": "Asha", "last_name": "Patel", "type": "private"}
 
 
-def message(update_id: int, text: str | None = None, *, chat_id: int = CHAT,
-            lang: str | None = "en", **extra: Any) -> dict[str, Any]:
-    msg: dict[str, Any] = {"message_id": update_id % 100000, "from": user(chat_id, lang),
-                           "chat": private_chat(chat_id), "date": DATE}
+def message(
+    update_id: int,
+    text: str | None = None,
+    *,
+    chat_id: int = CHAT,
+    lang: str | None = "en",
+    **extra: Any,
+) -> dict[str, Any]:
+    msg: dict[str, Any] = {
+        "message_id": update_id % 100000,
+        "from": user(chat_id, lang),
+        "chat": private_chat(chat_id),
+        "date": DATE,
+    }
     if text is not None:
         msg["text"] = text
         if text.startswith("/"):
-            msg["entities"] = [{"offset": 0, "length": len(text.split()[0]),
-                                "type": "bot_command"}]
+            msg["entities"] = [{"offset": 0, "length": len(text.split()[0]), "type": "bot_command"}]
     msg.update(extra)
     return {"update_id": update_id, "message": msg}
 
 
-def callback(update_id: int, data: str, *, on: dict[str, Any] | None = None,
-             chat_id: int = CHAT) -> dict[str, Any]:
+def callback(
+    update_id: int, data: str, *, on: dict[str, Any] | None = None, chat_id: int = CHAT
+) -> dict[str, Any]:
     """A button press; ``on`` is the message the keyboard was on (as the bot sent it)."""
-    query: dict[str, Any] = {"id": f"{update_id}77", "from": user(chat_id),
-                             "chat_instance": "-4620095373920451234", "data": data}
+    query: dict[str, Any] = {
+        "id": f"{update_id}77",
+        "from": user(chat_id),
+        "chat_instance": "-4620095373920451234",
+        "data": data,
+    }
     query["message"] = on or {
-        "message_id": 1, "date": DATE, "chat": private_chat(chat_id), "text": "(question)",
-        "from": {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey",
-                 "username": BOT_USERNAME}}
+        "message_id": 1,
+        "date": DATE,
+        "chat": private_chat(chat_id),
+        "text": "(question)",
+        "from": {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "LLR Carers survey",
+            "username": BOT_USERNAME,
+        },
+    }
     return {"update_id": update_id, "callback_query": query}
 
 
 def as_sent(call: Call, message_id: int = 4242) -> dict[str, Any]:
     """The Message a sendMessage call produced, as it comes back inside a callback query."""
     msg: dict[str, Any] = {
-        "message_id": message_id, "date": DATE,
-        "from": {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey",
-                 "username": BOT_USERNAME},
-        "chat": private_chat(int(call.params["chat_id"])), "text": call.params["text"]}
+        "message_id": message_id,
+        "date": DATE,
+        "from": {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "LLR Carers survey",
+            "username": BOT_USERNAME,
+        },
+        "chat": private_chat(int(call.params["chat_id"])),
+        "text": call.params["text"],
+    }
     if call.markup:
         msg["reply_markup"] = call.markup
     return msg
 
 
 # -- fixtures ----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def fake() -> FakeTelegram:
@@ -190,9 +242,11 @@ def fake() -> FakeTelegram:
 
 @pytest.fixture
 async def channel(services: Services, fake: FakeTelegram) -> AsyncIterator[tg.TelegramChannel]:
-    ch = tg.TelegramChannel(services, request=fake,
-                            rate_limiter=AIORateLimiter(overall_max_rate=10_000,
-                                                         group_max_rate=10_000))
+    ch = tg.TelegramChannel(
+        services,
+        request=fake,
+        rate_limiter=AIORateLimiter(overall_max_rate=10_000, group_max_rate=10_000),
+    )
     await ch.start()
     yield ch
     await ch.stop()
@@ -203,8 +257,9 @@ class Webhook:
         self.client = client
         self.fake = fake
 
-    async def post(self, update: dict[str, Any] | bytes, *,
-                   secret: str | None = TELEGRAM_SECRET) -> httpx.Response:
+    async def post(
+        self, update: dict[str, Any] | bytes, *, secret: str | None = TELEGRAM_SECRET
+    ) -> httpx.Response:
         headers = {"Content-Type": "application/json"}
         if secret is not None:
             headers[tg.SECRET_HEADER] = secret.encode()  # type: ignore[assignment]
@@ -220,14 +275,16 @@ class Webhook:
 
 
 @pytest.fixture
-async def hook(services: Services, channel: tg.TelegramChannel,
-               fake: FakeTelegram) -> AsyncIterator[Webhook]:
+async def hook(
+    services: Services, channel: tg.TelegramChannel, fake: FakeTelegram
+) -> AsyncIterator[Webhook]:
     app = Starlette(routes=tg.routes(services, channel))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="https://surveys.example.gov.uk") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://surveys.example.gov.uk"
+    ) as client:
         fake.clear()
         yield Webhook(client, fake)
 
 
-async def redis_keys(services: Services) -> set[bytes]:
+async def redis_keys(services: Services) -> set[Any]:
     return set(await services.redis.keys("*"))

@@ -69,8 +69,9 @@ class Carer:
         raise AssertionError(f"no button {label!r} in {on['reply_markup']}")
 
 
-async def test_a_carer_completes_the_survey(hook: Webhook, fake: FakeTelegram, services: Services,
-                                            clock: Clock) -> None:
+async def test_a_carer_completes_the_survey(
+    hook: Webhook, fake: FakeTelegram, services: Services, clock: Clock
+) -> None:
     me = Carer(hook, fake, clock)
     await me.type("/start carers-strategy-harborough-carers")
     assert me.seen[-1] == "Can we use your answers for the Carers Strategy?"
@@ -84,8 +85,9 @@ async def test_a_carer_completes_the_survey(hook: Webhook, fake: FakeTelegram, s
     await me.type("strongly agree")
     await me.press("Strongly agree")
     assert me.seen[-1].startswith("What support matters most for carers?")
-    await me.press("Short breaks (respite)", "Emotional support", "Clear information",
-                   "Clear information")  # ticked, then unticked again
+    await me.press(
+        "Short breaks (respite)", "Emotional support", "Clear information", "Clear information"
+    )  # ticked, then unticked again
     await me.press("No")
     assert me.seen[-2].startswith("Help is there for you.")
     await me.type("More short breaks near Market Harborough, please.")

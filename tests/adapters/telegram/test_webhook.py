@@ -46,30 +46,64 @@ def sends(calls: list[Call]) -> list[Call]:
 
 def group_msg(update_id: int, text: str | None, **extra: Any) -> dict[str, Any]:
     msg: dict[str, Any] = {
-        "message_id": 77, "from": user(), "date": DATE,
-        "chat": {"id": GROUP, "title": "Harborough carers", "type": "supergroup"}, **extra}
+        "message_id": 77,
+        "from": user(),
+        "date": DATE,
+        "chat": {"id": GROUP, "title": "Harborough carers", "type": "supergroup"},
+        **extra,
+    }
     if text is not None:
         msg["text"] = text
         if text.startswith("/"):
-            msg["entities"] = [{"offset": 0, "length": len(text.split()[0]),
-                                "type": "bot_command"}]
+            msg["entities"] = [{"offset": 0, "length": len(text.split()[0]), "type": "bot_command"}]
     return {"update_id": update_id, "message": msg}
 
 
-STICKER = {"file_id": "CAACAgIAAxkBAAEBQ2ZnS", "file_unique_id": "AgADcwADr8ZRGg", "type": "regular",
-           "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": "👍",
-           "set_name": "HotCherry", "file_size": 22334}
-PHOTO = [{"file_id": "AgACAgQAAxkBAAIBb2Z", "file_unique_id": "AQADYbsxG5", "file_size": 1390,
-          "width": 90, "height": 67},
-         {"file_id": "AgACAgQAAxkBAAIBb2Y", "file_unique_id": "AQADYbsxG6", "file_size": 52021,
-          "width": 800, "height": 600}]
-VOICE = {"file_id": "AwACAgQAAxkBAAIBcGZ", "file_unique_id": "AgADBhYAAr", "duration": 4,
-         "mime_type": "audio/ogg", "file_size": 13420}
-DOCUMENT = {"file_name": "my-answers.pdf", "mime_type": "application/pdf",
-            "file_id": "BQACAgQAAxkBAAIBcWZ", "file_unique_id": "AgADXhQAAr", "file_size": 88123}
+STICKER = {
+    "file_id": "CAACAgIAAxkBAAEBQ2ZnS",
+    "file_unique_id": "AgADcwADr8ZRGg",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+    "emoji": "👍",
+    "set_name": "HotCherry",
+    "file_size": 22334,
+}
+PHOTO = [
+    {
+        "file_id": "AgACAgQAAxkBAAIBb2Z",
+        "file_unique_id": "AQADYbsxG5",
+        "file_size": 1390,
+        "width": 90,
+        "height": 67,
+    },
+    {
+        "file_id": "AgACAgQAAxkBAAIBb2Y",
+        "file_unique_id": "AQADYbsxG6",
+        "file_size": 52021,
+        "width": 800,
+        "height": 600,
+    },
+]
+VOICE = {
+    "file_id": "AwACAgQAAxkBAAIBcGZ",
+    "file_unique_id": "AgADBhYAAr",
+    "duration": 4,
+    "mime_type": "audio/ogg",
+    "file_size": 13420,
+}
+DOCUMENT = {
+    "file_name": "my-answers.pdf",
+    "mime_type": "application/pdf",
+    "file_id": "BQACAgQAAxkBAAIBcWZ",
+    "file_unique_id": "AgADXhQAAr",
+    "file_size": 88123,
+}
 LOCATION = {"latitude": 52.4778, "longitude": -0.9213}
 
-MEDIA = {
+MEDIA: dict[str, dict[str, Any]] = {
     "sticker": {"sticker": STICKER},
     "photo": {"photo": PHOTO, "caption": "this is my answer"},
     "voice": {"voice": VOICE},
@@ -90,48 +124,145 @@ NOTHING_STORED: list[tuple[str, dict[str, Any] | bytes, str | None, int, list[st
     ("JSON list", b"[1, 2]", "telegram-webhook-secret", 400, []),
     ("no update_id", b'{"message": {"text": "hi"}}', "telegram-webhook-secret", 400, []),
     ("update_id not a number", b'{"update_id": "9005"}', "telegram-webhook-secret", 400, []),
-    ("message without chat", b'{"update_id": 9006, "message": {"message_id": 1, "date": 1}}',
-     "telegram-webhook-secret", 400, []),
-    ("message is a string", b'{"update_id": 9007, "message": "hello"}',
-     "telegram-webhook-secret", 400, []),
-    ("channel post", {"update_id": 9008, "channel_post": {
-        "message_id": 12, "date": DATE, "text": "Have your say on carers' support",
-        "sender_chat": {"id": -1009876543210, "title": "LLR news", "type": "channel"},
-        "chat": {"id": -1009876543210, "title": "LLR news", "type": "channel"}}},
-     "telegram-webhook-secret", 200, []),
-    ("group chatter", group_msg(9009, "anyone going to the meeting?"),
-     "telegram-webhook-secret", 200, []),
-    ("group /start", group_msg(9010, "/start@LLRCarersBot"), "telegram-webhook-secret", 200,
-     ["sendMessage"]),
-    ("group /start payload", group_msg(9011, "/start carers-strategy-harborough-carers"),
-     "telegram-webhook-secret", 200, ["sendMessage"]),
-    ("group mention", group_msg(9012, "@LLRCarersBot how do I fill this in?"),
-     "telegram-webhook-secret", 200, ["sendMessage"]),
-    ("group command for another bot", group_msg(9013, "/start@OtherBot"),
-     "telegram-webhook-secret", 200, []),
-    ("bot added to group", group_msg(9014, None, new_chat_members=[
-        {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey",
-         "username": "LLRCarersBot"}]), "telegram-webhook-secret", 200, ["sendMessage"]),
+    (
+        "message without chat",
+        b'{"update_id": 9006, "message": {"message_id": 1, "date": 1}}',
+        "telegram-webhook-secret",
+        400,
+        [],
+    ),
+    (
+        "message is a string",
+        b'{"update_id": 9007, "message": "hello"}',
+        "telegram-webhook-secret",
+        400,
+        [],
+    ),
+    (
+        "channel post",
+        {
+            "update_id": 9008,
+            "channel_post": {
+                "message_id": 12,
+                "date": DATE,
+                "text": "Have your say on carers' support",
+                "sender_chat": {"id": -1009876543210, "title": "LLR news", "type": "channel"},
+                "chat": {"id": -1009876543210, "title": "LLR news", "type": "channel"},
+            },
+        },
+        "telegram-webhook-secret",
+        200,
+        [],
+    ),
+    (
+        "group chatter",
+        group_msg(9009, "anyone going to the meeting?"),
+        "telegram-webhook-secret",
+        200,
+        [],
+    ),
+    (
+        "group /start",
+        group_msg(9010, "/start@LLRCarersBot"),
+        "telegram-webhook-secret",
+        200,
+        ["sendMessage"],
+    ),
+    (
+        "group /start payload",
+        group_msg(9011, "/start carers-strategy-harborough-carers"),
+        "telegram-webhook-secret",
+        200,
+        ["sendMessage"],
+    ),
+    (
+        "group mention",
+        group_msg(9012, "@LLRCarersBot how do I fill this in?"),
+        "telegram-webhook-secret",
+        200,
+        ["sendMessage"],
+    ),
+    (
+        "group command for another bot",
+        group_msg(9013, "/start@OtherBot"),
+        "telegram-webhook-secret",
+        200,
+        [],
+    ),
+    (
+        "bot added to group",
+        group_msg(
+            9014,
+            None,
+            new_chat_members=[
+                {
+                    "id": BOT_ID,
+                    "is_bot": True,
+                    "first_name": "LLR Carers survey",
+                    "username": "LLRCarersBot",
+                }
+            ],
+        ),
+        "telegram-webhook-secret",
+        200,
+        ["sendMessage"],
+    ),
     ("group sticker", group_msg(9015, None, sticker=STICKER), "telegram-webhook-secret", 200, []),
-    ("inline query", {"update_id": 9016, "inline_query": {
-        "id": "4582937464", "from": user(), "query": "carers", "offset": ""}},
-     "telegram-webhook-secret", 200, []),
-    ("bare /start, no session", message(9017, "/start"), "telegram-webhook-secret", 200,
-     ["sendMessage"]),
-    ("sticker, no session", message(9018, **MEDIA["sticker"]), "telegram-webhook-secret", 200,
-     ["sendMessage"]),
-    ("button, no session", callback(9019, "a:consent:yes"), "telegram-webhook-secret", 200,
-     ["answerCallbackQuery", "sendMessage"]),
-    ("forged button data", callback(9020, "x:anything"), "telegram-webhook-secret", 200,
-     ["answerCallbackQuery"]),
+    (
+        "inline query",
+        {
+            "update_id": 9016,
+            "inline_query": {"id": "4582937464", "from": user(), "query": "carers", "offset": ""},
+        },
+        "telegram-webhook-secret",
+        200,
+        [],
+    ),
+    (
+        "bare /start, no session",
+        message(9017, "/start"),
+        "telegram-webhook-secret",
+        200,
+        ["sendMessage"],
+    ),
+    (
+        "sticker, no session",
+        message(9018, **MEDIA["sticker"]),
+        "telegram-webhook-secret",
+        200,
+        ["sendMessage"],
+    ),
+    (
+        "button, no session",
+        callback(9019, "a:consent:yes"),
+        "telegram-webhook-secret",
+        200,
+        ["answerCallbackQuery", "sendMessage"],
+    ),
+    (
+        "forged button data",
+        callback(9020, "x:anything"),
+        "telegram-webhook-secret",
+        200,
+        ["answerCallbackQuery"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("body", "secret", "status", "methods"),
-                         [c[1:] for c in NOTHING_STORED], ids=[c[0] for c in NOTHING_STORED])
-async def test_nothing_is_stored(hook: Webhook, services: Services, fake: FakeTelegram,
-                                 body: dict[str, Any] | bytes, secret: str | None, status: int,
-                                 methods: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("body", "secret", "status", "methods"),
+    [c[1:] for c in NOTHING_STORED],
+    ids=[c[0] for c in NOTHING_STORED],
+)
+async def test_nothing_is_stored(
+    hook: Webhook,
+    services: Services,
+    fake: FakeTelegram,
+    body: dict[str, Any] | bytes,
+    secret: str | None,
+    status: int,
+    methods: list[str],
+) -> None:
     r = await hook.post(body, secret=secret)
     assert r.status_code == status, r.text
     assert [c.method for c in fake.calls] == methods
@@ -139,11 +270,13 @@ async def test_nothing_is_stored(hook: Webhook, services: Services, fake: FakeTe
 
 
 async def test_a_group_is_told_to_use_a_private_chat_with_the_deep_link(
-        hook: Webhook, services: Services) -> None:
+    hook: Webhook, services: Services
+) -> None:
     [call] = await hook.send(group_msg(1, "/start carers-strategy-harborough-carers"))
     link = "https://t.me/LLRCarersBot?start=carers-strategy-harborough-carers"
     assert call.params["chat_id"] == GROUP
-    assert "private chat" in call.params["text"] and link in call.params["text"]
+    assert "private chat" in call.params["text"]
+    assert link in call.params["text"]
     assert call.markup == {"inline_keyboard": [[{"text": "Open a private chat", "url": link}]]}
     [call] = await hook.send(group_msg(2, "/start@LLRCarersBot"))
     assert "https://t.me/LLRCarersBot " in call.params["text"]
@@ -158,62 +291,81 @@ async def test_menu_for_a_bare_start(hook: Webhook) -> None:
 
 
 async def test_deep_link_starts_the_flow_and_records_the_source(
-        hook: Webhook, services: Services) -> None:
+    hook: Webhook, services: Services
+) -> None:
     calls = await hook.send(message(1, DEEP))
     intro, consent = sends(calls)
-    assert intro.params["chat_id"] == CHAT and consent.params["chat_id"] == CHAT
+    assert intro.params["chat_id"] == CHAT
+    assert consent.params["chat_id"] == CHAT
     assert intro.params["text"].startswith("Hello from Leicester, Leicestershire and Rutland")
     assert "reply_markup" not in intro.params
     assert intro.params["link_preview_options"] == {"is_disabled": True}
     assert consent.params["text"] == "Can we use your answers for the Carers Strategy?"
-    assert consent.markup == {"inline_keyboard": [[
-        {"text": "Yes", "callback_data": "a:consent:yes"},
-        {"text": "No", "callback_data": "a:consent:no"}]]}
+    assert consent.markup == {
+        "inline_keyboard": [
+            [
+                {"text": "Yes", "callback_data": "a:consent:yes"},
+                {"text": "No", "callback_data": "a:consent:no"},
+            ]
+        ]
+    }
     response = await services.store.response(rid(services), FLOW)
     assert response is not None
     assert response.source == "harborough-carers"
     assert response.channel == "telegram"
     s = await session_of(services)
-    assert s.current == "consent" and s.source == "harborough-carers"
+    assert s.current == "consent"
+    assert s.source == "harborough-carers"
 
 
-async def test_a_keyword_deep_link_and_the_users_language(hook: Webhook, services: Services) -> None:
+async def test_a_keyword_deep_link_and_the_users_language(
+    hook: Webhook, services: Services
+) -> None:
     # CARERS-BELGRAVE resolves through the keywords; a Gujarati Telegram app picks Gujarati.
     calls = await hook.send(message(1, "/start CARERS-BELGRAVE", lang="gu"))
     s = await session_of(services)
     assert (s.flow, s.source, s.lang) == (FLOW, "belgrave-gujarati-carers", "gu")
-    assert [b["text"] for b in sends(calls)[-1].markup["inline_keyboard"][0]] == ["હા", "ના"]
+    assert sends(calls)[-1].labels == ["હા", "ના"]
 
 
-async def test_typed_answers_and_buttons(hook: Webhook, services: Services,
-                                         fake: FakeTelegram) -> None:
+async def test_typed_answers_and_buttons(
+    hook: Webhook, services: Services, fake: FakeTelegram
+) -> None:
     await hook.send(message(1, DEEP))
     # typed
     calls = await hook.send(message(2, "yes"))
     [role] = sends(calls)
-    assert role.datas == ["a:role:carer", "a:role:cared_for", "a:role:organisation",
-                          "a:role:staff", "a:role:public"]
+    assert role.datas == [
+        "a:role:carer",
+        "a:role:cared_for",
+        "a:role:organisation",
+        "a:role:staff",
+        "a:role:public",
+    ]
     assert role.labels[0] == "I am a carer"
     # a button press on the message PTB sent
     calls = await hook.send(callback(3, "a:role:carer", on=as_sent(role, 501)))
     assert [c.method for c in calls] == ["answerCallbackQuery", "editMessageText", "sendMessage"]
     assert calls[0].params == {"callback_query_id": "377"}
     edit = calls[1]
-    assert edit.params["message_id"] == 501 and edit.params["chat_id"] == CHAT
+    assert edit.params["message_id"] == 501
+    assert edit.params["chat_id"] == CHAT
     assert edit.params["text"] == role.params["text"] + "\n\n✓ I am a carer"
     assert "reply_markup" not in edit.params  # the buttons are gone
     assert calls[2].params["text"] == "Who do you mainly care for?"
     assert calls[2].labels[3] == "A son or daughter aged 18 or over"
     assert calls[2].datas[-1] == "a:cared_for:other"
     s = await session_of(services)
-    assert s.answers["role"] == "carer" and s.current == "cared_for"
+    assert s.answers["role"] == "carer"
+    assert s.current == "cared_for"
     for c in fake.calls:
         for d in c.datas:
             assert len(d.encode()) <= 64
 
 
 async def test_a_press_on_an_old_questions_keyboard_changes_nothing(
-        hook: Webhook, services: Services) -> None:
+    hook: Webhook, services: Services
+) -> None:
     await hook.send(message(1, DEEP))
     await hook.send(callback(2, "a:consent:yes"))
     await hook.send(callback(3, "a:role:carer"))
@@ -224,21 +376,33 @@ async def test_a_press_on_an_old_questions_keyboard_changes_nothing(
     assert "editMessageText" not in [c.method for c in calls]
     after = await session_of(services)
     assert after.answers == before.answers
-    assert after.current == "cared_for" and after.status is Status.ACTIVE
+    assert after.current == "cared_for"
+    assert after.status is Status.ACTIVE
     # the engine answered: the current question is asked again, with its keyboard
     assert sends(calls)[-1].datas[0] == "a:cared_for:parent"
 
 
-async def test_multi_toggle_then_done(hook: Webhook, services: Services,
-                                      fake: FakeTelegram) -> None:
+async def test_multi_toggle_then_done(
+    hook: Webhook, services: Services, fake: FakeTelegram
+) -> None:
     for n, text in enumerate(["TEST", "yes", "Asha", "1", "2"]):
         calls = await hook.send(message(n + 1, text))
     question = sends(calls)[-1]
     assert question.params["text"] == "What helps you? Pick up to 2."
-    assert question.labels == ["Short breaks", "Money advice", "Information", "None of these",
-                               "✅ Done"]
-    assert question.datas == ["m:support:0:0", "m:support:1:0", "m:support:2:0",
-                              "m:support:3:0", "d:support:0"]
+    assert question.labels == [
+        "Short breaks",
+        "Money advice",
+        "Information",
+        "None of these",
+        "✅ Done",
+    ]
+    assert question.datas == [
+        "m:support:0:0",
+        "m:support:1:0",
+        "m:support:2:0",
+        "m:support:3:0",
+        "d:support:0",
+    ]
     on = as_sent(question, 700)
     keys_before = await redis_keys(services)
     rev_before = (await session_of(services)).rev
@@ -247,10 +411,20 @@ async def test_multi_toggle_then_done(hook: Webhook, services: Services,
     assert [c.method for c in calls] == ["answerCallbackQuery", "editMessageReplyMarkup"]
     edit = calls[1]
     assert edit.params["message_id"] == 700
-    assert edit.labels == ["✓ Short breaks", "Money advice", "Information", "None of these",
-                           "✅ Done"]
-    assert edit.datas == ["m:support:0:1", "m:support:1:1", "m:support:2:1", "m:support:3:1",
-                          "d:support:1"]
+    assert edit.labels == [
+        "✓ Short breaks",
+        "Money advice",
+        "Information",
+        "None of these",
+        "✅ Done",
+    ]
+    assert edit.datas == [
+        "m:support:0:1",
+        "m:support:1:1",
+        "m:support:2:1",
+        "m:support:3:1",
+        "d:support:1",
+    ]
     # then Information, on the keyboard as edited
     on = {**on, "reply_markup": edit.markup}
     calls = await hook.send(callback(11, "m:support:2:1", on=on))
@@ -276,14 +450,16 @@ async def test_done_with_no_picks_is_left_to_the_engine(hook: Webhook, services:
         await hook.send(message(n + 1, text))
     calls = await hook.send(callback(10, "d:support:0"))
     s = await session_of(services)
-    assert s.current == "support" and "support" not in s.answers
+    assert s.current == "support"
+    assert "support" not in s.answers
     assert sends(calls)  # the engine explained and asked again
     assert sends(calls)[-1].datas[-1] == "d:support:0"
 
 
 @pytest.mark.parametrize("kind", [*MEDIA, "edited"])
 async def test_non_text_and_edits_get_please_reply_in_text(
-        hook: Webhook, services: Services, kind: str) -> None:
+    hook: Webhook, services: Services, kind: str
+) -> None:
     await hook.send(message(1, DEEP))
     before = await session_of(services)
     if kind == "edited":
@@ -308,8 +484,9 @@ async def test_please_reply_in_text_in_the_flows_language(hook: Webhook) -> None
     assert sends(calls)[-1].params["text"].startswith("શું અમે")
 
 
-async def test_a_duplicate_update_id_never_advances_twice(hook: Webhook, services: Services,
-                                                          fake: FakeTelegram) -> None:
+async def test_a_duplicate_update_id_never_advances_twice(
+    hook: Webhook, services: Services, fake: FakeTelegram
+) -> None:
     await hook.send(message(1, DEEP))
     await hook.send(message(2, "yes"))
     before = await session_of(services)
@@ -335,8 +512,9 @@ async def test_commands_read_as_words(hook: Webhook, services: Services) -> None
     assert "reply_markup" not in sends(calls)[-1].params
 
 
-async def test_a_blocked_bot_opts_the_person_out(hook: Webhook, services: Services,
-                                                 fake: FakeTelegram) -> None:
+async def test_a_blocked_bot_opts_the_person_out(
+    hook: Webhook, services: Services, fake: FakeTelegram
+) -> None:
     await hook.send(message(1, DEEP))
     fake.fail[CHAT] = (403, "Forbidden: bot was blocked by the user")
     r = await hook.post(message(2, "yes"))
@@ -348,21 +526,33 @@ async def test_a_blocked_bot_opts_the_person_out(hook: Webhook, services: Servic
     assert [c.params["text"][:10] for c in fake.of("sendMessage")][2:] == ["Which best"]
 
 
-async def test_blocking_the_bot_arrives_as_my_chat_member(hook: Webhook,
-                                                          services: Services) -> None:
+async def test_blocking_the_bot_arrives_as_my_chat_member(
+    hook: Webhook, services: Services
+) -> None:
     await hook.send(message(1, DEEP))
-    bot = {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey",
-           "username": "LLRCarersBot"}
-    update = {"update_id": 2, "my_chat_member": {
-        "chat": private_chat(), "from": user(), "date": DATE,
-        "old_chat_member": {"user": bot, "status": "member"},
-        "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0}}}
+    bot = {
+        "id": BOT_ID,
+        "is_bot": True,
+        "first_name": "LLR Carers survey",
+        "username": "LLRCarersBot",
+    }
+    update = {
+        "update_id": 2,
+        "my_chat_member": {
+            "chat": private_chat(),
+            "from": user(),
+            "date": DATE,
+            "old_chat_member": {"user": bot, "status": "member"},
+            "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0},
+        },
+    }
     assert await hook.send(update) == []
     assert (await session_of(services)).status is Status.OPTED_OUT
 
 
-async def test_other_send_failures_still_answer_200(hook: Webhook, services: Services,
-                                                    fake: FakeTelegram) -> None:
+async def test_other_send_failures_still_answer_200(
+    hook: Webhook, services: Services, fake: FakeTelegram
+) -> None:
     fake.fail[CHAT] = (400, "Bad Request: message text is empty")
     r = await hook.post(message(1, DEEP))
     assert r.status_code == 200  # committed: a 500 would only bring a duplicate
@@ -370,8 +560,8 @@ async def test_other_send_failures_still_answer_200(hook: Webhook, services: Ser
 
 
 async def test_store_down_answers_503_and_the_redelivery_works(
-        hook: Webhook, services: Services, monkeypatch: pytest.MonkeyPatch,
-        fake: FakeTelegram) -> None:
+    hook: Webhook, services: Services, monkeypatch: pytest.MonkeyPatch, fake: FakeTelegram
+) -> None:
     real = services.dispatcher.handle
 
     async def down(*a: Any, **kw: Any) -> Any:
@@ -389,8 +579,9 @@ async def test_store_down_answers_503_and_the_redelivery_works(
     assert (await session_of(services)).current == "consent"
 
 
-async def test_welcome_back_on_the_deep_link_again(hook: Webhook, services: Services,
-                                                   clock: Clock) -> None:
+async def test_welcome_back_on_the_deep_link_again(
+    hook: Webhook, services: Services, clock: Clock
+) -> None:
     await hook.send(message(1, DEEP))
     await hook.send(message(2, "yes"))
     clock.advance(hours=13)
@@ -409,7 +600,9 @@ def test_fixture_json_is_what_telegram_sends() -> None:
 
 def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+    items = (
+        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+    )
     for k, v in items:
         out.append((*prefix, k))
         out += _paths(v, (*prefix, k))
@@ -417,7 +610,7 @@ def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 def _mutated(update: dict[str, Any], path: tuple[Any, ...], how: str) -> dict[str, Any]:
-    clone = json.loads(json.dumps(update))
+    clone: dict[str, Any] = json.loads(json.dumps(update))
     node = clone
     for k in path[:-1]:
         node = node[k]
@@ -429,17 +622,24 @@ def _mutated(update: dict[str, Any], path: tuple[Any, ...], how: str) -> dict[st
 
 
 async def test_broken_updates_never_give_500_nor_reach_the_catch_all(
-        hook: Webhook, services: Services, caplog: pytest.LogCaptureFixture) -> None:
+    hook: Webhook, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
     await hook.send(message(1, DEEP))  # a live session, so the deeper paths run too
     bot = {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey"}
     samples = [
         message(2, "yes"),
         message(3, **MEDIA["photo"]),
         callback(4, "a:consent:yes"),
-        {"update_id": 5, "my_chat_member": {
-            "chat": private_chat(), "from": user(), "date": DATE,
-            "old_chat_member": {"user": bot, "status": "member"},
-            "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0}}},
+        {
+            "update_id": 5,
+            "my_chat_member": {
+                "chat": private_chat(),
+                "from": user(),
+                "date": DATE,
+                "old_chat_member": {"user": bot, "status": "member"},
+                "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0},
+            },
+        },
         group_msg(6, "/start"),
     ]
     statuses: set[int] = set()

@@ -116,6 +116,11 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     driver.set_page_load_timeout(20)
+    # A reader who asked for less motion (and steady screenshots).
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]},
+    )
     try:
         yield driver
     finally:
@@ -132,7 +137,9 @@ class Page:
         self.wait = WebDriverWait(driver, 10)
 
     def count(self) -> int:
-        return int(self.driver.execute_script("return document.querySelectorAll('#log .msg').length"))
+        return int(
+            self.driver.execute_script("return document.querySelectorAll('#log .msg').length")
+        )
 
     def settle(self, at_least: int) -> None:
         self.wait.until(lambda d: d.execute_script(IDLE_AFTER, at_least))
@@ -194,7 +201,9 @@ class Page:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.common.keys import Keys
 
-        self._act(question, lambda: self.driver.find_element(By.ID, "answer").send_keys(text + Keys.ENTER))
+        self._act(
+            question, lambda: self.driver.find_element(By.ID, "answer").send_keys(text + Keys.ENTER)
+        )
 
     def keys(self, question: str, *keys: str) -> None:
         self._act(question, lambda: self.driver.switch_to.active_element.send_keys(*keys))
@@ -267,7 +276,16 @@ def test_a_carer_answers_the_whole_survey_in_chromium(
     browser.save_screenshot(str(tmp_path / "web-chat-middle.png"))
     page.click("ethnic_asian", "Indian")
     page.click("disability", "No")
-    page.type("postcode", "LE16 7AA")
+
+    # Redis goes down: the page says sorry, keeps the answer and retries it by itself.
+    live.redis_server.connected = False
+    before = page.count()
+    browser.find_element(By.ID, "answer").send_keys("LE16 7AA" + Keys.ENTER)
+    page.wait.until(lambda d: "try again in a minute" in d.find_element(By.ID, "status").text)
+    assert page.count() == before + 1  # only their own bubble so far
+    live.redis_server.connected = True
+    page.settle(before + 2)
+    assert browser.find_element(By.ID, "status").text == ""
 
     assert "Thank you" in page.bot_texts()[-1]
     assert browser.find_element(By.ID, "finished").is_displayed()
@@ -283,7 +301,9 @@ def test_a_carer_answers_the_whole_survey_in_chromium(
     )
     assert set(origins) == {live.url}
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert severe == []
+    # the one 503 while Redis was down, and nothing else
+    assert [e["source"] for e in severe] == ["network"], severe
+    assert "503" in severe[0]["message"]
 
     # The cookie is HttpOnly: the page's own script cannot read it.
     assert web.COOKIE_NAME not in browser.execute_script("return document.cookie")
@@ -312,6 +332,26 @@ def test_a_carer_answers_the_whole_survey_in_chromium(
     assert answers["age"] is None
     assert answers["ethnic_asian"] == "indian"
     assert answers["postcode"] == "LE16"
+
+    # Reduced motion: no animation at all.
+    animations = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.msg'))"
+        ".map(e => getComputedStyle(e).animationName);"
+    )
+    assert set(animations) == {"none"}
+
+    # Reflow (WCAG 1.4.10): at 320 CSS px wide, like 400% zoom on a laptop, nothing scrolls
+    # sideways.
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 320, "height": 640, "deviceScaleFactor": 2, "mobile": True},
+    )
+    widths = browser.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth];"
+    )
+    assert widths[0] <= widths[1] == 320, widths
+    browser.save_screenshot(str(tmp_path / "web-chat-320px.png"))
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
     # Coming back to a finished survey shows that it is finished; it does not start again.
     clock.advance(days=2)

@@ -1,0 +1,11 @@
+"""``surveybot`` subcommands for officers' results and outreach (export, report, link, graph, cost).
+
+Each command lives in its own module under ``bot/results/`` or ``adapters/``; this file only
+registers them on the CLI app.
+"""
+
+from __future__ import annotations
+
+from bot.cli import app
+
+__all__ = ["app"]
