@@ -122,12 +122,16 @@ class ReminderWorker:
         if p.at > now:
             await self._finish(claim, p.at, stats)
             return
-        assert sender is not None and session.address is not None
+        assert sender is not None  # plan() returns None when there is no sender
+        assert session.address is not None  # ... and when the address is gone
         replies = self._message(flow, session, p)
         try:
-            await sender.send(session.address, replies)
+            result = await sender.send(session.address, replies)
         except ChannelError as exc:
+            # A permanent refusal (e.g. an invalid number) is not worth five tries.
             tries = self._retries.get(claim.rid, 0) + 1
+            if not getattr(exc, "retryable", True):
+                tries = MAX_RETRIES
             stats.failed += 1
             stats.failures.append(f"{claim.rid}: {exc}")
             if tries >= MAX_RETRIES:
@@ -143,6 +147,10 @@ class ReminderWorker:
                 await self._finish(claim, now + backoff, stats, counted=False)
             return
         self._retries.pop(claim.rid, None)
+        if getattr(result, "opted_out", False):
+            # The provider says they opted out (the sender recorded their STOP): nothing more.
+            await self._finish(claim, None, stats)
+            return
         if p.kind == "final":
             stats.finals += 1
         else:

@@ -171,8 +171,10 @@ def flow_json_schema() -> dict[str, Any]:
 
 
 def main() -> None:
-    from bot import cli_ops  # noqa: F401  (registers serve, chat, erase, ... on `app`)
-    from bot import cli_results  # noqa: F401  (export, report, link, graph, cost)
+    from bot import (
+        cli_ops,  # noqa: F401  (registers serve, chat, erase, ... on `app`)
+        cli_results,  # noqa: F401  (export, report, link, graph, cost)
+    )
 
     app()
 

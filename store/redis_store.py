@@ -355,7 +355,10 @@ class RedisStore:
         pipe.delete(*k.respondent_keys(rid, sorted(flows)))
         with _redis_errors("erase"):
             removed = await pipe.execute()
-        return sum(int(n) for n in removed)
+        from store.delivery import DeliveryLog  # its keys hold this person's delivery failures
+
+        logged = await DeliveryLog(self.redis, keys=k).erase_respondent(rid)
+        return sum(int(n) for n in removed) + logged
 
     # -- exports ---------------------------------------------------------------------------------
 

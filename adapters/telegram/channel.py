@@ -46,7 +46,7 @@ from adapters.telegram.render import (
 )
 from bot.dispatch import Outcome
 from bot.errors import ChannelError, ConfigError
-from bot.models import Inbound, Reply
+from bot.models import Inbound, Reply, Status
 from bot.prompts import question_choices
 from bot.schema import MultiQuestion
 
@@ -206,9 +206,7 @@ class TelegramChannel:
                 member.chat.type == ChatType.PRIVATE
                 and member.new_chat_member.status == ChatMemberStatus.BANNED
             ):
-                # They blocked the bot: no message can reach them any more.
-                await self.opt_out(str(member.chat.id), f"tg:{update.update_id}")
-                return "opted_out"
+                return await self._blocked(str(member.chat.id), update.update_id)
             return "ignored"
         msg = update.message or update.edited_message
         if msg is None:
@@ -228,6 +226,10 @@ class TelegramChannel:
         else:
             inbound = self._text_inbound(msg.text, base, lang)
         return await self._dispatch(inbound)
+
+    async def _blocked(self, address: str, update_id: int) -> Handled:
+        done = await self.opt_out(address, f"tg:{update_id}")
+        return "opted_out" if done else "ignored"
 
     def _text_inbound(self, text: str, base: dict[str, Any], lang: str | None) -> Inbound:
         m = _COMMAND.match(text.strip())
@@ -423,11 +425,18 @@ class TelegramChannel:
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         )
 
-    async def opt_out(self, chat_id: str, message_id: str | None = None) -> None:
-        """A synthetic STOP through the dispatcher; its reply is not sent (it could not be)."""
+    async def opt_out(self, chat_id: str, message_id: str | None = None) -> bool:
+        """They blocked the bot: a synthetic STOP through the dispatcher (its reply is not sent;
+        it could not be). Only a survey still under way needs it (its reminders would fail); a
+        finished one keeps its status, which the engine would overwrite with opted_out."""
+        store = self.services.store
+        loaded = await store.load(store.respondent(CHANNEL, chat_id))
+        if loaded.session is None or loaded.session.status is not Status.ACTIVE:
+            return False
         await self.services.dispatcher.handle(
             Inbound(channel=CHANNEL, address=chat_id, text="STOP", message_id=message_id)
         )
+        return True
 
 
 class TelegramSender:

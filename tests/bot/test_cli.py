@@ -85,12 +85,14 @@ def test_validate_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", "--json", str(tmp_path)])
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
-    assert doc["errors"] == 1 and doc["warnings"] == 1
+    assert doc["errors"] == 1
+    assert doc["warnings"] == 1
     broken, good = doc["files"]
-    assert broken["file"].endswith("a-broken.yaml") and not broken["ok"]
-    assert (
-        good["ok"] and good["flow"] == "good-flow" and re.fullmatch("[0-9a-f]{12}", good["version"])
-    )
+    assert broken["file"].endswith("a-broken.yaml")
+    assert not broken["ok"]
+    assert good["ok"]
+    assert good["flow"] == "good-flow"
+    assert re.fullmatch("[0-9a-f]{12}", good["version"])
     [p] = broken["problems"]
     assert p == {
         "file": broken["file"],
@@ -153,7 +155,8 @@ def test_registry_keeps_the_last_good_version_of_a_broken_file(tmp_path: Path) -
     write(tmp_path, "other.yaml", GOOD.replace("good-flow", "other-flow"))
     registry = FlowRegistry(tmp_path)
     good = registry.get("good-flow")
-    assert good is not None and registry.errors == {}
+    assert good is not None
+    assert registry.errors == {}
 
     write(tmp_path, "survey.yaml", BROKEN)
     _touch_later(path)
@@ -161,14 +164,16 @@ def test_registry_keeps_the_last_good_version_of_a_broken_file(tmp_path: Path) -
     assert registry.get("good-flow") is good  # still served
     assert registry.get("other-flow") is not None
     [problem] = registry.errors[str(path)]
-    assert problem.line == 8 and "txet" in problem.message
+    assert problem.line == 8
+    assert "txet" in problem.message
 
     fixed = GOOD.replace("What should we call you?", "Your name?")
     write(tmp_path, "survey.yaml", fixed)
     _touch_later(path)
     assert registry.refresh() is True
     new = registry.get("good-flow")
-    assert new is not None and new.version != good.version
+    assert new is not None
+    assert new.version != good.version
     assert registry.errors == {}
     assert registry.refresh() is False  # nothing changed since
 
@@ -187,7 +192,8 @@ def test_registry_refuses_a_second_file_with_the_same_flow_id(tmp_path: Path) ->
     write(tmp_path, "b.yaml", GOOD.replace("Good survey", "Copy"))
     registry = FlowRegistry(tmp_path)
     flow = registry.get("good-flow")
-    assert flow is not None and flow.title == "Good survey"
+    assert flow is not None
+    assert flow.title == "Good survey"
     assert [p.code for p in registry.errors[str(tmp_path / "b.yaml")]] == ["duplicate_flow"]
 
 
@@ -269,7 +275,8 @@ def _as_editor_sees_it(text: str) -> Any:
     """The YAML as an editor's YAML 1.2 parser gives it to the schema: dates stay text, and
     every map key is text."""
     located, problems = load_yaml(text, "sample.yaml")
-    assert located is not None and not problems
+    assert located is not None
+    assert not problems
 
     def plain(value: Any) -> Any:
         if isinstance(value, dict):

@@ -135,7 +135,8 @@ def test_condition_referring_to_a_later_question() -> None:
     p = one(result, "condition")
     assert (p.line, p.column, p.question) == (11, 9, "first")
     assert "comes later" in p.message
-    assert p.hint is not None and "move" in p.hint
+    assert p.hint is not None
+    assert "move" in p.hint
 
 
 def test_choice_compared_with_a_value_it_cannot_have() -> None:
@@ -151,7 +152,8 @@ def test_type_mismatch() -> None:
     p = one(when('hours == "many"'), "condition")
     assert (p.line, p.column) == (20, 18)
     assert "'hours' is a number question" in p.message
-    assert p.hint is not None and "numbers without quotes" in p.hint
+    assert p.hint is not None
+    assert "numbers without quotes" in p.hint
 
 
 def test_ordering_a_choice() -> None:
@@ -255,7 +257,8 @@ def test_next_map_on_a_question_without_fixed_answers() -> None:
     )
     p = one(result, "next_map")
     assert p.line == 11
-    assert p.hint is not None and "when:" in p.hint
+    assert p.hint is not None
+    assert "when:" in p.hint
 
 
 def test_circular_next() -> None:
@@ -276,7 +279,8 @@ def test_circular_next() -> None:
     p = one(result, "next_cycle")
     assert (p.line, p.column, p.question) == (17, 3, "q3")
     assert "q1 -> q2 -> q3 -> q1" in p.message
-    assert p.hint is not None and "forwards" in p.hint
+    assert p.hint is not None
+    assert "forwards" in p.hint
 
 
 def test_next_to_itself() -> None:
@@ -302,7 +306,8 @@ def test_unreachable_question() -> None:
     )
     p = one(result, "unreachable")
     assert (p.line, p.column, p.question) == (12, 3, "q2")
-    assert p.hint is not None and "next:" in p.hint
+    assert p.hint is not None
+    assert "next:" in p.hint
 
 
 def test_branches_that_rejoin_are_reachable() -> None:
@@ -347,7 +352,8 @@ def test_cycle_search_handles_a_long_flow_without_recursion() -> None:
         }
     )
     cycle = _find_cycle(flow)
-    assert cycle is not None and cycle[0] == cycle[-1] == 0
+    assert cycle is not None
+    assert cycle[0] == cycle[-1] == 0
     problems = check_flow(flow, Located(flow.model_dump()), "long.yaml")
     assert [p.code for p in problems if p.severity == "error"] == ["next_cycle"]
 
@@ -407,7 +413,8 @@ def test_prompt_longer_than_two_sms() -> None:
     assert result.ok  # a warning only
     assert (p.line, p.severity, p.question) == (10, "warning", "long")
     assert "3 SMS messages" in p.message
-    assert p.hint is not None and "shorten" in p.hint
+    assert p.hint is not None
+    assert "shorten" in p.hint
 
 
 def test_emoji_makes_sms_unicode() -> None:
@@ -415,8 +422,10 @@ def test_emoji_makes_sms_unicode() -> None:
     p = one(result, "sms_ucs2")
     assert result.ok
     assert (p.line, p.column, p.severity) == (10, 28, "warning")
-    assert "Unicode" in p.message and "70" in p.message
-    assert p.hint is not None and "not replaced automatically" in p.hint
+    assert "Unicode" in p.message
+    assert "70" in p.message
+    assert p.hint is not None
+    assert "not replaced automatically" in p.hint
 
 
 def test_non_gsm_symbol_in_a_choice_label() -> None:
@@ -438,15 +447,19 @@ def test_curly_quotes_and_dashes_warn_and_say_they_are_replaced() -> None:
     p = one(result, "sms_lookalike")
     assert result.ok
     assert (p.line, p.column, p.severity) == (10, 11, "warning")
-    assert "right single quotation mark" in p.message and "em dash" in p.message
-    assert p.hint is not None and "replaced automatically" in p.hint
+    assert "right single quotation mark" in p.message
+    assert "em dash" in p.message
+    assert p.hint is not None
+    assert "replaced automatically" in p.hint
     assert "'-'" in p.hint
 
 
 def test_lookalikes_next_to_an_emoji_are_not_replaced() -> None:
     p = one(load("- id: q\n  type: text\n  text: It’s fine 😀\n"), "sms_ucs2")
     assert "😀" in p.message
-    assert p.hint is not None and "not replaced automatically" in p.hint and "’" in p.hint
+    assert p.hint is not None
+    assert "not replaced automatically" in p.hint
+    assert "’" in p.hint
 
 
 def test_accents_of_another_language_and_other_scripts_are_fine() -> None:
@@ -469,7 +482,8 @@ def test_more_than_nine_choices() -> None:
     assert result.ok
     assert (p.line, p.question, p.severity) == (11, "many", "warning")
     assert "10 choices" in p.message
-    assert p.hint is not None and "9 or fewer" in p.hint
+    assert p.hint is not None
+    assert "9 or fewer" in p.hint
 
 
 def test_missing_translation() -> None:
@@ -508,5 +522,7 @@ def test_untranslated_text_and_unset_defaults() -> None:
 
 def test_warnings_do_not_stop_a_flow_loading() -> None:
     result = load("- id: q\n  type: text\n  text: Hello 😀 — ½\n")
-    assert result.ok and result.flow is not None
-    assert result.warnings and not result.errors
+    assert result.ok
+    assert result.flow is not None
+    assert result.warnings
+    assert not result.errors

@@ -526,18 +526,15 @@ async def test_a_blocked_bot_opts_the_person_out(
     assert [c.params["text"][:10] for c in fake.of("sendMessage")][2:] == ["Which best"]
 
 
-async def test_blocking_the_bot_arrives_as_my_chat_member(
-    hook: Webhook, services: Services
-) -> None:
-    await hook.send(message(1, DEEP))
+def blocked(update_id: int, chat: int = CHAT) -> dict[str, Any]:
     bot = {
         "id": BOT_ID,
         "is_bot": True,
         "first_name": "LLR Carers survey",
         "username": "LLRCarersBot",
     }
-    update = {
-        "update_id": 2,
+    return {
+        "update_id": update_id,
         "my_chat_member": {
             "chat": private_chat(),
             "from": user(),
@@ -546,8 +543,29 @@ async def test_blocking_the_bot_arrives_as_my_chat_member(
             "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0},
         },
     }
-    assert await hook.send(update) == []
+
+
+async def test_blocking_the_bot_mid_survey_opts_out(hook: Webhook, services: Services) -> None:
+    await hook.send(message(1, DEEP))
+    assert await hook.send(blocked(2)) == []
     assert (await session_of(services)).status is Status.OPTED_OUT
+    assert await services.store.is_opted_out(rid(services))
+
+
+async def test_blocking_the_bot_after_finishing_keeps_the_response_complete(
+    hook: Webhook, services: Services
+) -> None:
+    for n, text in enumerate(["TEST", "yes", "Asha", "3", *["skip"] * 9]):
+        await hook.send(message(n + 1, text))
+    assert (await session_of(services)).status is Status.COMPLETE
+    assert await hook.send(blocked(50)) == []
+    response = await services.store.response(rid(services), "every-type")
+    assert response is not None
+    assert response.status is Status.COMPLETE
+    # and with no session at all, nothing is stored
+    before = await redis_keys(services)
+    assert await hook.send(blocked(51, chat=5550009999)) == []
+    assert await redis_keys(services) == before
 
 
 async def test_other_send_failures_still_answer_200(

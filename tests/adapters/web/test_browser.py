@@ -134,7 +134,7 @@ class Page:
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.driver = driver
-        self.wait = WebDriverWait(driver, 10)
+        self.wait = WebDriverWait(driver, 10, poll_frequency=0.05)
 
     def count(self) -> int:
         return int(
