@@ -84,6 +84,27 @@ class BadUpdate(ChannelError):
     """The body is JSON but not a Telegram Update."""
 
 
+class _RedactToken(logging.Filter):
+    """httpx logs every request URL at INFO, and PTB's URLs hold the bot token
+    (``https://api.telegram.org/bot<token>/sendMessage``): keep the token out of the logs."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if self.token in text:
+            record.msg, record.args = text.replace(self.token, "<TELEGRAM_TOKEN>"), ()
+        return True
+
+
+def _redact_token_in_logs(token: str) -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactToken) and f.token == token for f in logger.filters):
+        logger.addFilter(_RedactToken(token))
+
+
 def _lang(code: str | None) -> str | None:
     return code.split("-")[0].lower() if code else None
 
@@ -110,6 +131,7 @@ class TelegramChannel:
         if token is None:
             raise ConfigError("TELEGRAM_TOKEN is not set: the Telegram channel is off")
         self.services = services
+        _redact_token_in_logs(token.get_secret_value())
         builder = (
             Application.builder()
             .token(token.get_secret_value())

@@ -227,10 +227,10 @@
     }
   }
 
-  function send(payload, echo, attempt) {
+  function send(payload, echo, attempt, mine) {
     attempt = attempt || 0;
     if (attempt === 0 && echo) {
-      addBubble("me", echo);
+      mine = addBubble("me", echo);
     }
     setBusy(true);
     if (attempt === 0 && payload.start && !bubbles) {
@@ -257,9 +257,13 @@
         render(result.data, !payload.start || attempt > 0);
         return;
       }
-      if (result.status === 503 || result.status >= 500) {
-        retry(payload, echo, attempt);
+      if (result.status >= 500) {
+        retry(payload, echo, attempt, mine);
         return;
+      }
+      // Not accepted (and not worth retrying): take back their bubble and say why.
+      if (mine && mine.parentNode) {
+        mine.parentNode.removeChild(mine);
       }
       setBusy(false);
       setStatus((result.data && result.data.message) || "Sorry, that could not be sent.", true);
@@ -268,16 +272,16 @@
       }
       input.focus();
     }).catch(function () {
-      retry(payload, echo, attempt);
+      retry(payload, echo, attempt, mine);
     });
   }
 
-  function retry(payload, echo, attempt) {
+  function retry(payload, echo, attempt, mine) {
     var wait = RETRY_SECONDS[Math.min(attempt, RETRY_SECONDS.length - 1)];
     setStatus(TRY_AGAIN + " Trying again in " + wait + " seconds.", true);
     clearTimeout(retryTimer);
     retryTimer = setTimeout(function () {
-      send(payload, echo, attempt + 1);
+      send(payload, echo, attempt + 1, mine);
     }, wait * 1000);
   }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
@@ -210,3 +211,13 @@ def test_replies_with_choices_for_reminders_fit(services: Services) -> None:
     )
     [out] = tg.render([reply])
     assert out.markup is not None
+
+
+def test_the_bot_token_never_reaches_the_logs(
+    channel: tg.TelegramChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
+    url = f"https://api.telegram.org/bot{TELEGRAM_TOKEN}/sendMessage"
+    logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "POST", url, "HTTP/1.1 200 OK")
+    assert TELEGRAM_TOKEN not in caplog.text
+    assert "bot<TELEGRAM_TOKEN>/sendMessage" in caplog.text

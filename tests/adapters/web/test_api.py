@@ -450,6 +450,10 @@ async def test_page_is_accessible_and_self_contained(client: httpx.AsyncClient) 
     assert '<label for="answer">' in page
     assert 'name="viewport"' in page
     assert 'lang="en"' in page
+    # without JavaScript: a note (with the SMS way in), not a form that cannot work
+    assert re.search(r'<form id="composer"[^>]*\bhidden\b', page)
+    assert "<noscript>" in page
+    assert "You can also text CARERS to +447700900000." in page
     # every script, stylesheet, image or font comes from this server
     assets = re.findall(
         r"""<(?:script|link|img|source|iframe)\b[^>]*?\b(?:src|href)=["']([^"']*)""", page

@@ -1,0 +1,181 @@
+"""SMS webhook load: signed Twilio webhooks from many numbers walking the carers flow, against
+`surveybot serve`'s app on a real Redis, and beside it in the same run a bare Starlette endpoint
+doing one Redis GET and one SET (the reference).
+
+Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
+     [--workers 1] [--redis redis://127.0.0.1:6379/0]
+
+Each connection walks its numbers one message at a time (so a respondent's messages stay in
+order), every request signed with Twilio's real RequestValidator. Afterwards every number's
+response is checked: complete, with the answers that were sent. Keys use a unique prefix and
+are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from redis.asyncio import Redis
+from twilio.request_validator import RequestValidator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loadgen  # noqa: E402
+
+from bot.models import Status  # noqa: E402
+from store import KeyBuilder, RedisStore  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-auth-token"
+SID = "AC" + "1" * 32
+SCRIPT = [
+    "CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "1 and 2", "no",
+    "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2", "2", "le16 7aa",
+]
+BARE_APP = '''
+import os
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+redis = Redis.from_url(os.environ["REDIS_URL"])
+prefix = os.environ["SURVEYBOT_REDIS_PREFIX"]
+
+async def bare(request):
+    body = await request.body()
+    key = prefix + ":bare:" + str(len(body))
+    await redis.get(key)
+    await redis.set(key, body, ex=60)
+    return Response('<?xml version="1.0" encoding="UTF-8"?><Response />',
+                    media_type="application/xml")
+
+async def health(request):
+    return Response("ok")
+
+app = Starlette(routes=[Route("/sms/twilio", bare, methods=["POST"]),
+                        Route("/healthz", health)])
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(target: str, port: int, env: dict[str, str], workers: int,
+                 factory: bool, cwd: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    if factory:
+        cmd.append("--factory")
+    return subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd)
+
+
+def wait_ready(port: int, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+def build_requests(port: int, numbers: list[str], connections: int) -> list[list[bytes]]:
+    validator = RequestValidator(TOKEN)
+    url = f"http://127.0.0.1:{port}/sms/twilio"
+    per: list[list[bytes]] = [[] for _ in range(connections)]
+    for n, number in enumerate(numbers):
+        for m, text in enumerate(SCRIPT):
+            sid = f"SM{uuid.uuid5(uuid.NAMESPACE_URL, f'{number}/{m}').hex}"
+            params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": SID, "From": number,
+                      "To": "+447700900000", "Body": text, "NumMedia": "0", "NumSegments": "1",
+                      "ApiVersion": "2010-04-01"}
+            body = urlencode(params).encode()
+            sig = validator.compute_signature(url, params)
+            per[n % connections].append(loadgen.post(
+                "/sms/twilio", body, {"Content-Type": "application/x-www-form-urlencoded",
+                                      "X-Twilio-Signature": sig}, f"127.0.0.1:{port}"))
+    return per
+
+
+async def verify(redis_url: str, prefix: str, numbers: list[str]) -> tuple[int, int]:
+    redis = Redis.from_url(redis_url)
+    store = RedisStore(redis, secret=b"bench-secret", keys=KeyBuilder(prefix=prefix))
+    complete = 0
+    for number in numbers:
+        resp = await store.response(store.respondent("sms", number), "carers-strategy")
+        if resp is not None and resp.status is Status.COMPLETE and resp.answers["role"].value \
+                == "carer" and resp.answers["postcode"].value == "LE16":
+            complete += 1
+    n = 0
+    async for key in redis.scan_iter(match=f"{prefix}:*", count=2000):
+        n += await redis.delete(key)
+    await redis.aclose()
+    return complete, n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--numbers", type=int, default=10_000)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    a = ap.parse_args()
+
+    prefix = f"sbbench-{uuid.uuid4().hex[:8]}"
+    tmp = Path(tempfile.mkdtemp(prefix="surveybot-bench-"))
+    flows = tmp / "flows"
+    flows.mkdir()
+    shutil.copy(ROOT / "flows" / "carers-strategy.yaml", flows)
+    (tmp / "bare_app.py").write_text(BARE_APP)
+    numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
+    results = {}
+    for name in ("bare", "surveybot"):
+        port = free_port()
+        env = {"REDIS_URL": a.redis, "SURVEYBOT_REDIS_PREFIX": prefix,
+               "SURVEYBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+               "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
+               "TWILIO_FROM_NUMBER": "+447700900000", "SURVEYBOT_FLOWS": str(flows),
+               "SURVEYBOT_SECRET": "bench-secret", "PYTHONPATH": f"{ROOT}:{tmp}"}
+        if name == "bare":
+            proc = start_server("bare_app:app", port, env, a.workers, False, tmp)
+        else:
+            proc = start_server("adapters.app:create_app", port, env, a.workers, True, ROOT)
+        try:
+            wait_ready(port)
+            reqs = build_requests(port, numbers, a.connections)
+            results[name] = asyncio.run(loadgen.run("127.0.0.1", port, reqs))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    complete, deleted = asyncio.run(verify(a.redis, prefix, numbers))
+    shutil.rmtree(tmp, ignore_errors=True)
+    bare, bot = results["bare"], results["surveybot"]
+    print(f"{a.numbers:,} numbers x {len(SCRIPT)} messages, {a.connections} connections, "
+          f"{a.workers} server process(es)")
+    print(bare.line("bare Starlette endpoint (1 GET + 1 SET)"))
+    print(bot.line("surveybot /sms/twilio (verify, step, commit, TwiML)"))
+    print(f"ratio: {bot.rps() / bare.rps():.2f}x the bare endpoint's throughput (target >= 0.7); "
+          f"p99 {bot.pct(99):.1f} ms (target <= 50)")
+    print(f"verified: {complete:,} of {a.numbers:,} numbers have a complete response with the "
+          f"answers sent; {deleted:,} keys cleaned up")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""A small HTTP/1.1 keep-alive load generator on asyncio streams (no client library overhead).
+
+Each connection sends its requests one after another (so one respondent's messages stay in
+order), and records the latency of each. Used by the webhook benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    elapsed: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    def rps(self) -> float:
+        return self.count / self.elapsed if self.elapsed else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+    def line(self, name: str) -> str:
+        errors = sum(n for s, n in self.statuses.items() if s >= 400)
+        return (f"{name}: {self.count:,} requests in {self.elapsed:.1f} s = {self.rps():,.0f} req/s;"
+                f" latency p50 {self.pct(50):.1f} ms, p99 {self.pct(99):.1f} ms, "
+                f"mean {statistics.fmean(self.latencies) * 1000:.1f} ms; "
+                f"statuses {dict(sorted(self.statuses.items()))}; errors {errors}")
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    chunked = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        lname = name.strip().lower()
+        if lname == b"content-length":
+            length = int(value.strip())
+        elif lname == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _connection(host: str, port: int, requests: Sequence[bytes], result: Result) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for raw in requests:
+            start = time.perf_counter()
+            writer.write(raw)
+            status = await _read_response(reader)
+            result.latencies.append(time.perf_counter() - start)
+            result.statuses[status] += 1
+    finally:
+        writer.close()
+
+
+async def run(host: str, port: int, per_connection: Sequence[Sequence[bytes]]) -> Result:
+    """Send every connection's requests in order; all connections at once."""
+    result = Result()
+    start = time.perf_counter()
+    await asyncio.gather(*(_connection(host, port, reqs, result) for reqs in per_connection))
+    result.elapsed = time.perf_counter() - start
+    return result
+
+
+def post(path: str, body: bytes, headers: dict[str, str], host: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def get(path: str, host: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
