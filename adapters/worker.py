@@ -161,7 +161,8 @@ class ReminderWorker:
 
     def _message(self, flow: Flow, session: Session, p: Plan) -> list[Reply]:
         if p.kind == "final":
-            return [Reply(text=tr(flow.reminders.final, session.lang), kind="end")]
+            return [Reply(text=tr(flow.reminders.final, session.lang), kind="end",
+                          lang=session.lang)]
         return engine.reminder(flow, session)
 
     async def _commit(self, flow: Flow, session: Session, p: Plan, now: datetime) -> Session | None:

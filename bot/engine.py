@@ -125,7 +125,7 @@ class _Turn:
     def say(self, text: str, kind: ReplyKind = "notice") -> None:
         if text:
             self.replies.append(
-                trusted(Reply, text=text, choices=[], multi=False, question=None, kind=kind)
+                trusted(Reply, text=text, choices=[], multi=False, question=None, kind=kind, lang=self.s.lang)
             )
 
     def phrase(self, name: str, /, **values: Any) -> str:
@@ -323,6 +323,7 @@ def _language_menu(t: _Turn) -> Reply:
     ]
     return trusted(
         Reply,
+        lang=t.s.lang,
         text=t.phrase("language_menu"),
         choices=choices,
         multi=False,
@@ -458,7 +459,7 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
             else t.phrase("confirm_plain", label=label)
         )
         t.replies.append(
-            trusted(Reply, text=text_, choices=[], multi=False, question=q.id, kind="question")
+            trusted(Reply, text=text_, choices=[], multi=False, question=q.id, kind="question", lang=t.s.lang)
         )
         return
     _miss(t, q, outcome.reason)
@@ -497,6 +498,7 @@ def _miss(t: _Turn, q: Question, reason: str) -> None:
     t.replies.append(
         trusted(
             Reply,
+            lang=t.s.lang,
             text=" ".join(p for p in parts if p),
             choices=reply.choices,
             multi=reply.multi,
@@ -558,6 +560,7 @@ def _accept(t: _Turn, q: Question, value: AnswerValue | None) -> None:
         t.replies.append(
             trusted(
                 Reply,
+                lang=t.s.lang,
                 text=pipe(other.prompt, flow, s.answers, s.lang),
                 choices=[],
                 multi=False,
@@ -593,6 +596,7 @@ def _other_text(t: _Turn, q: Question, text: str) -> None:
         t.replies.append(
             trusted(
                 Reply,
+                lang=t.s.lang,
                 text=t.phrase("too_short"),
                 choices=[],
                 multi=False,
@@ -605,6 +609,7 @@ def _other_text(t: _Turn, q: Question, text: str) -> None:
         t.replies.append(
             trusted(
                 Reply,
+                lang=t.s.lang,
                 text=t.phrase("too_long", max=other.max_length),
                 choices=[],
                 multi=False,
@@ -798,7 +803,7 @@ def reminder(flow: Flow, session: Session) -> list[Reply]:
         head = phrase(flow, lang, "reminder", answered=answered, total=total, title=title)
     q = flow.question(session.current) if session.current else None
     if q is None:
-        return [trusted(Reply, text=head, choices=[], multi=False, question=None, kind="notice")]
+        return [trusted(Reply, text=head, choices=[], multi=False, question=None, kind="notice", lang=lang)]
     return [question_reply(flow, q, lang, session.answers, prefix=head)]
 
 

@@ -129,6 +129,7 @@ class Reply(BaseModel):
     multi: bool = False
     question: str | None = None
     kind: ReplyKind = "notice"
+    lang: str = Field(default="en", description="Language of the text (for the channel's own words)")
 
 
 class Event(BaseModel):

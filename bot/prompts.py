@@ -127,13 +127,14 @@ def question_reply(
     if prefix:
         text = f"{prefix}\n{text}"
     if isinstance(q, InfoQuestion):
-        return Reply(text=text, question=q.id, kind="info")
+        return Reply(text=text, question=q.id, kind="info", lang=lang)
     reply = Reply(
         text=text,
         choices=question_choices(q, lang),
         multi=isinstance(q, MultiQuestion),
         question=q.id,
         kind="question",
+        lang=lang,
     )
     if not prefix and "{" not in tr(q.text, lang):
         # Nothing piped in: the same frozen reply serves every respondent.

@@ -210,6 +210,18 @@ class ChoiceWords:
 
 ENGLISH = ChoiceWords()
 
+# The words around choices in each community language (the keys stay digits and YES/NO, which
+# the answer parser accepts in every language alongside the native yes/no words).
+CHOICE_WORDS: dict[str, ChoiceWords] = {
+    "en": ENGLISH,
+    "gu": ChoiceWords("જવાબ આપો", "અથવા", "એક અથવા વધુ નંબર મોકલો, દા.ત. {example}:"),
+    "pa": ChoiceWords("ਜਵਾਬ ਦਿਓ", "ਜਾਂ", "ਇੱਕ ਜਾਂ ਵੱਧ ਨੰਬਰ ਭੇਜੋ, ਜਿਵੇਂ {example}:"),
+    "pl": ChoiceWords("Odpowiedz", "lub", "Wyslij jeden lub wiecej numerow, np. {example}:"),
+    "ur": ChoiceWords("جواب دیں", "یا", "ایک یا زیادہ نمبر بھیجیں، مثلاً {example}:"),
+    "so": ChoiceWords("Ku jawaab", "ama", "Soo dir hal lambar ama ka badan, tusaale {example}:"),
+    "bn": ChoiceWords("উত্তর দিন", "অথবা", "এক বা একাধিক নম্বর পাঠান, যেমন {example}:"),
+}
+
 
 def _or_list(keys: list[str], or_: str) -> str:
     if len(keys) == 1:
@@ -239,22 +251,22 @@ def _choice_line(reply: Reply, words: ChoiceWords) -> str:
     return f"{words.reply} {inline}" if one_line else "\n".join([f"{words.reply}:", *items])
 
 
-def render(reply: Reply, *, gsm: bool = True, words: ChoiceWords = ENGLISH) -> str:
+def render(reply: Reply, *, gsm: bool = True, words: ChoiceWords | None = None) -> str:
     """The SMS text for one engine reply (formats in the module docstring).
 
     With ``gsm`` the text goes through :func:`gsm_safe`, so it stays GSM-7 whenever its content
-    allows.
+    allows. The words around the choices follow the reply's language unless ``words`` is given.
     """
     if reply.choices:
         text = reply.text.rstrip()
-        line = _choice_line(reply, words)
+        line = _choice_line(reply, words or CHOICE_WORDS.get(reply.lang, ENGLISH))
         out = f"{text}\n{line}" if text else line
     else:
         out = reply.text
     return gsm_safe(out) if gsm else out
 
 
-def segments_of_reply(reply: Reply, *, gsm: bool = True, words: ChoiceWords = ENGLISH) -> int:
+def segments_of_reply(reply: Reply, *, gsm: bool = True, words: ChoiceWords | None = None) -> int:
     return segments(render(reply, gsm=gsm, words=words))
 
 

@@ -405,6 +405,29 @@ class RedisStore:
                     yield r
                 chunk = []
 
+    async def answer_fields(self, flow_id: str, batch: int = 500) -> set[str]:
+        """Question ids answered (or skipped) in any response of the flow, from HKEYS alone.
+
+        A cheap first pass for exports, whose columns must be known before the first row: it
+        finds questions since removed from the flow without decoding any answer. One pipeline
+        per ``batch`` index entries of every shard; order does not matter, so shards are not
+        merged."""
+        batch = max(1, batch)
+        cursors = [_ShardCursor(key, "-inf") for key in self.keys.index_keys(flow_id)]
+        found: set[str] = set()
+        while cursors:
+            await self._fill(cursors, batch)
+            pipe = self.redis.pipeline(transaction=False)
+            for c in cursors:
+                for _, rid in c.buf:
+                    pipe.hkeys(self.keys.response(rid, flow_id))
+                c.buf.clear()
+            with _redis_errors("response read"):
+                for names in await pipe.execute():
+                    found.update(n[2:] for n in map(_text, names) if n.startswith("a:"))
+            cursors = [c for c in cursors if not c.done]
+        return found
+
     async def _fill(self, cursors: list[_ShardCursor], n: int) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for c in cursors:

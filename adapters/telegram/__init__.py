@@ -12,7 +12,14 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from adapters.services import Services
-from adapters.telegram.channel import ALLOWED_UPDATES, BadUpdate, TelegramChannel, TelegramSender
+from adapters.telegram.channel import (
+    ALLOWED_UPDATES,
+    BadUpdate,
+    SendResult,
+    TelegramChannel,
+    TelegramSender,
+    TelegramSendError,
+)
 from adapters.telegram.links import deep_link, mask_id, start_payload
 from adapters.telegram.polling import run_polling
 from adapters.telegram.render import render
@@ -23,7 +30,9 @@ __all__ = [
     "PATH",
     "SECRET_HEADER",
     "BadUpdate",
+    "SendResult",
     "TelegramChannel",
+    "TelegramSendError",
     "TelegramSender",
     "deep_link",
     "mask_id",

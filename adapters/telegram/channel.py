@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from telegram import (
@@ -82,6 +83,24 @@ Handled = Literal[
 
 class BadUpdate(ChannelError):
     """The body is JSON but not a Telegram Update."""
+
+
+class TelegramSendError(ChannelError):
+    """A send failed. ``retryable``: whether trying again later may work (the reminder worker
+    gives up at once otherwise)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What :meth:`TelegramChannel.deliver` did: messages sent, and whether the person turned
+    out to have blocked the bot (then recorded as their STOP)."""
+
+    sent: int = 0
+    opted_out: bool = False
 
 
 class _RedactToken(logging.Filter):
@@ -415,6 +434,7 @@ class TelegramChannel:
                 GROUP_TEXT.format(link=link),
                 reply_markup=markup,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                message_thread_id=msg.message_thread_id if msg.is_topic_message else None,
             )
         except TelegramError as exc:
             log.info("group %s not told: %s", mask_id(msg.chat.id), exc)
@@ -423,21 +443,29 @@ class TelegramChannel:
 
     async def deliver(
         self, chat_id: str, replies: Sequence[Reply], lang: str | None = None
-    ) -> None:
-        """Send a step's replies. A person who blocked the bot is opted out (Forbidden); any
-        other failure raises :class:`ChannelError`."""
+    ) -> SendResult:
+        """Send a step's replies. A person who blocked the bot is opted out (Forbidden) and the
+        result says so; any other failure raises :class:`TelegramSendError`."""
         if not replies:
-            return
+            return SendResult()
         await self.start()
-        messages = render(replies, lang)
+        sent = 0
         try:
-            for m in messages:
+            for m in render(replies, lang):
                 await self._send(chat_id, m)
+                sent += 1
         except Forbidden as exc:
             log.info("telegram chat %s blocked the bot: opting out (%s)", mask_id(chat_id), exc)
             await self.opt_out(chat_id)
+            return SendResult(sent, opted_out=True)
         except TelegramError as exc:
-            raise ChannelError(f"telegram send to {mask_id(chat_id)} failed: {exc}") from exc
+            # A refused request (chat not found, bad text) will be refused again; a network
+            # problem, a timeout or a flood wait may pass.
+            raise TelegramSendError(
+                f"telegram send to {mask_id(chat_id)} failed: {exc}",
+                retryable=not isinstance(exc, BadRequest),
+            ) from exc
+        return SendResult(sent)
 
     async def _send(self, chat_id: str, m: Outgoing) -> None:
         await self.bot.send_message(
@@ -473,8 +501,12 @@ class TelegramSender:
     ) -> None:
         self.channel = channel or TelegramChannel.of(services, request=request)
 
-    async def send(self, chat_id: str, replies: list[Reply], *, lang: str | None = None) -> None:
-        await self.channel.deliver(chat_id, replies, lang)
+    async def send(
+        self, chat_id: str, replies: list[Reply], *, lang: str | None = None
+    ) -> SendResult:
+        """Raises :class:`TelegramSendError` (a ChannelError, with ``retryable``) on failure; a
+        blocked bot is not a failure: the person is opted out and ``opted_out`` is set."""
+        return await self.channel.deliver(chat_id, replies, lang)
 
     async def close(self) -> None:
         await self.channel.stop()

@@ -43,7 +43,8 @@ async def test_a_reminder_is_rendered_like_a_reply(
     clock.advance(hours=30)
     replies = engine.reminder(flow, session)
     fake.clear()
-    await tg.TelegramSender(services, channel=channel).send(ADDRESS, replies, lang="pl")
+    result = await tg.TelegramSender(services, channel=channel).send(ADDRESS, replies, lang="pl")
+    assert result == tg.SendResult(sent=len(replies), opted_out=False)
     sent = fake.of("sendMessage")
     assert [c.params["chat_id"] for c in sent] == [CHAT] * len(replies)
     assert all("reply_markup" not in c.params for c in sent[:-1])
@@ -58,7 +59,8 @@ async def test_a_person_who_blocked_the_bot_is_opted_out(
     fake.fail[CHAT] = (403, "Forbidden: bot was blocked by the user")
     fake.clear()
     sender = tg.TelegramSender(services, channel=channel)
-    await sender.send(ADDRESS, [Reply(text="Hello again."), Reply(text="Which best?")])
+    result = await sender.send(ADDRESS, [Reply(text="Hello again."), Reply(text="Which best?")])
+    assert result.opted_out
     assert len(fake.of("sendMessage")) == 1  # stopped at the first refusal; STOP's reply unsent
     rid = services.store.respondent("telegram", ADDRESS)
     loaded = await services.store.load(rid)
@@ -68,13 +70,29 @@ async def test_a_person_who_blocked_the_bot_is_opted_out(
     assert await services.store.is_opted_out(rid)
 
 
+@pytest.mark.parametrize(
+    ("status", "description", "retryable"),
+    [
+        (400, "Bad Request: chat not found", False),
+        (429, "Too Many Requests: retry after 5", True),
+        (502, "Bad Gateway", True),
+    ],
+)
 async def test_other_failures_raise_channel_error(
-    services: Services, fake: FakeTelegram, channel: tg.TelegramChannel
+    services: Services,
+    fake: FakeTelegram,
+    channel: tg.TelegramChannel,
+    status: int,
+    description: str,
+    retryable: bool,
 ) -> None:
-    fake.fail[CHAT] = (400, "Bad Request: chat not found")
-    with pytest.raises(ChannelError, match=r"55\*+34"):
-        await tg.TelegramSender(services, channel=channel).send(ADDRESS, [Reply(text="Hi")])
-    await tg.TelegramSender(services, channel=channel).send(ADDRESS, [])  # nothing to send: fine
+    fake.fail[CHAT] = (status, description)
+    sender = tg.TelegramSender(services, channel=channel)
+    with pytest.raises(ChannelError, match=r"55\*+34") as caught:
+        await sender.send(ADDRESS, [Reply(text="Hi")])
+    assert isinstance(caught.value, tg.TelegramSendError)
+    assert caught.value.retryable is retryable
+    assert await sender.send(ADDRESS, []) == tg.SendResult()  # nothing to send: fine
 
 
 async def test_set_webhook_sends_url_secret_and_update_types(

@@ -278,8 +278,13 @@ async def test_a_group_is_told_to_use_a_private_chat_with_the_deep_link(
     assert "private chat" in call.params["text"]
     assert link in call.params["text"]
     assert call.markup == {"inline_keyboard": [[{"text": "Open a private chat", "url": link}]]}
+    assert "message_thread_id" not in call.params
     [call] = await hook.send(group_msg(2, "/start@LLRCarersBot"))
     assert "https://t.me/LLRCarersBot " in call.params["text"]
+    # in a forum topic, the answer goes to the same topic
+    topic = group_msg(3, "/start", message_thread_id=12, is_topic_message=True)
+    [call] = await hook.send(topic)
+    assert call.params["message_thread_id"] == 12
 
 
 async def test_menu_for_a_bare_start(hook: Webhook) -> None:

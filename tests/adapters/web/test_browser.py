@@ -220,7 +220,7 @@ async def _stored(redis_server: Any, services: Services, cookie: str) -> Any:
 
 
 def test_a_carer_answers_the_whole_survey_in_chromium(
-    live: Live, browser: Any, tmp_path: Path, clock: Clock
+    browser: Any, live: Live, tmp_path: Path, clock: Clock
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

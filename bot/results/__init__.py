@@ -1,0 +1,1 @@
+"""Officers' results and outreach tools: exports, reports, links and posters, flow diagrams, SMS cost."""

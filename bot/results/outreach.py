@@ -1,0 +1,390 @@
+"""Outreach for one survey: the three ways to take part, QR codes, and a printable A4 poster.
+
+* **Telegram**: ``https://t.me/<bot>?start=<flow>-<source>``. Telegram allows at most 64
+  characters of ``A-Z a-z 0-9 _ -`` in a start payload; when ``<flow>-<source>`` is longer the
+  link uses ``<KEYWORD>-<SOURCEKEYWORD>`` instead (e.g. ``CARERS-HARBOROUGH``), which
+  :meth:`bot.dispatch.Dispatcher.resolve_start` accepts too.
+* **Web chat**: ``<public url>/chat/<flow>?source=<source>`` (``&lang=gu`` to open in a language).
+* **SMS**: "Text CARERS HARBOROUGH to 07700 900123", the number in UK national format.
+
+QR codes are made with ``segno`` (pure Python; PNG and SVG without Pillow) and point at the web
+chat link: it works from any phone camera, with no app. The poster is one HTML file with
+``@page { size: A4 }`` and the QR code inline, to print from a browser (or save as PDF there).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import segno
+
+from bot.errors import SurveybotError
+from bot.schema import Flow, Source
+from bot.text import tr
+
+PAYLOAD_MAX = 64
+_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
+
+
+class OutreachError(SurveybotError):
+    """A link or poster cannot be made; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Links:
+    """Every way to take part in one survey, for one source group (or none)."""
+
+    flow: Flow
+    source: Source | None
+    lang: str
+    telegram: str | None
+    telegram_payload: str | None
+    web: str
+    sms_words: str | None  # "CARERS HARBOROUGH"
+    sms_number: str | None  # "07700 900123"
+    notes: list[str] = field(default_factory=list)
+    """Things the officer should know: fallbacks used, settings missing."""
+
+    @property
+    def sms_text(self) -> str | None:
+        """``Text CARERS HARBOROUGH to 07700 900123`` (None without a keyword or a number)."""
+        if not self.sms_words or not self.sms_number:
+            return None
+        return f"Text {self.sms_words} to {self.sms_number}"
+
+    @property
+    def web_is_local(self) -> bool:
+        return _is_local(self.web)
+
+    @property
+    def stem(self) -> str:
+        """File name stem for QR codes and posters: ``carers-strategy-harborough-carers``."""
+        return f"{self.flow.id}-{self.source.id}" if self.source else self.flow.id
+
+
+def _is_local(url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    return host in LOCAL_HOSTS
+
+
+def find_source(flow: Flow, source_id: str | None) -> Source | None:
+    """The source group ``source_id`` of ``flow``; an unknown id is an error listing the known."""
+    if source_id is None:
+        return None
+    src = flow.source(source_id)
+    if src is not None:
+        return src
+    if flow.sources:
+        known = ", ".join(s.id for s in flow.sources)
+        raise OutreachError(
+            f"flow {flow.id!r} has no source {source_id!r}; its sources are: {known}"
+        )
+    raise OutreachError(
+        f"flow {flow.id!r} has no sources; add a 'sources:' list to the flow file "
+        f"(id, name, keyword) or leave out --source"
+    )
+
+
+def valid_payload(payload: str) -> bool:
+    """Telegram's rule for a start payload: 1-64 characters of ``A-Z a-z 0-9 _ -``."""
+    return bool(_PAYLOAD.match(payload))
+
+
+def start_parts(flow: Flow, source: Source | None) -> tuple[str, str | None, str | None]:
+    """The two halves of the deep-link payload (``flow``, ``source``) and, when the keyword
+    fallback was needed, a note saying so."""
+    payload = f"{flow.id}-{source.id}" if source else flow.id
+    if valid_payload(payload):
+        return flow.id, source.id if source else None, None
+    why = (
+        f"{len(payload)} characters (Telegram allows {PAYLOAD_MAX})"
+        if len(payload) > PAYLOAD_MAX
+        else "characters Telegram does not allow"
+    )
+    if not flow.keywords:
+        raise OutreachError(
+            f"the Telegram start code {payload!r} has {why}, and the flow has no SMS keyword to "
+            "use instead; shorten the source id or add 'keywords: [WORD]' to the flow"
+        )
+    first, second = flow.keywords[0], None
+    if source is not None:
+        if not source.keyword:
+            raise OutreachError(
+                f"the Telegram start code {payload!r} has {why}, and source {source.id!r} has no "
+                f"keyword to use instead; shorten its id or give it 'keyword: WORD'"
+            )
+        second = source.keyword.upper()
+    short = f"{first}-{second}" if second else first
+    return first, second, (
+        f"Telegram start code {payload!r} has {why}; the link uses the SMS keywords "
+        f"{short!r} instead, which the bot also accepts"
+    )
+
+
+def start_payload(flow: Flow, source: Source | None) -> str:
+    """``<flow>-<source>``, or ``<KEYWORD>-<SOURCEKEYWORD>`` when that would break Telegram's rule."""
+    first, second, _ = start_parts(flow, source)
+    return f"{first}-{second}" if second else first
+
+
+def telegram_link(bot_username: str, flow: Flow, source: Source | None) -> str:
+    """``https://t.me/<bot>?start=<payload>``, made by the Telegram adapter's own helper."""
+    from adapters.telegram.links import deep_link  # the adapter owns the link format
+
+    first, second, _ = start_parts(flow, source)
+    try:
+        return deep_link(bot_username, first, second)
+    except ValueError as exc:
+        raise OutreachError(f"TELEGRAM_BOT_USERNAME: {exc}") from None
+
+
+def web_link(public_url: str, flow: Flow, source: Source | None, lang: str | None = None) -> str:
+    query: dict[str, str] = {}
+    if source is not None:
+        query["source"] = source.id
+    if lang and lang != flow.languages[0]:
+        query["lang"] = lang
+    base = public_url.rstrip("/")
+    return f"{base}/chat/{flow.id}" + (f"?{urlencode(query)}" if query else "")
+
+
+def national_number(raw: str) -> tuple[str, str | None]:
+    """A phone number as people in the UK dial it (``07700 900123``), and a note if it looks wrong.
+
+    UK numbers come out in national format; others in the form dialled from the UK (``00 1 ...``).
+    A short code or anything ``phonenumbers`` cannot read is shown as given.
+    """
+    import phonenumbers
+
+    text = raw.strip()
+    digits = re.sub(r"\D", "", text)
+    if 3 <= len(digits) <= 6 and not text.startswith("+"):
+        return text, None  # a short code: people text it as it is
+    try:
+        number = phonenumbers.parse(text, "GB")
+    except phonenumbers.NumberParseException:
+        return text, (
+            f"TWILIO_FROM_NUMBER {raw!r} is not a phone number; set it to the number in E.164 "
+            "form, e.g. +447700900123"
+        )
+    shown: str = phonenumbers.format_out_of_country_calling_number(number, "GB")
+    note = None
+    if not phonenumbers.is_valid_number(number):
+        note = f"TWILIO_FROM_NUMBER {raw!r} does not look like a valid number: check it"
+    elif number.country_code != 44:
+        note = f"TWILIO_FROM_NUMBER {raw!r} is not a UK number: texting it from the UK costs more"
+    return shown, note
+
+
+def make_links(
+    flow: Flow,
+    source_id: str | None = None,
+    *,
+    public_url: str,
+    bot_username: str | None,
+    from_number: str | None,
+    lang: str | None = None,
+) -> Links:
+    """Every way to take part in ``flow`` for one source group, with notes on what is missing."""
+    if lang is not None and lang not in flow.languages:
+        raise OutreachError(
+            f"flow {flow.id!r} is not in language {lang!r}; it is in: {', '.join(flow.languages)}"
+        )
+    source = find_source(flow, source_id)
+    notes: list[str] = []
+
+    first, second, fallback = start_parts(flow, source)
+    payload = f"{first}-{second}" if second else first
+    if fallback:
+        notes.append(fallback)
+    telegram = None
+    if bot_username:
+        telegram = telegram_link(bot_username, flow, source)
+    else:
+        notes.append(
+            "no Telegram link: set TELEGRAM_BOT_USERNAME to the bot's username from @BotFather "
+            "(e.g. TELEGRAM_BOT_USERNAME=LLRCarersBot in .env)"
+        )
+
+    web = web_link(public_url, flow, source, lang)
+    if _is_local(web):
+        notes.append(
+            f"the web link points at this computer ({public_url}): set SURVEYBOT_PUBLIC_URL to "
+            "the server's public address (e.g. https://survey.example.gov.uk) before printing"
+        )
+
+    words: str | None = None
+    if flow.keywords:
+        words = flow.keywords[0]
+        if source is not None:
+            if source.keyword:
+                words += f" {source.keyword.upper()}"
+            else:
+                notes.append(
+                    f"source {source.id!r} has no SMS keyword: texts will not record it (add "
+                    "'keyword: WORD' to the source in the flow file)"
+                )
+    else:
+        notes.append("no SMS keyword: add 'keywords: [WORD]' to the flow file")
+
+    number: str | None = None
+    if from_number:
+        number, note = national_number(from_number)
+        if note:
+            notes.append(note)
+    else:
+        notes.append(
+            "no SMS number: set TWILIO_FROM_NUMBER to the Twilio number in E.164 form "
+            "(e.g. TWILIO_FROM_NUMBER=+447700900123 in .env)"
+        )
+    return Links(
+        flow=flow,
+        source=source,
+        lang=lang or flow.languages[0],
+        telegram=telegram,
+        telegram_payload=payload,
+        web=web,
+        sms_words=words,
+        sms_number=number,
+        notes=notes,
+    )
+
+
+# --- QR codes ----------------------------------------------------------------------------------
+
+
+def qr(data: str) -> segno.QRCode:
+    """A QR code for ``data``: error correction M (survives a crease or a smudge on a poster)."""
+    return segno.make(data, error="m", micro=False, boost_error=True)
+
+
+def write_qr(data: str, folder: Path, stem: str) -> tuple[Path, Path]:
+    """Write ``<stem>-qr.png`` (about 8 cm wide at 300 dpi) and ``<stem>-qr.svg``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    code = qr(data)
+    png = folder / f"{stem}-qr.png"
+    svg = folder / f"{stem}-qr.svg"
+    modules = code.symbol_size(scale=1, border=4)[0]
+    code.save(png, kind="png", scale=max(4, 950 // modules), border=4)
+    code.save(svg, kind="svg", scale=10, border=4, title=data)
+    return png, svg
+
+
+# --- poster ------------------------------------------------------------------------------------
+
+
+def _date(value: date | datetime) -> str:
+    d = value.date() if isinstance(value, datetime) else value
+    return f"{d.day} {d:%B %Y}"
+
+
+def _pretty_url(url: str) -> str:
+    return url.split("://", 1)[-1]
+
+
+_WAYS = {1: "One way", 2: "Two ways", 3: "Three ways"}
+
+POSTER_CSS = """
+@page { size: A4; margin: 14mm; }
+* { box-sizing: border-box; }
+html, body { margin: 0; padding: 0; }
+body { font-family: Arial, Helvetica, sans-serif; color: #000; background: #fff;
+       font-size: 20pt; line-height: 1.3; }
+.page { width: 182mm; min-height: 269mm; margin: 0 auto; display: flex; flex-direction: column; }
+.council { font-size: 16pt; margin: 0 0 4mm; }
+h1 { font-size: 36pt; line-height: 1.1; margin: 0 0 3mm; }
+.lead { font-size: 22pt; margin: 0 0 6mm; }
+.closes { font-size: 20pt; font-weight: bold; margin: 0 0 8mm; }
+.ways { list-style: none; padding: 0; margin: 0; }
+.way { border: 1mm solid #000; border-radius: 4mm; padding: 5mm 6mm; margin: 0 0 6mm; }
+.way h2 { font-size: 18pt; margin: 0 0 2mm; text-transform: uppercase; letter-spacing: 0.05em; }
+.big { font-size: 30pt; font-weight: bold; word-break: break-word; margin: 0; }
+.url { font-size: 18pt; font-weight: bold; word-break: break-all; margin: 2mm 0 0; }
+.scan { display: flex; gap: 6mm; align-items: center; }
+.qr { width: 62mm; height: 62mm; flex: none; }
+.qr svg { width: 100%; height: 100%; }
+.small { font-size: 14pt; margin-top: auto; }
+@media screen { body { background: #eee; } .page { background: #fff; padding: 14mm;
+                width: 210mm; margin: 5mm auto; } }
+"""
+
+
+def poster_html(links: Links) -> str:
+    """A printable A4 page: title, council, closing date, and the ways to take part."""
+    flow = links.flow
+    lang = links.lang
+    e = html.escape
+    title = tr(flow.title, lang)
+    svg = qr(links.web).svg_inline(scale=1, border=2, title=links.web)
+    ways: list[str] = []
+    if links.sms_text:
+        ways.append(
+            '<li class="way sms"><h2>By text message</h2>'
+            f'<p class="big">Text <span class="kw">{e(links.sms_words or "")}</span>'
+            f' to <span class="num">{e(links.sms_number or "")}</span></p>'
+            "<p>Standard text rates apply.</p></li>"
+        )
+    ways.append(
+        '<li class="way web"><h2>On your phone or computer</h2><div class="scan">'
+        f'<div class="qr">{svg}</div><div><p>Scan the code with your phone camera, or go to</p>'
+        f'<p class="url">{e(_pretty_url(links.web))}</p></div></div></li>'
+    )
+    if links.telegram:
+        ways.append(
+            '<li class="way telegram"><h2>On Telegram</h2>'
+            f'<p class="url">{e(_pretty_url(links.telegram))}</p></li>'
+        )
+    closes = (
+        f'<p class="closes">Closes {e(_date(flow.closes))}</p>' if flow.closes is not None else ""
+    )
+    contact = flow.contact
+    reach = ", ".join(
+        e(x) for x in (contact.phone, contact.email, _pretty_url(contact.web or "")) if x
+    )
+    also = [tr(flow.title, other) for other in flow.languages if other != lang]
+    also_html = (
+        f'<p class="also">{" / ".join(e(t) for t in also if t != title)}</p>'
+        if any(t != title for t in also)
+        else ""
+    )
+    source_line = (
+        f'<p class="source">Shared by {e(links.source.name)}</p>' if links.source else ""
+    )
+    return f"""<!doctype html>
+<html lang="{e(lang)}">
+<head>
+<meta charset="utf-8">
+<title>{e(title)} - how to take part</title>
+<style>{POSTER_CSS}</style>
+</head>
+<body>
+<main class="page">
+<p class="council">{e(flow.council)}</p>
+<h1>{e(title)}</h1>
+{also_html}
+<p class="lead">Have your say. {_WAYS.get(len(ways), str(len(ways)))} to take part:</p>
+{closes}
+<ul class="ways">
+{chr(10).join(ways)}
+</ul>
+<div class="small">
+{source_line}
+<p>Text STOP at any time to stop. Questions? {reach}</p>
+</div>
+</main>
+</body>
+</html>
+"""
+
+
+def write_poster(links: Links, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{links.stem}-poster.html"
+    path.write_text(poster_html(links), encoding="utf-8")
+    return path
