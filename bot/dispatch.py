@@ -29,6 +29,7 @@ MAX_ATTEMPTS = 60
 """Optimistic retries before giving up with ConflictError (then the webhook answers 503)."""
 
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_RESUMABLE = (Status.ACTIVE, Status.OPTED_OUT, Status.COMPLETE, Status.DECLINED)
 
 
 def utcnow() -> datetime:
@@ -92,6 +93,8 @@ class Dispatcher:
             if isinstance(chosen, list):
                 return Outcome(replies=chosen, attempts=attempt)
             flow, session = chosen
+            if inbound.kind == "text" and session.asked and self._is_start(inbound, flow):
+                inbound = inbound.model_copy(update={"kind": "start"})
             result = engine.step(flow, session, inbound, now)
             try:
                 stored = await self.store.commit(
@@ -127,23 +130,15 @@ class Dispatcher:
             started = self.registry.by_keyword(inbound.text)
         if started is not None:
             flow, source = started
-            if (
-                session is not None
-                and session.flow == flow.id
-                and (session.status is Status.ACTIVE or session.status is Status.OPTED_OUT)
-            ):
-                # Their keyword again mid-survey (or to re-join after STOP): carry on.
-                if session.status is Status.OPTED_OUT:
-                    return flow, session
+            if session is not None and session.flow == flow.id and session.status in _RESUMABLE:
+                # Their keyword or link again: carry on (the engine says "finished", re-joins
+                # after STOP, or repeats the current question), never silently start over.
+                if session.address is None and not session.status.finished:
+                    session = session.model_copy(update={"address": inbound.address})
                 return flow, session
             fresh = engine.new_session(
-                flow,
-                respondent=respondent,
-                channel=inbound.channel,
-                address=inbound.address,
-                now=now,
-                source=source.id if source else inbound.source,
-                lang=inbound.lang,
+                flow, respondent=respondent, channel=inbound.channel, address=inbound.address,
+                now=now, source=source.id if source else inbound.source, lang=inbound.lang,
             )
             # Keep the stored rev so the commit replaces the old session atomically.
             fresh.rev = session.rev if session is not None else 0
@@ -157,6 +152,10 @@ class Dispatcher:
         if opted_out:
             return []  # they said STOP: say nothing unless they start a survey again
         return self.menu(now)
+
+    def _is_start(self, inbound: Inbound, flow: Flow) -> bool:
+        hit = self.registry.by_keyword(inbound.text) if len(inbound.text) <= 40 else None
+        return hit is not None and hit[0].id == flow.id
 
     def menu(self, now: datetime) -> list[Reply]:
         flows = [f for f in self.registry.open_flows(now) if f.keywords]

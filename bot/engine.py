@@ -125,7 +125,15 @@ class _Turn:
     def say(self, text: str, kind: ReplyKind = "notice") -> None:
         if text:
             self.replies.append(
-                trusted(Reply, text=text, choices=[], multi=False, question=None, kind=kind, lang=self.s.lang)
+                trusted(
+                    Reply,
+                    text=text,
+                    choices=[],
+                    multi=False,
+                    question=None,
+                    kind=kind,
+                    lang=self.s.lang,
+                )
             )
 
     def phrase(self, name: str, /, **values: Any) -> str:
@@ -193,6 +201,11 @@ def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:
             t.say(t.phrase("rejoined"))
             _resume(t)
         return
+    if command == "stop" and s.status.finished:
+        # Already finished: nothing more will be sent, and the response keeps its status.
+        t.event("stop_after_finish")
+        t.say(t.phrase("stopped"), "end")
+        return
     if command == "stop":
         s.status = Status.OPTED_OUT
         s.finished_at = t.now
@@ -217,7 +230,8 @@ def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:
         _restart(t, intro=True)
         return
     if s.status.finished:
-        if command == "restart" or (command == "start" and s.status is not Status.COMPLETE):
+        starting = command == "start" or inbound.kind == "start"
+        if command == "restart" or (starting and s.status is not Status.COMPLETE):
             _restart(t, intro=False)
         elif command == "help":
             t.say(_help_text(t))
@@ -324,7 +338,12 @@ def _language_menu(t: _Turn) -> Reply:
     return trusted(
         Reply,
         lang=t.s.lang,
-        text=t.phrase("language_menu"),
+        # In every language of the flow: whoever asks may not read the current one.
+        text="\n".join(
+            dict.fromkeys(
+                phrase(t.flow, lang, "language_menu") for lang in (t.s.lang, *t.flow.languages)
+            )
+        ),
         choices=choices,
         multi=False,
         question=None,
@@ -459,7 +478,15 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
             else t.phrase("confirm_plain", label=label)
         )
         t.replies.append(
-            trusted(Reply, text=text_, choices=[], multi=False, question=q.id, kind="question", lang=t.s.lang)
+            trusted(
+                Reply,
+                text=text_,
+                choices=[],
+                multi=False,
+                question=q.id,
+                kind="question",
+                lang=t.s.lang,
+            )
         )
         return
     _miss(t, q, outcome.reason)
@@ -803,7 +830,11 @@ def reminder(flow: Flow, session: Session) -> list[Reply]:
         head = phrase(flow, lang, "reminder", answered=answered, total=total, title=title)
     q = flow.question(session.current) if session.current else None
     if q is None:
-        return [trusted(Reply, text=head, choices=[], multi=False, question=None, kind="notice", lang=lang)]
+        return [
+            trusted(
+                Reply, text=head, choices=[], multi=False, question=None, kind="notice", lang=lang
+            )
+        ]
     return [question_reply(flow, q, lang, session.answers, prefix=head)]
 
 
