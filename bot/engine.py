@@ -172,13 +172,19 @@ def step(flow: Flow, session: Session, inbound: Inbound, now: datetime) -> Step:
         }
     )
     t = _Turn(flow, s, now)
+    moved = False
     if s.version != flow.version:
-        migrate(flow, s)
+        moved = migrate(flow, s)
         t.event("migrated", data_version=flow.version)
     gap = now - max(s.last_at, s.reminded_at or s.last_at)
     s.messages += 1
     try:
-        _dispatch(t, inbound, gap)
+        if moved and s.status is Status.ACTIVE and s.current is not None:
+            # The question they were answering was removed: this message was meant for it, so
+            # do not take it as an answer to another question; put the next one to them.
+            _resume(t)
+        else:
+            _dispatch(t, inbound, gap)
     finally:
         s.last_at = now
     return t.build()
@@ -846,8 +852,10 @@ class _Safe(dict[str, Any]):
 # -- flow versions --------------------------------------------------------------------------------
 
 
-def migrate(flow: Flow, s: Session) -> None:
-    """Move a session started on an older version of ``flow`` onto this one (rule: module doc)."""
+def migrate(flow: Flow, s: Session) -> bool:
+    """Move a session started on an older version of ``flow`` onto this one (rule: module doc).
+
+    Returns True when the question the respondent was on no longer exists."""
     for qid, value in list(s.answers.items()):
         q = flow.question(qid)
         if q is not None and value is not None and not valid_value(q, value):
@@ -857,13 +865,16 @@ def migrate(flow: Flow, s: Session) -> None:
     cur = flow.question(s.current) if s.current else None
     if s.current and (cur is None or (s.pending is not None and s.pending.kind != "language")):
         s.pending = None
+    moved = False
     if s.status is Status.ACTIVE and s.current and cur is None:
+        moved = True
         s.current = None
         nxt = _first_unanswered(flow, s)
         s.current = nxt.id if nxt else None
         if nxt is not None and (not s.asked or s.asked[-1] != nxt.id):
             s.asked.append(nxt.id)
     s.version = flow.version
+    return moved
 
 
 def _first_unanswered(flow: Flow, s: Session) -> Question | None:

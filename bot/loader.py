@@ -78,8 +78,8 @@ def load_flow_text(raw: str | bytes, file: str) -> LoadResult:
                 file,
                 1,
                 1,
-                "a flow file must be a list of settings (id:, title:, questions: ...), "
-                "each on its own line",
+                "a flow file must be made of settings, one per line: "
+                "'id: ...', 'title: ...', 'questions: ...'",
                 "see flows/communities-approach.yaml for an example",
                 code="not_a_map",
             )

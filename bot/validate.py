@@ -58,11 +58,8 @@ class _Report:
         question: str | None = None,
         severity: str = "error",
         code: str = "invalid",
-        column_offset: int = 0,
     ) -> None:
         line, col = self.located.where(path)
-        if col is not None and column_offset:
-            col += column_offset
         self.problems.append(Problem(self.file, line, col, message, hint, question, severity, code))
 
     def add_inside(
@@ -322,7 +319,7 @@ def _check_jumps(flow: Flow, report: _Report) -> None:
                 report.add(
                     where,
                     "next: a question cannot lead to itself",
-                    None,
+                    "jump to a later question or 'end', or remove next:",
                     question=q.id,
                     code="next_cycle",
                 )

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 from adapters.services import Services
 from bot.models import Inbound, Status
 from tests.adapters.conftest import Clock
@@ -37,3 +41,39 @@ async def test_unknown_number_without_keyword_gets_the_menu(services: Services) 
     assert "CARERS" in text
     assert "TEST" in text
     assert "COMMUNITIES" not in text  # closed in 2022
+
+
+async def test_a_flow_edited_mid_session_loses_nothing_already_answered(
+    services: Services, clock: Clock, flows_dir: Path
+) -> None:
+    d = services.dispatcher
+    number = "+447700900321"
+    for n, text in enumerate(["TEST", "yes", "Asha", "1", "2"]):
+        clock.advance(minutes=1)
+        await d.handle(Inbound(channel="sms", address=number, text=text, message_id=f"E{n}"))
+    # The officer removes the 'often' question (already answered) and edits a text.
+    path = flows_dir / "every-type.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  - id: often")
+    end = text.index("  - id: support")
+    edited = text[:start] + text[end:]
+    edited = edited.replace("What helps you? Pick up to 2.", "What helps you most? Pick up to 2.")
+    edited = edited.replace("default: often", "default: support")
+    path.write_text(edited, encoding="utf-8")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert services.registry.refresh()
+    assert not services.registry.errors
+    rid = services.store.respondent("sms", number)
+    before = await services.store.response(rid, "every-type")
+    assert before is not None
+    old_version = before.version
+    clock.advance(days=1)
+    out = await d.handle(Inbound(channel="sms", address=number, text="1 and 3",
+                                 message_id="E9"))
+    assert out.session is not None
+    assert out.session.version != old_version
+    after = await services.store.response(rid, "every-type")
+    assert after is not None
+    assert after.answers["often"].value == "sometimes"  # removed question: answer kept
+    assert after.answers["support"].value == ["respite", "info"]
+    assert after.answers["name"].value == "Asha"

@@ -1,0 +1,304 @@
+"""``surveybot link``, ``surveybot graph`` and ``surveybot cost``: outreach, route diagram, SMS cost.
+
+Each takes a flow by id (looked up in ``SURVEYBOT_FLOWS``, default ``flows/``) or by file path.
+Problems are reported in plain words on stderr with exit code 1, never as a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.cli import app
+from bot.config import Settings
+from bot.errors import FlowError, SurveybotError
+from bot.schema import Flow
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+FLOW_HELP = "Flow id (e.g. carers-strategy) or flow file (e.g. flows/carers-strategy.yaml)"
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(1)
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        fail(f"a setting in the environment or .env is wrong ({where}): {first.get('msg')}")
+
+
+def load_flow_arg(flow: str) -> Flow:
+    """A flow by file path, or by id from the flows folder; clear errors otherwise."""
+    from bot.loader import FlowRegistry, require_flow
+
+    path = Path(flow)
+    if path.suffix.lower() in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            fail(f"no flow file {flow}")
+        try:
+            return require_flow(path)
+        except FlowError as exc:
+            lines = "\n  ".join(p.format() for p in exc.problems[:10])
+            fail(f"{flow} cannot be used:\n  {lines}\nrun: surveybot validate {flow}")
+    folder = settings().flows_dir
+    registry = FlowRegistry(folder)
+    found = registry.get(flow)
+    if found is not None:
+        return found
+    known = ", ".join(sorted(registry.flows)) or "none"
+    rejected = (
+        f"; files with errors: {', '.join(sorted(registry.errors))} (run: surveybot validate)"
+        if registry.errors
+        else ""
+    )
+    fail(f"no flow {flow!r} in {folder}/ (flows there: {known}){rejected}")
+
+
+# --- link ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def link(
+    flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="Source group id, e.g. harborough-carers")
+    ] = None,
+    all_sources: Annotated[
+        bool, typer.Option("--all-sources", help="One set of links (and posters) per source")
+    ] = False,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for QR codes and posters")
+    ] = Path("out"),
+    poster: Annotated[
+        bool, typer.Option("--poster", help="Also write a printable A4 poster (HTML)")
+    ] = False,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Open the web chat in this language, e.g. gu")
+    ] = None,
+    no_qr: Annotated[bool, typer.Option("--no-qr", help="Print the links only")] = False,
+) -> None:
+    """Links to share a survey: Telegram, web chat, SMS keyword; QR codes and an A4 poster.
+
+    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME and TWILIO_FROM_NUMBER (environment or .env)
+    for complete links; anything missing is named in the notes.
+    """
+    from bot.results import outreach
+
+    f = load_flow_arg(flow)
+    cfg = settings()
+    if all_sources and source:
+        fail("give --source or --all-sources, not both")
+    if all_sources and not f.sources:
+        fail(f"flow {f.id!r} has no sources; add a 'sources:' list to the flow file")
+    wanted: list[str | None] = [s.id for s in f.sources] if all_sources else [source]
+    notes: list[str] = []
+    for sid in wanted:
+        try:
+            links = outreach.make_links(
+                f,
+                sid,
+                public_url=cfg.public_url,
+                bot_username=cfg.telegram_bot_username,
+                from_number=cfg.twilio_from_number,
+                lang=lang,
+            )
+        except SurveybotError as exc:
+            fail(str(exc))
+        from bot.text import tr
+
+        head = f"{tr(f.title, links.lang)} ({f.id})"
+        if links.source:
+            head += f", shared by {links.source.name} ({links.source.id})"
+        out.print(f"[bold]{escape(head)}[/]")
+        out.print(f"  Telegram: {escape(links.telegram or '(not set: see notes)')}")
+        out.print(f"  Web chat: {escape(links.web)}")
+        sms_line = links.sms_text or (
+            f"Text {links.sms_words} to (number not set: see notes)"
+            if links.sms_words
+            else "(no SMS keyword: see notes)"
+        )
+        out.print(f"  SMS:      {escape(sms_line)}")
+        if not no_qr:
+            png, svg = outreach.write_qr(links.web, output, links.stem)
+            out.print(f"  QR code (web chat link): {escape(str(png))}, {escape(str(svg))}")
+        if poster:
+            page = outreach.write_poster(links, output)
+            out.print(
+                f"  Poster: {escape(str(page))} (open in a browser, print on A4 or save as PDF)"
+            )
+        notes.extend(n for n in links.notes if n not in notes)
+    if notes:
+        out.print("Notes:")
+        for n in notes:
+            out.print(f"  - {escape(n)}")
+
+
+# --- graph ---------------------------------------------------------------------------------------
+
+
+class GraphFormat(str, Enum):
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+_SUFFIX_FORMAT = {".dot": GraphFormat.dot, ".gv": GraphFormat.dot}
+
+
+@app.command()
+def graph(
+    flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
+    fmt: Annotated[
+        GraphFormat | None,
+        typer.Option("--format", "-f", help="mermaid (default) or dot; from -o's ending if unset"),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (.mmd, .md, .dot, .gv)"),
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Question texts in this language")] = None,
+) -> None:
+    """Draw the flow's route (skip logic) as Mermaid or Graphviz DOT, to check before going live.
+
+    Mermaid renders on GitHub and GitLab, in VS Code's Markdown preview and at mermaid.live; a
+    .md output is wrapped in a ```mermaid block. DOT: dot -Tsvg flow.dot -o flow.svg
+    """
+    from bot.results import graph as diagram
+
+    f = load_flow_arg(flow)
+    if lang is not None and lang not in f.languages:
+        fail(f"flow {f.id!r} is not in language {lang!r}; it is in: {', '.join(f.languages)}")
+    chosen = fmt or (_SUFFIX_FORMAT.get(output.suffix.lower()) if output else None)
+    chosen = chosen or GraphFormat.mermaid
+    text = diagram.render(f, chosen.value, lang)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    if chosen is GraphFormat.mermaid and output.suffix.lower() == ".md":
+        text = f"```mermaid\n{text}```\n"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    err.print(f"wrote {escape(str(output))} ({chosen.value})")
+
+
+# --- cost ----------------------------------------------------------------------------------------
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{currency}{value:,.2f}"
+
+
+@app.command()
+def cost(
+    flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
+    respondents: Annotated[
+        int, typer.Option("--respondents", "-n", min=0, help="People expected to complete it")
+    ] = 1000,
+    price_per_segment: Annotated[
+        float,
+        typer.Option("--price-per-segment", min=0.0, help="Price of one outbound SMS segment"),
+    ] = 0.04,
+    inbound_price: Annotated[
+        float | None,
+        typer.Option("--inbound-price", min=0.0, help="Price of one inbound SMS segment"),
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Language, e.g. gu")] = None,
+    reminders: Annotated[
+        int | None,
+        typer.Option("--reminders", min=0, help="Reminders per respondent (default: the flow's max)"),
+    ] = None,
+    currency: Annotated[str, typer.Option("--currency", help="Symbol shown before prices")] = "£",
+    detail: Annotated[
+        bool, typer.Option("--detail", help="List every message of each route with its parts")
+    ] = False,
+) -> None:
+    """Estimate what a survey costs by SMS: segments per response (shortest, typical, longest
+    route), reminders included, and the total for the expected number of respondents."""
+    from bot.results import cost as costing
+    from bot.text import LANGUAGE_NAMES, tr
+
+    f = load_flow_arg(flow)
+    try:
+        est = costing.estimate(
+            f,
+            respondents=respondents,
+            price=price_per_segment,
+            lang=lang,
+            reminders=reminders,
+            inbound_price=inbound_price,
+        )
+    except SurveybotError as exc:
+        fail(str(exc))
+    lang_name = LANGUAGE_NAMES.get(est.lang, est.lang)
+    out.print(
+        f"[bold]SMS cost estimate: {escape(tr(f.title, est.lang))} ({f.id}), {lang_name}, "
+        f"{respondents:,} completed responses[/]"
+    )
+    inbound_txt = (
+        f"{_money(inbound_price, currency)} per inbound segment"
+        if inbound_price is not None
+        else "inbound not priced (give --inbound-price)"
+    )
+    out.print(
+        f"{_money(price_per_segment, currency)} per outbound segment; {inbound_txt}; "
+        f"{est.reminders} reminder(s) per respondent"
+    )
+    table = Table()
+    table.add_column("route")
+    table.add_column("questions", justify="right")
+    table.add_column("outbound segments", justify="right")
+    table.add_column("of which reminders", justify="right")
+    table.add_column("inbound segments", justify="right")
+    table.add_column("per response", justify="right")
+    table.add_column(f"for {respondents:,}", justify="right")
+    for route in est.routes.values():
+        per = est.cost(route) + (est.inbound_cost(route) or 0.0)
+        table.add_row(
+            route.name,
+            str(route.answers),
+            str(route.outbound),
+            str(route.reminder_segments),
+            str(route.inbound),
+            _money(per, currency),
+            _money(est.total(route), currency),
+        )
+    out.print(table)
+    typical = est.routes["typical"]
+    out.print(
+        f"Estimated total: [bold]{_money(est.total(typical), currency)}[/] (typical route), "
+        f"between {_money(est.total(est.routes['shortest']), currency)} and "
+        f"{_money(est.total(est.routes['longest']), currency)}"
+        + ("" if inbound_price is not None else "; outbound only")
+    )
+    for note in est.notes:
+        out.print(f"  - {escape(note)}")
+    if est.flags:
+        out.print("[bold]Messages that cost more than they need to, or nearly do:[/]")
+        for flag in est.flags:
+            out.print(f"  - [{escape(flag.what)}] {escape(flag.message)}")
+    if detail:
+        for route in est.routes.values():
+            t = Table(title=f"{route.name} route")
+            t.add_column("message")
+            t.add_column("encoding")
+            t.add_column("length", justify="right")
+            t.add_column("parts", justify="right")
+            for p in (*route.steps, *route.reminders):
+                t.add_row(escape(p.what), p.encoding, str(p.length), str(p.segments))
+            out.print(t)
