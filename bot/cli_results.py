@@ -7,5 +7,6 @@ registers them on the CLI app.
 from __future__ import annotations
 
 from bot.cli import app
+from bot.results import tools_commands  # noqa: F401  (link, graph, cost)
 
 __all__ = ["app"]

@@ -164,13 +164,7 @@ class _Turn:
 
 def step(flow: Flow, session: Session, inbound: Inbound, now: datetime) -> Step:
     """Apply one inbound message to a session. Never raises for any message text."""
-    s = session.model_copy(
-        update={
-            "asked": list(session.asked),
-            "answers": dict(session.answers),
-            "other": dict(session.other),
-        }
-    )
+    s = _fork(session)
     t = _Turn(flow, s, now)
     moved = False
     if s.version != flow.version:
@@ -188,6 +182,17 @@ def step(flow: Flow, session: Session, inbound: Inbound, now: datetime) -> Step:
     finally:
         s.last_at = now
     return t.build()
+
+
+def _fork(session: Session) -> Session:
+    """A copy to work on (the caller's session is never changed), without re-validation."""
+    values = dict(session.__dict__)
+    values["asked"] = list(session.asked)
+    values["answers"] = dict(session.answers)
+    values["other"] = dict(session.other)
+    new = trusted(Session, **values)
+    object.__setattr__(new, "__pydantic_fields_set__", set(session.__pydantic_fields_set__))
+    return new
 
 
 def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:

@@ -69,6 +69,28 @@ def load_flow_text(raw: str | bytes, file: str) -> LoadResult:
     can fix them all in one go.
     """
     data = raw.encode() if isinstance(raw, str) else raw
+    try:
+        return _load(data, file)
+    except Exception as exc:  # a bug of ours must not stop the other flows from loading
+        log.exception("checking %s failed", file)
+        return LoadResult(
+            file,
+            None,
+            [
+                Problem(
+                    file,
+                    None,
+                    None,
+                    f"this file could not be checked ({type(exc).__name__}: {exc})"[:300],
+                    "this is a fault in surveybot, not in the file: please report it "
+                    "with a copy of the file",
+                    code="internal",
+                )
+            ],
+        )
+
+
+def _load(data: bytes, file: str) -> LoadResult:
     located, problems = load_yaml(data, file)
     if located is None:
         return LoadResult(file, None, problems)
@@ -684,6 +706,8 @@ def _pydantic_problems(exc: ValidationError, located: Located, file: str) -> lis
             }.get(kind)
         elif etype == "value_error":
             text = msg.removeprefix("Value error, ")
+            if len(text) > 200:
+                text = text[:195] + " ..."
             message = text if not field_name else f"{what}: {text}"
             # A check of several fields ('max' must be greater than 'min'): point at the first.
             named = re.findall(r"'([a-z_]+)'", text)

@@ -476,7 +476,7 @@ class Flow(_Model):
     def _tz(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
             raise ValueError(f"unknown time zone {value!r}; e.g. 'Europe/London'") from exc
         return value
 

@@ -687,7 +687,8 @@ def _check_characters(
     first = text.index(culprits[0]) + 1
     if stuck:
         shown = ", ".join(_char_name(c) for c in stuck[:4])
-        also = f"; {', '.join(repr(c) for c in fixable[:4])} then stay too" if fixable else ""
+        kept = ", ".join(repr(c) for c in fixable[:4])
+        also = f"; while they stay, {kept} cannot be replaced either" if fixable else ""
         report.add_inside(
             path,
             first,

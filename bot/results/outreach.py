@@ -291,27 +291,30 @@ def _pretty_url(url: str) -> str:
 _WAYS = {1: "One way", 2: "Two ways", 3: "Three ways"}
 
 POSTER_CSS = """
-@page { size: A4; margin: 14mm; }
+@page { size: A4; margin: 12mm; }
 * { box-sizing: border-box; }
 html, body { margin: 0; padding: 0; }
 body { font-family: Arial, Helvetica, sans-serif; color: #000; background: #fff;
-       font-size: 20pt; line-height: 1.3; }
-.page { width: 182mm; min-height: 269mm; margin: 0 auto; display: flex; flex-direction: column; }
-.council { font-size: 16pt; margin: 0 0 4mm; }
-h1 { font-size: 36pt; line-height: 1.1; margin: 0 0 3mm; }
-.lead { font-size: 22pt; margin: 0 0 6mm; }
-.closes { font-size: 20pt; font-weight: bold; margin: 0 0 8mm; }
+       font-size: 18pt; line-height: 1.25; }
+p { margin: 0 0 2mm; }
+.page { width: 186mm; min-height: 272mm; margin: 0 auto; display: flex; flex-direction: column; }
+.council { font-size: 15pt; margin-bottom: 3mm; }
+h1 { font-size: 34pt; line-height: 1.1; margin: 0 0 2mm; }
+.also { font-size: 18pt; }
+.lead { font-size: 22pt; margin: 3mm 0 2mm; }
+.closes { font-size: 20pt; font-weight: bold; margin-bottom: 5mm; }
 .ways { list-style: none; padding: 0; margin: 0; }
-.way { border: 1mm solid #000; border-radius: 4mm; padding: 5mm 6mm; margin: 0 0 6mm; }
-.way h2 { font-size: 18pt; margin: 0 0 2mm; text-transform: uppercase; letter-spacing: 0.05em; }
-.big { font-size: 30pt; font-weight: bold; word-break: break-word; margin: 0; }
-.url { font-size: 18pt; font-weight: bold; word-break: break-all; margin: 2mm 0 0; }
+.way { border: 0.8mm solid #000; border-radius: 4mm; padding: 4mm 6mm; margin: 0 0 5mm; }
+.way h2 { font-size: 15pt; margin: 0 0 2mm; text-transform: uppercase; letter-spacing: 0.05em; }
+.big { font-size: 28pt; font-weight: bold; line-height: 1.2; }
+.url { font-size: 17pt; font-weight: bold; overflow-wrap: anywhere; }
 .scan { display: flex; gap: 6mm; align-items: center; }
-.qr { width: 62mm; height: 62mm; flex: none; }
-.qr svg { width: 100%; height: 100%; }
-.small { font-size: 14pt; margin-top: auto; }
-@media screen { body { background: #eee; } .page { background: #fff; padding: 14mm;
-                width: 210mm; margin: 5mm auto; } }
+.qr { width: 58mm; height: 58mm; flex: none; }
+.qr svg { display: block; width: 100%; height: 100%; }
+.small { font-size: 13pt; margin-top: auto; }
+@media screen { body { background: #eee; }
+                .page { background: #fff; padding: 12mm; width: 210mm; height: 297mm;
+                        margin: 5mm auto; } }
 """
 
 
@@ -321,7 +324,7 @@ def poster_html(links: Links) -> str:
     lang = links.lang
     e = html.escape
     title = tr(flow.title, lang)
-    svg = qr(links.web).svg_inline(scale=1, border=2, title=links.web)
+    svg = qr(links.web).svg_inline(scale=1, border=2, omitsize=True, title=links.web)
     ways: list[str] = []
     if links.sms_text:
         ways.append(

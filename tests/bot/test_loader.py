@@ -630,6 +630,35 @@ def test_flow_setting_errors_are_plain_english() -> None:
     assert all(p.question is None for p in result.problems)
 
 
+def test_time_zone_that_is_not_a_name() -> None:
+    # Found by the fuzz test below: a missing 'intro:' line folds the intro into the time zone,
+    # and ZoneInfo then raised OSError (file name too long) instead of "unknown time zone".
+    head = HEAD.replace(
+        "council:", "timezone: Europe/London\n\n  " + "Hello there. " * 30 + "\ncouncil:"
+    )
+    p = one(load("- {id: a, type: text, text: Hi}\n", head=head), "value_error")
+    assert p.line == 3
+    assert "unknown time zone" in p.message
+    assert len(p.message) < 240
+
+
+def test_a_fault_in_the_checks_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.loader
+
+    def broken_check(*args: object) -> list[Problem]:
+        raise RuntimeError("boom")
+
+    (tmp_path / "a.yaml").write_text(HEAD + "- {id: a, type: text, text: Hi}\n")
+    monkeypatch.setattr(bot.loader, "check_flow", broken_check)
+    [result] = load_paths([tmp_path])
+    p = one(result, "internal")
+    assert "RuntimeError: boom" in p.message
+    assert p.hint is not None
+    assert "fault in surveybot" in p.hint
+
+
 def test_questions_not_a_list_or_empty() -> None:
     p = one(load("", head=HEAD), "list_type")
     assert p.line == 7
@@ -865,6 +894,7 @@ def _check_result(result: LoadResult, text: str) -> None:
     assert isinstance(result, LoadResult)
     n_lines = text.count("\n") + 1
     for p in result.problems:
+        assert p.code != "internal", p.format()
         assert p.severity in ("error", "warning")
         assert p.message
         assert p.line is None or 1 <= p.line <= n_lines + 1, p.format()
