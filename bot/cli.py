@@ -145,15 +145,21 @@ _DESCRIPTIONS: dict[str, str] = {
 
 
 def flow_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a flow file (draft 2020-12), with a description on every setting."""
-    doc = Flow.model_json_schema(mode="validation")
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    """The JSON Schema of a flow file, with a description on every setting.
+
+    Written as draft-07 (``definitions``, not ``$defs``): the draft the VS Code YAML extension
+    fully supports; it warns that 2020-12 schemas are "not yet fully supported".
+    """
+    doc = Flow.model_json_schema(mode="validation", ref_template="#/definitions/{model}")
+    if "$defs" in doc:
+        doc["definitions"] = doc.pop("$defs")
+    doc["$schema"] = "http://json-schema.org/draft-07/schema#"
     doc["title"] = "surveybot flow"
     doc["description"] = (
         "A survey for the surveybot chat and SMS bot. Check a file with: surveybot validate FILE"
     )
     doc["properties"].pop("version", None)  # set by the loader, not written by officers
-    defs: dict[str, Any] = doc.get("$defs", {})
+    defs: dict[str, Any] = doc.get("definitions", {})
     for name, kind in _QUESTION_KINDS.items():
         if name in defs:
             defs[name]["description"] = kind + (

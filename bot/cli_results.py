@@ -6,6 +6,7 @@ registers them on the CLI app.
 
 from __future__ import annotations
 
+import bot.results.commands  # noqa: F401  (export, report)
 from bot.cli import app
 from bot.results import tools_commands  # noqa: F401  (link, graph, cost)
 

@@ -670,6 +670,9 @@ def _pydantic_problems(exc: ValidationError, located: Located, file: str) -> lis
             )
             if field_name == "when":
                 hint = "put the condition in quotes, e.g. when: 'know_support == yes'"
+            elif field_name == "none_of_these":
+                message = f"{what} should be true, or the words to show"
+                hint = "e.g. none_of_these: true, or none_of_these: None of these"
             elif field_name == "next":
                 hint = "write a question id, 'end', or a map of answers, e.g. {\"no\": q5, default: q6}"
             else:

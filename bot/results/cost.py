@@ -29,6 +29,7 @@ answer on every route.
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -277,7 +278,9 @@ def extreme_routes(
             memo[key] = result
             return result
         if i in on_path:
-            chain = " -> ".join(flow.questions[j].id for j in sorted(on_path)) or flow.questions[i].id
+            chain = (
+                " -> ".join(flow.questions[j].id for j in sorted(on_path)) or flow.questions[i].id
+            )
             raise CostError(f"the route can loop back to {flow.questions[i].id!r} ({chain})")
         on_path.add(i)
         q = flow.questions[i]
@@ -425,15 +428,16 @@ def flags_for(p: Part) -> list[Flag]:
             fewer = info.segments - 1
             cap = caps[0] if fewer == 1 else caps[1] * fewer
             near = " - trim it to save a part" if len(tail) <= NEAR else ""
-            shown = " ".join(tail.split())
+            shown = re.sub(r"\s+", " ", tail)
             if len(shown) > 40:
                 shown = "..." + shown[-37:]
+            unit = "characters" if info.encoding == "GSM-7" else "UCS-2 characters"
             out.append(
                 Flag(
                     p.what,
                     "extra_segment",
-                    f"{info.segments} parts ({info.encoding}, {info.length} of {cap} for "
-                    f"{fewer}): {len(tail)} character(s) over, {shown!r}{near}",
+                    f"{info.segments} parts: {info.length} {unit}, {len(tail)} more than fit in "
+                    f"{fewer} ({cap}); the overflow is {shown!r}{near}",
                 )
             )
     return out
@@ -506,9 +510,9 @@ def estimate(
         )
     all_text = "".join(p.text for r in routes.values() for p in r.steps)
     if not latin(all_text):
-        name = LANGUAGE_NAMES.get(lang, lang)
+        language = LANGUAGE_NAMES.get(lang, lang)
         notes.append(
-            f"{name}: every message goes as UCS-2 (Unicode), 70 characters in one part and 67 a "
+            f"{language}: every message goes as UCS-2 (Unicode), 70 characters in one part and 67 a "
             "part when longer; that is inherent to the script, not a fault in the text: keep "
             "messages short"
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -121,9 +121,13 @@ def start_parts(flow: Flow, source: Source | None) -> tuple[str, str | None, str
             )
         second = source.keyword.upper()
     short = f"{first}-{second}" if second else first
-    return first, second, (
-        f"Telegram start code {payload!r} has {why}; the link uses the SMS keywords "
-        f"{short!r} instead, which the bot also accepts"
+    return (
+        first,
+        second,
+        (
+            f"Telegram start code {payload!r} has {why}; the link uses the SMS keywords "
+            f"{short!r} instead, which the bot also accepts"
+        ),
     )
 
 
@@ -190,6 +194,7 @@ def make_links(
     bot_username: str | None,
     from_number: str | None,
     lang: str | None = None,
+    now: datetime | None = None,
 ) -> Links:
     """Every way to take part in ``flow`` for one source group, with notes on what is missing."""
     if lang is not None and lang not in flow.languages:
@@ -198,6 +203,9 @@ def make_links(
         )
     source = find_source(flow, source_id)
     notes: list[str] = []
+    closes = flow.closes_at()
+    if closes is not None and (now or datetime.now(UTC)) >= closes:
+        notes.append(f"this survey closed on {_date(closes)}: change 'closes:' in the flow file")
 
     first, second, fallback = start_parts(flow, source)
     payload = f"{first}-{second}" if second else first
@@ -271,8 +279,8 @@ def write_qr(data: str, folder: Path, stem: str) -> tuple[Path, Path]:
     png = folder / f"{stem}-qr.png"
     svg = folder / f"{stem}-qr.svg"
     modules = code.symbol_size(scale=1, border=4)[0]
-    code.save(png, kind="png", scale=max(4, 950 // modules), border=4)
-    code.save(svg, kind="svg", scale=10, border=4, title=data)
+    code.save(str(png), kind="png", scale=max(4, 950 // modules), border=4)
+    code.save(str(svg), kind="svg", scale=10, border=4, title=data)
     return png, svg
 
 
@@ -280,7 +288,11 @@ def write_qr(data: str, folder: Path, stem: str) -> tuple[Path, Path]:
 
 
 def _date(value: date | datetime) -> str:
-    d = value.date() if isinstance(value, datetime) else value
+    """``31 December 2026``; an end-of-day ``closes_at`` (midnight after) counts as the day before."""
+    if isinstance(value, datetime):
+        d = (value - timedelta(microseconds=1)).date() if value.time() == time(0) else value.date()
+    else:
+        d = value
     return f"{d.day} {d:%B %Y}"
 
 
@@ -343,9 +355,8 @@ def poster_html(links: Links) -> str:
             '<li class="way telegram"><h2>On Telegram</h2>'
             f'<p class="url">{e(_pretty_url(links.telegram))}</p></li>'
         )
-    closes = (
-        f'<p class="closes">Closes {e(_date(flow.closes))}</p>' if flow.closes is not None else ""
-    )
+    closing = flow.closes_at()
+    closes = f'<p class="closes">Closes {e(_date(closing))}</p>' if closing is not None else ""
     contact = flow.contact
     reach = ", ".join(
         e(x) for x in (contact.phone, contact.email, _pretty_url(contact.web or "")) if x
@@ -356,9 +367,7 @@ def poster_html(links: Links) -> str:
         if any(t != title for t in also)
         else ""
     )
-    source_line = (
-        f'<p class="source">Shared by {e(links.source.name)}</p>' if links.source else ""
-    )
+    source_line = f'<p class="source">Shared by {e(links.source.name)}</p>' if links.source else ""
     return f"""<!doctype html>
 <html lang="{e(lang)}">
 <head>

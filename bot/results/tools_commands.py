@@ -6,7 +6,7 @@ Problems are reported in plain words on stderr with exit code 1, never as a trac
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -150,7 +150,7 @@ def link(
 # --- graph ---------------------------------------------------------------------------------------
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
 
@@ -169,7 +169,9 @@ def graph(
         Path | None,
         typer.Option("--output", "-o", help="Write to this file (.mmd, .md, .dot, .gv)"),
     ] = None,
-    lang: Annotated[str | None, typer.Option("--lang", help="Question texts in this language")] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Question texts in this language")
+    ] = None,
 ) -> None:
     """Draw the flow's route (skip logic) as Mermaid or Graphviz DOT, to check before going live.
 
@@ -204,6 +206,13 @@ def _money(value: float, currency: str) -> str:
     return f"{currency}{value:,.2f}"
 
 
+def _price(value: float, currency: str) -> str:
+    """A unit price with as many decimals as it has (at least 2): ``£0.0075``."""
+    text = f"{value:,.6f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{currency}{whole}.{frac.ljust(2, '0')}"
+
+
 @app.command()
 def cost(
     flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
@@ -221,7 +230,9 @@ def cost(
     lang: Annotated[str | None, typer.Option("--lang", help="Language, e.g. gu")] = None,
     reminders: Annotated[
         int | None,
-        typer.Option("--reminders", min=0, help="Reminders per respondent (default: the flow's max)"),
+        typer.Option(
+            "--reminders", min=0, help="Reminders per respondent (default: the flow's max)"
+        ),
     ] = None,
     currency: Annotated[str, typer.Option("--currency", help="Symbol shown before prices")] = "£",
     detail: Annotated[
@@ -251,22 +262,22 @@ def cost(
         f"{respondents:,} completed responses[/]"
     )
     inbound_txt = (
-        f"{_money(inbound_price, currency)} per inbound segment"
+        f"{_price(inbound_price, currency)} per inbound segment"
         if inbound_price is not None
         else "inbound not priced (give --inbound-price)"
     )
     out.print(
-        f"{_money(price_per_segment, currency)} per outbound segment; {inbound_txt}; "
+        f"{_price(price_per_segment, currency)} per outbound segment; {inbound_txt}; "
         f"{est.reminders} reminder(s) per respondent"
     )
-    table = Table()
+    table = Table(caption="SMS out/in: segments per completed response (out includes reminders)")
     table.add_column("route")
-    table.add_column("questions", justify="right")
-    table.add_column("outbound segments", justify="right")
-    table.add_column("of which reminders", justify="right")
-    table.add_column("inbound segments", justify="right")
-    table.add_column("per response", justify="right")
-    table.add_column(f"for {respondents:,}", justify="right")
+    table.add_column("answers", justify="right")
+    table.add_column("SMS out", justify="right")
+    table.add_column("reminders", justify="right")
+    table.add_column("SMS in", justify="right")
+    table.add_column("each", justify="right")
+    table.add_column("total", justify="right", no_wrap=True)
     for route in est.routes.values():
         per = est.cost(route) + (est.inbound_cost(route) or 0.0)
         table.add_row(
@@ -291,7 +302,7 @@ def cost(
     if est.flags:
         out.print("[bold]Messages that cost more than they need to, or nearly do:[/]")
         for flag in est.flags:
-            out.print(f"  - [{escape(flag.what)}] {escape(flag.message)}")
+            out.print(f"  - {escape(f'[{flag.what}]')} {escape(flag.message)}")
     if detail:
         for route in est.routes.values():
             t = Table(title=f"{route.name} route")
