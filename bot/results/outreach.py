@@ -207,14 +207,18 @@ def make_links(
     if closes is not None and (now or datetime.now(UTC)) >= closes:
         notes.append(f"this survey closed on {_date(closes)}: change 'closes:' in the flow file")
 
-    first, second, fallback = start_parts(flow, source)
-    payload = f"{first}-{second}" if second else first
-    if fallback:
-        notes.append(fallback)
+    payload: str | None = None
+    try:
+        first, second, fallback = start_parts(flow, source)
+        payload = f"{first}-{second}" if second else first
+        if fallback:
+            notes.append(fallback)
+    except OutreachError as exc:  # the web and SMS ways still work: say why, carry on
+        notes.append(f"no Telegram link: {exc}")
     telegram = None
-    if bot_username:
+    if bot_username and payload:
         telegram = telegram_link(bot_username, flow, source)
-    else:
+    elif not bot_username:
         notes.append(
             "no Telegram link: set TELEGRAM_BOT_USERNAME to the bot's username from @BotFather "
             "(e.g. TELEGRAM_BOT_USERNAME=LLRCarersBot in .env)"

@@ -169,9 +169,15 @@ def test_too_long_payload_falls_back_to_keywords_which_the_bot_accepts(tmp_path:
     assert resolved[0].id == flow.id
     assert resolved[1] is not None
     assert resolved[1].id == "a-community-group-with-long-id"
-    # Without a source keyword there is nothing short to fall back on: say what to change.
+    # Without a source keyword there is nothing short to fall back on: no Telegram link, and a
+    # note on what to change; the web and SMS ways still work.
+    other = links(flow, "another-group-without-keyword1")
+    assert other.telegram is None
+    assert other.telegram_payload is None
+    assert any("no Telegram link" in n and "keyword" in n for n in other.notes)
+    assert other.web.endswith("?source=another-group-without-keyword1")
     with pytest.raises(outreach.OutreachError, match="keyword"):
-        links(flow, "another-group-without-keyword1")
+        outreach.start_payload(flow, flow.source("another-group-without-keyword1"))
 
 
 def test_unknown_source_lists_the_flows_sources() -> None:
