@@ -107,6 +107,8 @@ def create_app(
         tasks: list[asyncio.Task[None]] = []
         if refresh_flows:
             tasks.append(asyncio.create_task(_refresh_loop(svc)))
+        with contextlib.suppress(StoreError):  # Redis may come up later; scripts load lazily
+            await svc.store.prepare()
         if telegram is not None:
             await telegram.start()
         stop = asyncio.Event()

@@ -31,10 +31,10 @@ from redis.asyncio import Redis
 from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import loadgen  # noqa: E402
+import loadgen
 
-from bot.models import Status  # noqa: E402
-from store import KeyBuilder, RedisStore  # noqa: E402
+from bot.models import Status
+from store import KeyBuilder, RedisStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-auth-token"

@@ -31,6 +31,7 @@ caller may pass translated.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
@@ -60,6 +61,8 @@ GSM_EXTENSION = "\f^{}\\[~]|€"
 """Reached through ESC, so each costs 2 septets."""
 
 _GSM_COST: dict[str, int] = {**dict.fromkeys(GSM_BASIC, 1), **dict.fromkeys(GSM_EXTENSION, 2)}
+_NON_GSM = re.compile("[^" + re.escape(GSM_BASIC + GSM_EXTENSION) + "]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 # Look-alikes that word processors and phones slip in and that would turn a whole message into
 # UCS-2 (less than half the room per part). Each has a GSM-7 twin that reads the same.
@@ -82,7 +85,7 @@ _LOOKALIKES: dict[int, str | None] = {
 
 def encoding(text: str) -> Encoding:
     """GSM-7 when every character has a GSM-7 code, else UCS-2 (``""`` is GSM-7)."""
-    return "GSM-7" if all(ch in _GSM_COST for ch in text) else "UCS-2"
+    return "UCS-2" if _NON_GSM.search(text) else "GSM-7"
 
 
 def septets(text: str) -> int:
@@ -156,6 +159,33 @@ def _tally(text: str) -> _Tally:
     return t
 
 
+def _measure(text: str) -> SmsInfo:
+    """``info`` without a per-character loop in the common cases (it runs for every reply)."""
+    bad = _NON_GSM.findall(text)
+    if not bad:
+        ext = sum(text.count(c) for c in GSM_EXTENSION)
+        n = len(text) + ext
+        if n <= GSM_SINGLE:
+            return SmsInfo("GSM-7", n, 1 if n else 0, ())
+        if not ext:  # no 2-septet characters: nothing can straddle a part boundary
+            return SmsInfo("GSM-7", n, -(-n // GSM_PART), ())
+    else:
+        astral = len(_ASTRAL.findall(text))
+        units = len(text) + astral
+        culprits = tuple(dict.fromkeys(bad))
+        if units <= UCS2_SINGLE:
+            return SmsInfo("UCS-2", units, 1, culprits)
+        if not astral:
+            return SmsInfo("UCS-2", units, -(-units // UCS2_PART), culprits)
+    t = _tally(text)
+    return SmsInfo(
+        encoding="GSM-7" if t.gsm else "UCS-2",
+        length=t.septets if t.gsm else t.units,
+        segments=t.segments,
+        culprits=tuple(t.culprits),
+    )
+
+
 @dataclass(frozen=True)
 class SmsInfo:
     """What one SMS text costs. ``length`` is septets (GSM-7) or UTF-16 code units (UCS-2);
@@ -168,18 +198,12 @@ class SmsInfo:
 
 
 def info(text: str) -> SmsInfo:
-    t = _tally(text)
-    return SmsInfo(
-        encoding="GSM-7" if t.gsm else "UCS-2",
-        length=t.septets if t.gsm else t.units,
-        segments=t.segments,
-        culprits=tuple(t.culprits),
-    )
+    return _measure(text)
 
 
 def segments(text: str) -> int:
     """Parts (billed messages) needed to send ``text``; 0 for ``""``."""
-    return _tally(text).segments
+    return _measure(text).segments
 
 
 def gsm_safe(text: str) -> str:
@@ -257,6 +281,22 @@ def render(reply: Reply, *, gsm: bool = True, words: ChoiceWords | None = None) 
     With ``gsm`` the text goes through :func:`gsm_safe`, so it stays GSM-7 whenever its content
     allows. The words around the choices follow the reply's language unless ``words`` is given.
     """
+    key = (id(reply), gsm, id(words))
+    hit = _RENDERED.get(key)
+    if hit is not None and hit[0] is reply:
+        return hit[1]
+    out = _render(reply, gsm, words)
+    if reply.choices:  # question replies are shared objects (bot.prompts caches them)
+        if len(_RENDERED) > 4096:
+            _RENDERED.clear()
+        _RENDERED[key] = (reply, out)
+    return out
+
+
+_RENDERED: dict[tuple[int, bool, int], tuple[Reply, str]] = {}
+
+
+def _render(reply: Reply, gsm: bool, words: ChoiceWords | None) -> str:
     if reply.choices:
         text = reply.text.rstrip()
         line = _choice_line(reply, words or CHOICE_WORDS.get(reply.lang, ENGLISH))

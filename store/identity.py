@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 
 import phonenumbers
 
@@ -43,6 +44,11 @@ def respondent_id(
     secret: bytes, channel: str, address: str, *, region: str = DEFAULT_REGION
 ) -> str:
     """HMAC-SHA256 of channel and normalised address; 26 lower-case base32 characters (128 bits)."""
+    return _respondent_id(secret, channel, address, region)
+
+
+@lru_cache(maxsize=65536)  # per message; parsing a phone number costs more than the whole step
+def _respondent_id(secret: bytes, channel: str, address: str, region: str) -> str:
     if not secret:
         raise ValueError("the respondent-id secret must not be empty")
     channel = channel.strip().lower()

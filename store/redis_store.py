@@ -42,7 +42,7 @@ from bot.models import Answer, AnswerValue, Session, Status, Step
 from bot.schema import Flow
 from store.identity import respondent_id
 from store.keys import KeyBuilder
-from store.scripts import COMMIT, CONFLICT, DUPLICATE, Script, command
+from store.scripts import COMMIT, CONFLICT, DUPLICATE, LOAD, Script, command
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ DEFAULT_DEDUPE_WINDOW = timedelta(days=2)
 DEFAULT_FINISHED_TTL = timedelta(days=30)
 
 _COMMIT = Script(COMMIT)
+_LOAD = Script(LOAD)
 
 
 FIRST_CHECK = timedelta(hours=1)
@@ -220,15 +221,12 @@ class RedisStore:
         version and the message id atomically.
         """
         k = self.keys
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(k.session(respondent), ["rev", "data"])
-        pipe.exists(k.optout(respondent))
-        if message_id:
-            pipe.zscore(k.seen(respondent), message_id)
+        keys = [k.session(respondent), k.optout(respondent), k.seen(respondent)]
         with _redis_errors("load"):
-            res = await pipe.execute()
-        (rev_raw, data), opted_out = res[0], bool(res[1])
-        duplicate = bool(message_id) and res[2] is not None
+            rev_raw, data, optout_flag, seen_flag = await _LOAD(self.redis, keys,
+                                                                [message_id or ""])
+        opted_out = bool(optout_flag)
+        duplicate = bool(message_id) and bool(seen_flag)
         rev = int(rev_raw) if rev_raw is not None else 0
         session: Session | None = None
         if data is not None:
@@ -452,6 +450,7 @@ class RedisStore:
         """Load the scripts, so the first commit after a start needs no EVAL fallback."""
         with _redis_errors("script load"):
             await _COMMIT.load(self.redis)
+            await _LOAD.load(self.redis)
 
     async def ping(self) -> bool:
         try:

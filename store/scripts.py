@@ -13,6 +13,16 @@ from redis.exceptions import NoScriptError
 DUPLICATE = -1
 CONFLICT = -2
 
+LOAD = """
+-- KEYS: 1 session, 2 optout, 3 seen.  ARGV: 1 message id ('' = none).
+-- Reply: {rev or false, data or false, opted out 0/1, seen 0/1}. One command rather than a
+-- three-command pipeline: the client-side cost per message is what limits a web process.
+local s = redis.call('HMGET', KEYS[1], 'rev', 'data')
+local seen = 0
+if ARGV[1] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[1]) then seen = 1 end
+return {s[1], s[2], redis.call('EXISTS', KEYS[2]), seen}
+"""
+
 COMMIT = """
 -- KEYS: 1 session, 2 seen, 3 response, 4 flows, 5 optout
 -- ARGV: 1 expected rev, 2 session JSON, 3 flow id, 4 message id ('' = none), 5 now ms,

@@ -17,6 +17,7 @@ badly; survey steps rarely come near the limit (a long language menu or a long h
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot.models import Reply
@@ -24,6 +25,9 @@ from bot.sms import render, segments, split
 
 MAX_SEGMENTS = 6
 """Segments one message may take before the text is split into several messages."""
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _xml_char(ch: str) -> bool:
@@ -39,7 +43,7 @@ def clean(text: str) -> str:
     A reply may quote what a respondent typed; one stray control character must not turn the
     TwiML answer into invalid XML (Twilio would then send nothing at all).
     """
-    if all(_xml_char(ch) for ch in text):
+    if not _NOT_XML.search(text):
         return text
     return "".join(ch for ch in text if _xml_char(ch))
 

@@ -431,10 +431,14 @@ class _Renderer:
         by = t.by
         self.group_keys: list[str] = []
         self.group_names: dict[str, str] = {}
+        self.empty_groups: list[str] = []
         if by is not None:
             for key, name in _options(by, self.lang):
-                self.group_keys.append(key)
-                self.group_names[key] = name
+                if t.groups.get(key):
+                    self.group_keys.append(key)
+                    self.group_names[key] = name
+                else:
+                    self.empty_groups.append(name)
             for key in sorted(k for k in t.groups if k not in self.group_names and k != NO_ANSWER):
                 self.group_keys.append(key)
                 self.group_names[key] = key
@@ -469,7 +473,12 @@ class _Renderer:
             f'<p class="meta">{t.started:,} responses started; {t.status.get("complete", 0):,} '
             f"complete. Question results count {esc(scope)}: {t.included:,} responses."
             + (
-                f" Each is split by the answer to “{esc(self._qname(t.by))}”."
+                f" Each is split by the answer to “{esc(self._qname(t.by))}”"
+                + (
+                    f" (no responses from: {esc(', '.join(self.empty_groups))})."
+                    if self.empty_groups
+                    else "."
+                )
                 if t.by is not None
                 else ""
             )

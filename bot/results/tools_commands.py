@@ -239,8 +239,11 @@ def cost(
         bool, typer.Option("--detail", help="List every message of each route with its parts")
     ] = False,
 ) -> None:
-    """Estimate what a survey costs by SMS: segments per response (shortest, typical, longest
-    route), reminders included, and the total for the expected number of respondents."""
+    """Estimate what a survey costs by SMS: segments per response, reminders included, and totals.
+
+    Shortest, typical and longest route through the flow; messages that go into an extra part or
+    into Unicode (UCS-2) are listed with the characters responsible.
+    """
     from bot.results import cost as costing
     from bot.text import LANGUAGE_NAMES, tr
 

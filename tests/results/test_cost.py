@@ -122,7 +122,9 @@ def test_reminders_add_segments_on_sample_flows() -> None:
 
 
 @pytest.mark.parametrize(
-    ("flow", "lang"), [(CARERS, "en"), (CARERS, "gu"), (COMMUNITIES, "en")], ids=str
+    ("flow", "lang"),
+    [(CARERS, "en"), (CARERS, "gu"), (COMMUNITIES, "en")],
+    ids=["carers-en", "carers-gu", "communities-en"],
 )
 def test_sample_routes_are_ordered(flow: Flow, lang: str) -> None:
     est = cost.estimate(flow, respondents=20000, price=0.04, lang=lang)
@@ -223,7 +225,7 @@ def _typical_text(q: object) -> str:
         (CARERS, "gu", datetime(2025, 6, 2, 10, tzinfo=UTC)),
         (COMMUNITIES, "en", datetime(2021, 12, 1, 10, tzinfo=UTC)),
     ],
-    ids=str,
+    ids=["carers-en", "carers-gu", "communities-en"],
 )
 def test_typical_route_matches_an_engine_transcript(flow: Flow, lang: str, now: datetime) -> None:
     session = engine.new_session(

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from adapters.sms_twilio import MAX_SEGMENTS, mask, messages, sms_text
 from bot.models import Reply, ReplyChoice
 from bot.sms import info
@@ -62,3 +65,23 @@ def test_long_gujarati_is_split_by_ucs2_room() -> None:
 def test_mask_keeps_a_phone_number_out_of_logs() -> None:
     assert mask("+447700900123") == "+4477******23"
     assert mask("12345") == "*****"
+
+
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\t\n\r"),
+            max_size=200,
+        ),
+        max_size=3,
+    )
+)
+def test_twiml_text_is_what_messaging_response_writes(texts: list[str]) -> None:
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    from adapters.sms_twilio.webhook import twiml_text
+
+    reference = MessagingResponse()
+    for t in texts:
+        reference.message(t)
+    assert twiml_text(texts) == str(reference)

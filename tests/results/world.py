@@ -1,4 +1,4 @@
-"""Results fixtures: real conversations through the dispatcher (engine + store) on fakeredis.
+"""Test data for exports and reports: real conversations through the dispatcher (engine + store) on fakeredis.
 
 Respondents of the every-type test flow, each driven message by message with a clock the test
 controls, so the stored responses are exactly what a live bot would have stored.
@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import fakeredis
-import pytest
 from redis.asyncio import Redis
 
 from adapters.services import Services, build_services
@@ -34,8 +33,8 @@ PEOPLE: list[tuple[str, str, str | None, list[str]]] = [
       "no", "42", "April 1960", "le16 7aa", "=SUM(A1:A9) more breaks please"]),
     # Something else (other text), skips the optional ones; a name starting with @.
     ("telegram", "123456789", None,
-     ["TEST", "yes", "@ben", "4", "a neighbour", "2", "2", "1", "none of these", "1", "5",
-      "yes", "skip", "skip", "-5 stars, <b>not</b> good & slow"]),
+     ["TEST", "yes", "@ben", "4", "a neighbour", "2", "none of these", "1", "5", "yes",
+      "skip", "skip", "-5 stars, <b>not</b> good & slow"]),
     # An organisation: jumps straight to comments.
     ("web", "cookie-7f3a", None,
      ["TEST", "yes", "Cara", "3", "We run a carers cafe.\nTuesdays, 10-12."]),
@@ -103,17 +102,17 @@ def make_world(redis: Redis, flows: Path, **env: str) -> World:
     return World(svc, clock, flows)
 
 
-@pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
+def flows_folder(tmp_path: Path) -> Path:
+    """A flows folder holding a copy of the every-type test flow (tests may edit it)."""
     folder = tmp_path / "flows"
     folder.mkdir()
     shutil.copy(EVERY_TYPE, folder / "every-type.yaml")
     return folder
 
 
-@pytest.fixture
-async def world(flows_dir: Path) -> World:
+async def every_type_world(flows: Path) -> World:
+    """Everyone in PEOPLE has had their conversation, on a fresh fakeredis."""
     redis: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    w = make_world(redis, flows_dir)
+    w = make_world(redis, flows)
     await w.everyone()
     return w
