@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -109,6 +110,10 @@ def create_app(
             tasks.append(asyncio.create_task(_refresh_loop(svc)))
         with contextlib.suppress(StoreError):  # Redis may come up later; scripts load lazily
             await svc.store.prepare()
+        # Flows, compiled conditions and caches live as long as the process: move them out of
+        # the garbage collector's sight so its pauses stay short under load (better p99).
+        gc.collect()
+        gc.freeze()
         if telegram is not None:
             await telegram.start()
         stop = asyncio.Event()
