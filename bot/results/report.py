@@ -402,12 +402,16 @@ def _table(
     for row in rows:
         cells = [f'<th scope="row">{esc(row[0])}</th>']
         cells += [
-            f'<td class="n">{esc(c)}</td>' if i >= numeric_from else f"<td>{esc(c)}</td>"
+            f'<td class="n">{esc(_cell(c))}</td>' if i >= numeric_from else f"<td>{esc(c)}</td>"
             for i, c in enumerate(row[1:], 1)
         ]
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def _cell(value: object) -> object:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _duration_words(seconds: float) -> str:
