@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +73,20 @@ class Answer(BaseModel):
     at: datetime
 
 
+class StoredAnswer(NamedTuple):
+    """An answer as read back for exports: same fields as :class:`Answer`, 10x cheaper to build
+    (an export reads a dozen per response, 100,000 responses)."""
+
+    question: str
+    value: AnswerValue | None
+    other: str | None
+    at: datetime
+
+
+AnyAnswer = Answer | StoredAnswer
+"""An answer as written by the engine or as read back by the store."""
+
+
 class Pending(BaseModel):
     """Something the engine asked that is not the current question itself."""
 
@@ -129,7 +143,9 @@ class Reply(BaseModel):
     multi: bool = False
     question: str | None = None
     kind: ReplyKind = "notice"
-    lang: str = Field(default="en", description="Language of the text (for the channel's own words)")
+    lang: str = Field(
+        default="en", description="Language of the text (for the channel's own words)"
+    )
 
 
 class Event(BaseModel):

@@ -23,6 +23,7 @@ commit would instead make the caller send the replies of a step that was never s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import deque
@@ -38,7 +39,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.errors import ConflictError, StoreError
-from bot.models import Answer, AnswerValue, Session, Status, Step
+from bot.models import Answer, AnswerValue, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
 from store.identity import respondent_id
 from store.keys import KeyBuilder
@@ -93,7 +94,7 @@ class Response(ResponseMeta):
     """One respondent's answers to one flow, for exports and reports."""
 
     respondent: str
-    answers: dict[str, Answer] = {}
+    answers: dict[str, Answer | StoredAnswer] = {}
 
 
 @contextmanager
@@ -141,18 +142,56 @@ def _decode_answer(qid: str, raw: bytes | str) -> Answer:
 
 
 def _decode_response(rid: str, raw: dict[Any, Any]) -> Response | None:
-    fields = {_text(k): v for k, v in raw.items()}
-    meta = fields.pop("meta", None)
-    if meta is None:  # index entry without a response: erased, expired, or a crash
+    """A stored response hash as a Response. Exports read 100,000 of these: one json.loads for
+    all the answers, and models built from trusted values (they were validated when written)."""
+    meta_raw = raw.get(b"meta") or raw.get("meta")
+    if meta_raw is None:  # index entry without a response: erased, expired, or a crash
         return None
+    # Field names are a:<question id> ([a-z0-9_] only), values are JSON objects: splice them
+    # into one JSON object and parse it once.
+    parts = [
+        (k if isinstance(k, bytes) else k.encode())[2:].join((b'"', b'":'))
+        + (v if isinstance(v, bytes) else v.encode())
+        for k, v in raw.items()
+        if k[:2] in (b"a:", "a:")
+    ]
     try:
-        answers = [_decode_answer(f[2:], v) for f, v in fields.items() if f.startswith("a:")]
-        m = ResponseMeta.model_validate_json(meta)
-    except (ValueError, KeyError, TypeError) as exc:
+        decoded: dict[str, dict[str, Any]] = json.loads(b"{" + b",".join(parts) + b"}")
+        m = json.loads(meta_raw)
+        stamp = datetime.fromtimestamp
+        answers = [
+            StoredAnswer(qid, d.get("v"), d.get("o"), stamp(d["t"] / 1000, UTC))
+            for qid, d in decoded.items()
+        ]
+        answers.sort(key=_answer_order)
+        finished = m.get("finished_at")
+        return trusted(
+            Response,
+            flow=m["flow"],
+            version=m["version"],
+            channel=m["channel"],
+            source=m.get("source"),
+            lang=m.get("lang", "en"),
+            status=Status(m.get("status", "active")),
+            started_at=_iso(m["started_at"]),
+            last_at=_iso(m["last_at"]),
+            finished_at=_iso(finished) if finished else None,
+            respondent=rid,
+            answers={a.question: a for a in answers},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         log.warning("skipping unreadable response of %s: %s", rid, exc)
         return None
-    answers.sort(key=lambda a: (a.at, a.question))
-    return Response(respondent=rid, answers={a.question: a for a in answers}, **dict(m))
+
+
+def _answer_order(a: StoredAnswer) -> tuple[datetime, str]:
+    return a.at, a.question
+
+
+def _iso(text: str) -> datetime:
+    # pydantic writes "Z"; fromisoformat reads it from Python 3.11 on.
+    t = datetime.fromisoformat(text)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -223,8 +262,9 @@ class RedisStore:
         k = self.keys
         keys = [k.session(respondent), k.optout(respondent), k.seen(respondent)]
         with _redis_errors("load"):
-            rev_raw, data, optout_flag, seen_flag = await _LOAD(self.redis, keys,
-                                                                [message_id or ""])
+            rev_raw, data, optout_flag, seen_flag = await _LOAD(
+                self.redis, keys, [message_id or ""]
+            )
         opted_out = bool(optout_flag)
         duplicate = bool(message_id) and bool(seen_flag)
         rev = int(rev_raw) if rev_raw is not None else 0
@@ -379,8 +419,27 @@ class RedisStore:
     ) -> AsyncIterator[Response]:
         """Every response of the flow (any status: complete or partial), ordered by started time
         then respondent id, ``batch`` at a time. ``since`` keeps responses started at or after
-        it (the index score is the first start). Reads the index shards, never SCAN."""
-        batch = max(1, batch)
+        it (the index score is the first start). Reads the index shards, never SCAN.
+
+        The next batch is requested before the current one is handed out, so Redis works while
+        the caller writes rows."""
+        pending: asyncio.Task[list[Any]] | None = None
+        pending_rids: list[str] = []
+        async for rids in self._rid_chunks(flow_id, since, max(1, batch)):
+            task = asyncio.ensure_future(self._fetch(flow_id, rids))
+            await asyncio.sleep(0)  # let it send its pipeline now
+            if pending is not None:
+                for r in _decode_all(pending_rids, await pending):
+                    yield r
+            pending, pending_rids = task, rids
+        if pending is not None:
+            for r in _decode_all(pending_rids, await pending):
+                yield r
+
+    async def _rid_chunks(
+        self, flow_id: str, since: datetime | None, batch: int
+    ) -> AsyncIterator[list[str]]:
+        """Respondent ids of the flow in (started, rid) order, merged from the index shards."""
         low: float | str = _ms(since) if since is not None else "-inf"
         cursors = [_ShardCursor(key, low) for key in self.keys.index_keys(flow_id)]
         await self._fill(cursors, batch)
@@ -399,9 +458,15 @@ class RedisStore:
                 heappush(heap, (*c.buf[0], i))
             chunk.append(rid)
             if len(chunk) >= batch or not heap:
-                for r in await self._responses(flow_id, chunk):
-                    yield r
+                yield chunk
                 chunk = []
+
+    async def _fetch(self, flow_id: str, rids: list[str]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for rid in rids:
+            pipe.hgetall(self.keys.response(rid, flow_id))
+        with _redis_errors("response read"):
+            return await pipe.execute()
 
     async def answer_fields(self, flow_id: str, batch: int = 500) -> set[str]:
         """Question ids answered (or skipped) in any response of the flow, from HKEYS alone.
@@ -436,13 +501,7 @@ class RedisStore:
             c.feed(rows, n)
 
     async def _responses(self, flow_id: str, rids: list[str]) -> list[Response]:
-        pipe = self.redis.pipeline(transaction=False)
-        for rid in rids:
-            pipe.hgetall(self.keys.response(rid, flow_id))
-        with _redis_errors("response read"):
-            raws = await pipe.execute()
-        out = [_decode_response(rid, _as_dict(raw)) for rid, raw in zip(rids, raws, strict=True)]
-        return [r for r in out if r is not None]
+        return _decode_all(rids, await self._fetch(flow_id, rids))
 
     # -- housekeeping ----------------------------------------------------------------------------
 
@@ -460,6 +519,11 @@ class RedisStore:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _decode_all(rids: list[str], raws: list[Any]) -> list[Response]:
+    out = (_decode_response(rid, _as_dict(raw)) for rid, raw in zip(rids, raws, strict=True))
+    return [r for r in out if r is not None]
 
 
 def _as_dict(raw: Any) -> dict[Any, Any]:

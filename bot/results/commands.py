@@ -220,10 +220,12 @@ def export_cmd(
         bool, typer.Option("--codes", help="Ids instead of labels (choice ids, column ids)")
     ] = False,
 ) -> None:
-    """Export responses: one row per respondent, one column per question (times in UTC).
+    """Export responses: one row per respondent, one column per question.
 
-    Only complete responses unless --partial. CSV opens cleanly in Excel (UTF-8 with BOM);
-    xlsx is a real Excel workbook; jsonl has one JSON object per line with codes and labels.
+    Only complete responses unless --partial. Times are UTC (ISO 8601).
+
+    csv opens in Excel (UTF-8 with BOM); xlsx is a workbook; jsonl has codes and labels.
+
     No phone number or chat id is ever exported: respondents have pseudonymous ids.
     """
     if fmt is None:
@@ -275,7 +277,7 @@ def report_cmd(
 ) -> None:
     """Write a printable HTML report: responses, drop-off funnel and every question's results.
 
-    One self-contained file (no internet needed to open or print it).
+    One self-contained file: no internet is needed to open or print it.
     """
 
     async def work(svc: Services) -> int:

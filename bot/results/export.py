@@ -14,15 +14,19 @@ brackets, and ids instead of labels in the cells):
   closed.
 * Started (UTC) [started_utc], Finished (UTC) [finished_utc], Last message (UTC) [last_utc]: times
   in UTC, ISO 8601 text (``2026-11-23T10:00:00Z``); Flow version [version].
-* One or more columns per question, in the flow's order (``info`` questions have none):
-  choice: the choice's label (id with codes), plus "<question> - other text" when it has
-  ``other:``; multi: one 0/1 column per choice (empty when the question was not answered), plus
-  the other text; scale: the point's number, or its label for a labelled scale (number with
+* One or more columns per question, in the flow's order (``info`` questions have none), headed
+  by the question's ``label:`` (its id with codes, or when it has no label):
+  choice: the choice's label (id with codes), plus "<question> - other text" [<id>_other] when
+  it has ``other:``; multi: one 0/1 column per choice, "<question>: <choice>" [<id>/<choice id>]
+  (all empty when the question was not answered), plus the other text; scale: the point's number, or its label for a labelled scale (number with
   codes); yesno and consent: Yes/No (yes/no with codes); number: a number; date: ISO text
   (``1960``, ``1960-04``, ``1960-04-03``); postcode: the district (``LE16``); text: the text.
   An empty cell is a question not asked or skipped (JSON lines tell the two apart).
 * Questions since removed from the flow keep a column after the current ones, headed
-  ``<id> (removed)``, with the stored value as it was (choice ids; several joined by ``; ``).
+  ``<id> (removed)``, with the stored value as it was (choice ids; several joined by ``; ``;
+  an other text after a colon).
+
+Times are UTC throughout: the headers say so, and so does the XLSX "About" sheet.
 
 Spreadsheet safety: in CSV, text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return gets a leading ``'`` so a spreadsheet never runs it as a formula; in XLSX every text is
@@ -47,7 +51,7 @@ from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 from xml.sax.saxutils import escape as _xml_escape
 
-from bot.models import Answer, AnswerValue, Status
+from bot.models import AnswerValue, AnyAnswer, Status
 from bot.prompts import YES_NO_LABELS
 from bot.schema import (
     ChoiceQuestion,
@@ -126,7 +130,7 @@ class ResponseLike(Protocol):
     @property
     def finished_at(self) -> datetime | None: ...
     @property
-    def answers(self) -> Mapping[str, Answer]: ...
+    def answers(self) -> Mapping[str, AnyAnswer]: ...
 
 
 def included(r: ResponseLike, partial: bool) -> bool:
@@ -167,12 +171,10 @@ def answerable_ids(flow: Flow) -> list[str]:
 @dataclass(frozen=True)
 class Column:
     header: str
-    text: bool = False
-    """Cells may hold text a respondent or officer wrote (checked for formula starts in CSV)."""
     question: str | None = None
 
 
-Fill = Callable[[Answer | None], Sequence[Cell]]
+Fill = Callable[[AnyAnswer | None], Sequence[Cell]]
 
 
 Labeler = Callable[[AnswerValue], "str | list[str] | None"]
@@ -192,7 +194,7 @@ _NONE1: tuple[Cell] = (None,)
 
 
 def _one(get: Callable[[AnswerValue], Cell]) -> Fill:
-    def fill(a: Answer | None) -> Sequence[Cell]:
+    def fill(a: AnyAnswer | None) -> Sequence[Cell]:
         if a is None or a.value is None:
             return _NONE1
         return (get(a.value),)
@@ -227,10 +229,8 @@ class Table:
         self._parts = parts
         meta = META_CODES if codes else META_HEADERS
         cols = [Column(h) for h in meta]
-        cols[2] = Column(meta[2], text=True)
         cols += [c for p in parts for c in p.columns]
         self.columns = _unique(cols)
-        self.meta_count = len(meta)
 
     @property
     def headers(self) -> list[str]:
@@ -297,27 +297,26 @@ class Table:
 
     def _other_column(self, q: Question) -> Column:
         head = f"{q.id}_other" if self.codes else f"{self._head(q)} - other text"
-        return Column(head, text=True, question=q.id)
+        return Column(head, question=q.id)
 
     def _part(self, q: Question) -> _Part:
         head, lang, codes = self._head(q), self.lang, self.codes
         col = Column(head, question=q.id)
         if isinstance(q, ChoiceQuestion):
             labels = {c.id: tr(c.label, lang) for c in q.all_choices()}
-            text_col = Column(head, text=True, question=q.id)
             if q.other is None:
                 get: Callable[[AnswerValue], Cell] = (
                     _same if codes else (lambda v: labels.get(str(v), _same(v)))
                 )
-                return _Part(q.id, [text_col], _one(get))
+                return _Part(q.id, [col], _one(get))
 
-            def choice_other(a: Answer | None) -> Sequence[Cell]:
+            def choice_other(a: AnyAnswer | None) -> Sequence[Cell]:
                 if a is None or a.value is None:
                     return (None, None)
                 v = a.value
                 return (_same(v) if codes else labels.get(str(v), _same(v)), a.other)
 
-            return _Part(q.id, [text_col, self._other_column(q)], choice_other)
+            return _Part(q.id, [col, self._other_column(q)], choice_other)
         if isinstance(q, MultiQuestion):
             return self._multi(q)
         if isinstance(q, ScaleQuestion):
@@ -325,7 +324,7 @@ class Table:
                 points = {i + 1: tr(c.label, lang) for i, c in enumerate(q.choices)}
                 return _Part(
                     q.id,
-                    [Column(head, text=True, question=q.id)],
+                    [col],
                     _one(lambda v: points.get(v, v) if isinstance(v, int) else _same(v)),
                 )
             return _Part(q.id, [col], _one(_same))
@@ -337,10 +336,8 @@ class Table:
         if isinstance(q, NumberQuestion):
             return _Part(q.id, [col], _one(_same))
         if isinstance(q, TextQuestion | DateQuestion | PostcodeQuestion):
-            return _Part(q.id, [Column(head, text=True, question=q.id)], _one(_same))
-        return _Part(
-            q.id, [Column(head, text=True, question=q.id)], _one(_same)
-        )  # pragma: no cover
+            return _Part(q.id, [Column(head, question=q.id)], _one(_same))
+        return _Part(q.id, [Column(head, question=q.id)], _one(_same))  # pragma: no cover
 
     def _multi(self, q: MultiQuestion) -> _Part:
         choices = q.all_choices()
@@ -355,7 +352,7 @@ class Table:
         if with_other:
             cols.append(self._other_column(q))
 
-        def fill(a: Answer | None) -> Sequence[Cell]:
+        def fill(a: AnyAnswer | None) -> Sequence[Cell]:
             if a is None or a.value is None:
                 return blank
             v = a.value
@@ -368,7 +365,7 @@ class Table:
         return _Part(q.id, cols, fill)
 
     def _removed_part(self, qid: str) -> _Part:
-        def fill(a: Answer | None) -> Sequence[Cell]:
+        def fill(a: AnyAnswer | None) -> Sequence[Cell]:
             if a is None or a.value is None:
                 return _NONE1
             v = raw_text(a.value)
@@ -376,7 +373,7 @@ class Table:
                 return (f"{v}: {a.other}",)
             return (v,)
 
-        return _Part(qid, [Column(f"{qid} (removed)", text=True, question=qid)], fill, removed=True)
+        return _Part(qid, [Column(f"{qid} (removed)", question=qid)], fill, removed=True)
 
 
 def labeler(q: Question, lang: str) -> Labeler | None:
@@ -415,7 +412,7 @@ def _unique(cols: list[Column]) -> list[Column]:
         while h in used:
             h, n = f"{base} ({n})", n + 1
         used.add(h)
-        out.append(Column(h, c.text, c.question))
+        out.append(Column(h, c.question))
     return out
 
 
@@ -432,15 +429,14 @@ class CsvSink:
 
     def __init__(self, out: IO[str], table: Table) -> None:
         self.table = table
-        self._text = [i for i, c in enumerate(table.columns) if c.text]
         out.write("\ufeff")
         self._w = csv.writer(out)
         self._w.writerow([neutralise(h) for h in table.headers])
 
     def add(self, r: ResponseLike) -> None:
         row = self.table.row(r)
-        for i in self._text:
-            v = row[i]
+        # Every text cell, whatever its column: a flow edit may have changed a question's type.
+        for i, v in enumerate(row):
             if isinstance(v, str) and v[:1] in FORMULA_START:
                 row[i] = "'" + v
         self._w.writerow(row)

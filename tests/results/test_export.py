@@ -300,6 +300,10 @@ def test_formula_injection_neutralised_in_csv() -> None:
     assert rows[0]["hours"] == "-3"  # a negative number stays a number
     assert rows[1]["comments"] == "ok 1"
     assert neutralise("fine = ok") == "fine = ok"
+    # Text stored for a question that has since become a number question: still neutralised.
+    out = io.StringIO(newline="")
+    export(flow, [response({"hours": "=2+2"})], out, "csv")
+    assert rows_of(out.getvalue())[0]["hours"] == "'=2+2"
 
 
 def test_formula_injection_neutralised_in_xlsx() -> None:
