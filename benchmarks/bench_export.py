@@ -140,6 +140,9 @@ async def fill(redis: Redis, keys: KeyBuilder, flow: Flow, n: int) -> float:
             pipe = redis.pipeline(transaction=False)
     for k in keys.index_keys(flow.id):
         pipe.pexpire(k, SAFETY_TTL_MS)
+    # What a serving process records the first time a flow version commits (store.commit).
+    pipe.sadd(keys.questions(flow.id), *(q.id for q in flow.questions if q.answerable))
+    pipe.pexpire(keys.questions(flow.id), SAFETY_TTL_MS)
     await pipe.execute()
     return time.perf_counter() - t0
 
@@ -152,7 +155,7 @@ async def clean(redis: Redis, keys: KeyBuilder, flow: Flow, n: int) -> int:
         if len(pipe) >= 5000:
             removed += sum(await pipe.execute())
             pipe = redis.pipeline(transaction=False)
-    pipe.unlink(*keys.index_keys(flow.id))
+    pipe.unlink(*keys.index_keys(flow.id), keys.questions(flow.id))
     removed += sum(await pipe.execute())
     async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):  # anything left
         removed += await redis.unlink(key)

@@ -29,6 +29,8 @@ key                                 type    what
 ``sb:idx:<flow>:<n>``               ZSET    per-flow index, ``n`` in 0..shards-1 (crc32 of rid):
                                             member rid, score = started ms, written with ZADD NX
                                             before the respondent's first commit in that flow.
+``sb:qids:<flow>``                  SET     every question id of every version of the flow that
+                                            served a message (so exports keep removed columns).
 ``sb:due:<flow>:<n>``               ZSET    reminder queue (``store.scheduler``), sharded the
                                             same way: member rid, score = ms of the next check;
                                             added with the index entry, kept by the worker.
@@ -117,6 +119,10 @@ class KeyBuilder:
 
     def due_for(self, flow: str, rid: str) -> str:
         return self.due(flow, self.shard(rid))
+
+    def questions(self, flow: str) -> str:
+        """Every question id any served version of the flow had (exports' columns)."""
+        return f"{self.prefix}:qids:{flow}"
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this prefix (tests and tooling only)."""

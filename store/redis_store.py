@@ -247,6 +247,7 @@ class RedisStore:
         self.dedupe_window = dedupe_window
         self.finished_ttl = finished_ttl
         self._secret = secret
+        self._remembered: set[tuple[str, str]] = set()
 
     def respondent(self, channel: str, address: str) -> str:
         return respondent_id(self._secret, channel, address)
@@ -344,6 +345,8 @@ class RedisStore:
         first_check = s.started_at + min(flow.reminders.after, FIRST_CHECK)
         if indexed:
             await self._index(s.flow, rid, s.started_at, first_check)
+        if (flow.id, flow.version) not in self._remembered:
+            await self.remember_questions(flow)
         with _redis_errors("commit"):
             code, value = (int(x) for x in await _COMMIT(self.redis, keys, args))
         if code == DUPLICATE:
@@ -467,6 +470,19 @@ class RedisStore:
             pipe.hgetall(self.keys.response(rid, flow_id))
         with _redis_errors("response read"):
             return await pipe.execute()
+
+    async def remember_questions(self, flow: Flow) -> None:
+        """Record this version's question ids (once per version and process: see commit)."""
+        ids = [q.id for q in flow.questions if q.answerable]
+        with _redis_errors("questions"):
+            await self.redis.sadd(self.keys.questions(flow.id), *ids)
+        self._remembered.add((flow.id, flow.version))
+
+    async def known_questions(self, flow_id: str) -> set[str] | None:
+        """Question ids of every version that served a message, or None if never recorded."""
+        with _redis_errors("read"):
+            members = await self.redis.smembers(self.keys.questions(flow_id))
+        return {_text(m) for m in members} if members else None
 
     async def answer_fields(self, flow_id: str, batch: int = 500) -> set[str]:
         """Question ids answered (or skipped) in any response of the flow, from HKEYS alone.

@@ -75,7 +75,10 @@ async def export_flow(
     flow keep the same columns.
     """
     # Small pages: 16 index shards x 100 HKEYS replies per round trip keeps the pass's memory low.
-    removed = await store.answer_fields(flow.id, batch=100)
+    # Columns of questions since removed: from the question ids every served version recorded
+    # (one read); data written before that record existed falls back to scanning answer names.
+    known = await store.known_questions(flow.id)
+    removed = known if known is not None else await store.answer_fields(flow.id, batch=100)
     table = Table(flow, codes=codes, removed=removed)
     about = about_notes(
         flow, exported_at=now or datetime.now(UTC), partial=partial, since=since, codes=codes
