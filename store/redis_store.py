@@ -158,9 +158,8 @@ def _decode_response(rid: str, raw: dict[Any, Any]) -> Response | None:
     try:
         decoded: dict[str, dict[str, Any]] = json.loads(b"{" + b",".join(parts) + b"}")
         m = json.loads(meta_raw)
-        stamp = datetime.fromtimestamp
         answers = [
-            StoredAnswer(qid, d.get("v"), d.get("o"), stamp(d["t"] / 1000, UTC))
+            StoredAnswer(qid, d.get("v"), d.get("o"), d["t"])
             for qid, d in decoded.items()
         ]
         answers.sort(key=_answer_order)
@@ -184,8 +183,8 @@ def _decode_response(rid: str, raw: dict[Any, Any]) -> Response | None:
         return None
 
 
-def _answer_order(a: StoredAnswer) -> tuple[datetime, str]:
-    return a.at, a.question
+def _answer_order(a: StoredAnswer) -> tuple[int, str]:
+    return a.ms, a.question
 
 
 def _iso(text: str) -> datetime:
