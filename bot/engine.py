@@ -467,7 +467,7 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
         # Anything else is a fresh try at the answer.
     if inbound.kind == "button" and inbound.question == q.id:
         text = _button_text(q, inbound.text)
-    outcome = parsing.parse_answer(q, text, s.lang, vocab["yes"], vocab["no"])
+    outcome = _parse(flow, q, text, s.lang, vocab)
     if isinstance(outcome, parsing.Ok):
         if welcome:
             t.say(t.phrase("welcome_back", **_progress_kw(flow, s)))
@@ -501,6 +501,29 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
         )
         return
     _miss(t, q, outcome.reason)
+
+
+_PARSED: dict[tuple[str, str, str, str, str], tuple[Question, parsing.Outcome]] = {}
+_MEMO_MAX_TEXT = 40
+
+
+def _parse(flow: Flow, q: Question, text: str, lang: str, vocab: dict[str, Any]) -> parsing.Outcome:
+    """``parse_answer``, memoised for short texts: it is pure, and thousands of respondents send
+    the same "1", "yes" or "agree" to the same question."""
+    if len(text) > _MEMO_MAX_TEXT:
+        return parsing.parse_answer(q, text, lang, vocab["yes"], vocab["no"])
+    key = (flow.id, flow.version, q.id, lang, text)
+    hit = _PARSED.get(key)
+    if hit is not None and hit[0] is q:
+        outcome = hit[1]
+    else:
+        outcome = parsing.parse_answer(q, text, lang, vocab["yes"], vocab["no"])
+        if len(_PARSED) > 65536:
+            _PARSED.clear()
+        _PARSED[key] = (q, outcome)
+    if isinstance(outcome, parsing.Ok) and isinstance(outcome.value, list):
+        return parsing.Ok(list(outcome.value), outcome.other_text)  # never share a mutable list
+    return outcome
 
 
 def _button_text(q: Question, value: str) -> str:
@@ -665,11 +688,46 @@ def _other_text(t: _Turn, q: Question, text: str) -> None:
 # -- moving through the flow ----------------------------------------------------------------------
 
 
+_MISSING = object()
+_DUE: dict[tuple[object, ...], bool] = {}
+
+
 def _due(flow: Flow, q: Question, answers: dict[str, AnswerValue | None]) -> bool:
+    """Whether ``q``'s condition holds. A condition reads only the answers it names, so its
+    result is memoised on those values (respondents share them: it runs for every message)."""
     if not q.when:
         return True
     cond = _conditions(flow).get(q.id)
-    return True if cond is None else expr.evaluate(cond, answers)
+    if cond is None:
+        return True
+    key: tuple[object, ...] = (
+        flow.id,
+        flow.version,
+        q.id,
+        *(_hashable(answers.get(name, _MISSING)) for name in _names(flow, q.id, cond)),
+    )
+    hit = _DUE.get(key)
+    if hit is None:
+        hit = expr.evaluate(cond, answers)
+        if len(_DUE) > 65536:
+            _DUE.clear()
+        _DUE[key] = hit
+    return hit
+
+
+def _names(flow: Flow, qid: str, cond: expr.Expr) -> tuple[str, ...]:
+    key = (flow.id, flow.version, f"<refs>{qid}")
+    hit = _cache.get(key)
+    if hit is None:
+        hit = {"names": tuple(dict.fromkeys(r.name for r in expr.references(cond)))}
+        _cache[key] = hit
+    names: tuple[str, ...] = hit["names"]
+    return names
+
+
+def _hashable(value: object) -> object:
+    # A multi answer is a list; keep the type apart so ["a"] and "a" never share an entry.
+    return ("<list>", *value) if isinstance(value, list) else (type(value).__name__, value)
 
 
 def _jump(flow: Flow, q: Question, answers: dict[str, AnswerValue | None]) -> int | None:

@@ -7,7 +7,7 @@ field descriptions below are what an officer sees when hovering in VS Code: keep
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -232,9 +232,7 @@ class MultiQuestion(_Question):
         if self.other is not None:
             out.append(Choice(id=self.other.id, label=self.other.label))
         if self.none_of_these:
-            label: LText = (
-                "None of these" if self.none_of_these is True else self.none_of_these
-            )
+            label: LText = "None of these" if self.none_of_these is True else self.none_of_these
             out.append(Choice(id="none", label=label, exclusive=True, synonyms=["nothing"]))
         return out
 
@@ -470,7 +468,6 @@ class Flow(_Model):
     # Set by the loader (content hash of the file), never written by officers.
     version: str = Field(default="", exclude=True, json_schema_extra={"readOnly": True})
 
-
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
@@ -503,7 +500,9 @@ class Flow(_Model):
 
     @cached_property
     def _window(self) -> tuple[datetime | None, datetime | None]:
-        return self.opens_at(), self.closes_at()
+        # In UTC: comparing with a ZoneInfo datetime costs a zone lookup on every message.
+        o, c = self.opens_at(), self.closes_at()
+        return (o.astimezone(UTC) if o else None, c.astimezone(UTC) if c else None)
 
     @cached_property
     def _index(self) -> dict[str, Question]:
