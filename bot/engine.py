@@ -171,7 +171,9 @@ def step(flow: Flow, session: Session, inbound: Inbound, now: datetime) -> Step:
         moved = migrate(flow, s)
         t.event("migrated", data_version=flow.version)
     gap = now - max(s.last_at, s.reminded_at or s.last_at)
-    s.messages += 1
+    # Hot fields written straight into the fork's __dict__ (pydantic's setattr costs more, and
+    # these values are valid by construction; _fork gave the session its own __dict__).
+    s.__dict__["messages"] = s.messages + 1
     try:
         if moved and s.status is Status.ACTIVE and s.current is not None:
             # The question they were answering was removed: this message was meant for it, so
@@ -180,7 +182,7 @@ def step(flow: Flow, session: Session, inbound: Inbound, now: datetime) -> Step:
         else:
             _dispatch(t, inbound, gap)
     finally:
-        s.last_at = now
+        s.__dict__["last_at"] = now
     return t.build()
 
 
@@ -797,8 +799,9 @@ def _advance(t: _Turn, *, from_index: int) -> None:
 
 def _ask(t: _Turn, q: Question, *, append: bool) -> None:
     s = t.s
-    s.current = q.id
-    s.misses = 0 if append else s.misses
+    s.__dict__["current"] = q.id
+    if append:
+        s.__dict__["misses"] = 0
     if append and (not s.asked or s.asked[-1] != q.id):
         s.asked.append(q.id)
     t.replies.append(question_reply(t.flow, q, s.lang, s.answers))
