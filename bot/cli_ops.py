@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -61,8 +62,11 @@ def serve(
         # Start (or reuse) the embedded Redis once here, so every worker shares it.
         url = embedded_url(settings.data_dir / "redis")
         os.environ["REDIS_URL"] = url
-        out.print(f"[bold]No REDIS_URL set:[/] using the embedded local Redis at {url} "
-                  f"(data in {settings.data_dir / 'redis'})", soft_wrap=True)
+        out.print(
+            f"[bold]No REDIS_URL set:[/] using the embedded local Redis at {url} "
+            f"(data in {settings.data_dir / 'redis'})",
+            soft_wrap=True,
+        )
     base = f"http://{host}:{port}"
     from bot.loader import FlowRegistry
 
@@ -102,7 +106,9 @@ def chat(
 
 @app.command()
 def erase(
-    sms: Annotated[str | None, typer.Option("--sms", help="Phone number, e.g. +447700900123")] = None,
+    sms: Annotated[
+        str | None, typer.Option("--sms", help="Phone number, e.g. +447700900123")
+    ] = None,
     telegram: Annotated[str | None, typer.Option("--telegram", help="Telegram chat id")] = None,
     web: Annotated[str | None, typer.Option("--web", help="Web chat cookie id")] = None,
 ) -> None:
@@ -127,8 +133,12 @@ def erase(
 
 @app.command("telegram")
 def telegram_cmd(
-    polling: Annotated[bool, typer.Option("--polling", help="Poll Telegram (no public URL)")] = False,
-    set_webhook: Annotated[bool, typer.Option("--set-webhook", help="Register the webhook")] = False,
+    polling: Annotated[
+        bool, typer.Option("--polling", help="Poll Telegram (no public URL)")
+    ] = False,
+    set_webhook: Annotated[
+        bool, typer.Option("--set-webhook", help="Register the webhook")
+    ] = False,
 ) -> None:
     """Run the Telegram bot by polling, or register its webhook with Telegram."""
     from adapters import telegram as tg
@@ -182,8 +192,10 @@ def worker(
         w = ReminderWorker(svc, senders)
         if once:
             stats = await w.run_once()
-            out.print(f"sent {stats.sent}, final {stats.finals}, failed {stats.failed}, "
-                      f"rescheduled {stats.rescheduled}, removed {stats.removed}")
+            out.print(
+                f"sent {stats.sent}, final {stats.finals}, failed {stats.failed}, "
+                f"rescheduled {stats.rescheduled}, removed {stats.removed}"
+            )
             return
         stop = asyncio.Event()
         out.print("Reminder worker running (Ctrl-C to stop).")
@@ -203,29 +215,28 @@ def reminders(
     from adapters.services import build_services
     from adapters.worker import queued
 
-    async def run() -> list[tuple[datetime, str]]:
+    async def run() -> tuple[list[tuple[datetime, str]], ZoneInfo]:
         svc = build_services(Settings())
         f = svc.registry.get(flow)
         if f is None:
             raise typer.BadParameter(f"no flow {flow!r} in {svc.settings.flows_dir}")
         try:
-            return await queued(svc, f, set(_senders(svc)) | {"sms", "telegram"})
+            # The channels that can send unprompted (the web chat cannot), configured here or not.
+            return await queued(svc, f, {"sms", "telegram"}), f.tz
         finally:
             await svc.store.close()
 
-    rows = asyncio.run(run())
-    from bot.loader import FlowRegistry
-
-    tz = FlowRegistry(Settings().flows_dir).flows[flow].tz
-    by_hour: Counter[tuple[str, str]] = Counter(
-        (at.astimezone(tz).strftime("%a %d %b %Y %H:00"), kind) for at, kind in rows
+    rows, tz = asyncio.run(run())
+    by_hour: Counter[tuple[datetime, str]] = Counter(
+        (at.astimezone(tz).replace(minute=0, second=0, microsecond=0), kind) for at, kind in rows
     )
     table = Table(title=f"Queued for {flow} ({tz.key} time)")
     table.add_column("due hour")
     table.add_column("reminders", justify="right")
     table.add_column("final messages", justify="right")
-    hours = sorted({h for h, _ in by_hour}, key=lambda h: datetime.strptime(h, "%a %d %b %Y %H:00"))
-    for h in hours:
-        table.add_row(h, str(by_hour[(h, "remind")]), str(by_hour[(h, "final")]))
+    for h in sorted({h for h, _ in by_hour}):
+        table.add_row(
+            f"{h:%a %d %b %Y %H:00}", str(by_hour[(h, "remind")]), str(by_hour[(h, "final")])
+        )
     out.print(table)
     out.print(f"{len(rows)} planned in all.")

@@ -92,10 +92,10 @@ class Dispatcher:
             chosen = self._choose(inbound, loaded.session, loaded.opted_out, respondent, now)
             if isinstance(chosen, list):
                 return Outcome(replies=chosen, attempts=attempt)
-            flow, session = chosen
-            if inbound.kind == "text" and session.asked and self._is_start(inbound, flow):
-                inbound = inbound.model_copy(update={"kind": "start"})
-            result = engine.step(flow, session, inbound, now)
+            flow, session, resumed = chosen
+            # Their keyword again mid-survey is a start for the engine, not an answer.
+            step_in = inbound.model_copy(update={"kind": "start"}) if resumed else inbound
+            result = engine.step(flow, session, step_in, now)
             try:
                 stored = await self.store.commit(
                     result,
@@ -121,8 +121,9 @@ class Dispatcher:
         opted_out: bool,
         respondent: str,
         now: datetime,
-    ) -> tuple[Flow, Session] | list[Reply]:
-        """Which flow this message belongs to, with the session to step (new if needed)."""
+    ) -> tuple[Flow, Session, bool] | list[Reply]:
+        """Which flow this message belongs to, the session to step (new if needed), and whether
+        a keyword or link resumed an existing session."""
         started = None
         if inbound.kind == "start":
             started = self.resolve_start(inbound.text)
@@ -133,29 +134,26 @@ class Dispatcher:
             if session is not None and session.flow == flow.id and session.status in _RESUMABLE:
                 # Their keyword or link again: carry on (the engine says "finished", re-joins
                 # after STOP, or repeats the current question), never silently start over.
-                if session.address is None and not session.status.finished:
-                    session = session.model_copy(update={"address": inbound.address})
-                return flow, session
+                return flow, _with_address(session, inbound), bool(session.asked)
             fresh = engine.new_session(
-                flow, respondent=respondent, channel=inbound.channel, address=inbound.address,
-                now=now, source=source.id if source else inbound.source, lang=inbound.lang,
+                flow,
+                respondent=respondent,
+                channel=inbound.channel,
+                address=inbound.address,
+                now=now,
+                source=source.id if source else inbound.source,
+                lang=inbound.lang,
             )
             # Keep the stored rev so the commit replaces the old session atomically.
             fresh.rev = session.rev if session is not None else 0
-            return flow, fresh
+            return flow, fresh, False
         if session is not None:
             current = self.registry.get(session.flow)
             if current is not None:
-                if session.address is None and not session.status.finished:
-                    session = session.model_copy(update={"address": inbound.address})
-                return current, session
+                return current, _with_address(session, inbound), False
         if opted_out:
             return []  # they said STOP: say nothing unless they start a survey again
         return self.menu(now)
-
-    def _is_start(self, inbound: Inbound, flow: Flow) -> bool:
-        hit = self.registry.by_keyword(inbound.text) if len(inbound.text) <= 40 else None
-        return hit is not None and hit[0].id == flow.id
 
     def menu(self, now: datetime) -> list[Reply]:
         flows = [f for f in self.registry.open_flows(now) if f.keywords]
@@ -164,3 +162,10 @@ class Dispatcher:
         lines = [phrase(None, "en", "menu")]
         lines += [f"{f.keywords[0]} - {tr(f.title, 'en')}" for f in flows]
         return [Reply(text="\n".join(lines), kind="notice")]
+
+
+def _with_address(session: Session, inbound: Inbound) -> Session:
+    """Give a live session back its raw address if the store had dropped it (needed to send)."""
+    if session.address is None and not session.status.finished:
+        return session.model_copy(update={"address": inbound.address})
+    return session

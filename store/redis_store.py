@@ -158,10 +158,7 @@ def _decode_response(rid: str, raw: dict[Any, Any]) -> Response | None:
     try:
         decoded: dict[str, dict[str, Any]] = json.loads(b"{" + b",".join(parts) + b"}")
         m = json.loads(meta_raw)
-        answers = [
-            StoredAnswer(qid, d.get("v"), d.get("o"), d["t"])
-            for qid, d in decoded.items()
-        ]
+        answers = [StoredAnswer(qid, d.get("v"), d.get("o"), d["t"]) for qid, d in decoded.items()]
         answers.sort(key=_answer_order)
         finished = m.get("finished_at")
         return trusted(
@@ -514,9 +511,6 @@ class RedisStore:
             pages = await pipe.execute()
         for c, rows in zip(cursors, pages, strict=True):
             c.feed(rows, n)
-
-    async def _responses(self, flow_id: str, rids: list[str]) -> list[Response]:
-        return _decode_all(rids, await self._fetch(flow_id, rids))
 
     # -- housekeeping ----------------------------------------------------------------------------
 

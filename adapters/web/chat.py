@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.services import Services
 from bot.errors import StoreError
-from bot.models import Inbound, Reply, Status
+from bot.models import Inbound, Reply
 from bot.schema import Flow
 from bot.text import tr
 
@@ -226,19 +226,10 @@ class Exchange:
     lang: str | None
 
 
-async def _start_inbound(services: Services, flow: Flow, cookie: str, msg: Message) -> Inbound:
-    """The page was opened (or reloaded): start the flow or pick up where the respondent is."""
+def _start_inbound(flow: Flow, cookie: str, msg: Message) -> Inbound:
+    """The page was opened (or reloaded): the dispatcher and engine start the flow or pick up
+    where the respondent is (a finished survey answers "you have finished")."""
     lang = msg.lang if msg.lang in flow.languages else None
-    loaded = await services.store.load(services.store.respondent(CHANNEL, cookie))
-    live = loaded.session
-    if (
-        live is not None
-        and live.flow == flow.id
-        and live.status in (Status.COMPLETE, Status.DECLINED)
-    ):
-        # Reopening the page is not asking to answer again: let the engine say they are done
-        # (a start would begin a fresh attempt). They can still type RESTART or START.
-        return Inbound(channel=CHANNEL, address=cookie, text="", kind="text", lang=lang)
     source = flow.source(msg.source)
     return Inbound(
         channel=CHANNEL,
@@ -253,7 +244,7 @@ async def _start_inbound(services: Services, flow: Flow, cookie: str, msg: Messa
 async def converse(services: Services, flow: Flow, cookie: str, msg: Message) -> Exchange:
     """One request from the page through the dispatcher. Raises StoreError when Redis is down."""
     if msg.kind == "start":
-        inbound = await _start_inbound(services, flow, cookie, msg)
+        inbound = _start_inbound(flow, cookie, msg)
     else:
         inbound = Inbound(
             channel=CHANNEL,
@@ -267,7 +258,7 @@ async def converse(services: Services, flow: Flow, cookie: str, msg: Message) ->
     if msg.kind != "start" and not out.duplicate and out.session is None:
         # No live session (it expired, or was erased) while the page stayed open. This page
         # belongs to one flow, so carry on as opening it would: start that flow.
-        inbound = await _start_inbound(services, flow, cookie, Message("start"))
+        inbound = _start_inbound(flow, cookie, Message("start"))
         out = await services.dispatcher.handle(inbound)
     session = out.session
     return Exchange(

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from bot.errors import FlowError, Problem
 from bot.loader import LoadResult, load_flow, load_flow_text, load_paths, require_flow
 from bot.schema import (
+    QUESTION_TYPES,
     ChoiceQuestion,
     ConsentQuestion,
     DateQuestion,
@@ -235,18 +236,7 @@ def test_the_bundled_every_type_flow_loads() -> None:
     result = load_flow(ROOT / "tests/bot/flows/every-type.yaml")
     assert result.ok, [p.format() for p in result.errors]
     assert result.flow is not None
-    assert {q.type for q in result.flow.questions} == {
-        "text",
-        "choice",
-        "multi",
-        "scale",
-        "yesno",
-        "number",
-        "date",
-        "postcode",
-        "info",
-        "consent",
-    }
+    assert {q.type for q in result.flow.questions} == set(QUESTION_TYPES)
 
 
 # --- YAML syntax --------------------------------------------------------------------------------
