@@ -186,7 +186,7 @@ def _mask_url(url: str) -> str:
     if parts.password is None:
         return url
     user = parts.username or ""
-    netloc = f"{user}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"{user}:***@{parts.netloc.rpartition('@')[2]}"  # also host1:7000,host2:7001
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
@@ -781,7 +781,8 @@ def chat_main(
             link.symlink_to(flow_path.resolve())
         except OSError:  # no symlinks (some Windows setups): a copy, without live edits
             shutil.copyfile(flow_path, link)
-        local = settings.model_copy(update={"flows_dir": Path(tmp)})
+        # An officer trying a flow types (or pastes) fast: no per-sender rate limit here.
+        local = settings.model_copy(update={"flows_dir": Path(tmp), "rate_limit": 0})
         if redis is None and settings.redis_url is None:
             _say(
                 out,

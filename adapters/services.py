@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from redis.asyncio import Redis
-
 from bot.config import Settings
 from bot.dispatch import Dispatcher, utcnow
 from bot.loader import FlowRegistry
-from store import KeyBuilder, RedisStore, connect
+from store import KeyBuilder, RateLimit, RedisStore, connect
+from store.client import AnyRedis
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ class Services:
     registry: FlowRegistry
     store: RedisStore
     dispatcher: Dispatcher
-    redis: Redis
+    redis: AnyRedis
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -31,7 +30,7 @@ class Services:
 def build_services(
     settings: Settings,
     *,
-    redis: Redis | None = None,
+    redis: AnyRedis | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Services:
     """Wire the parts together. ``redis`` may be injected (tests pass fakeredis)."""
@@ -46,6 +45,8 @@ def build_services(
         keys=KeyBuilder(prefix=settings.redis_prefix),
         retention=timedelta(days=settings.retention_days),
         dedupe_window=timedelta(hours=settings.dedupe_hours),
+        rate_limit=RateLimit(settings.rate_limit) if settings.rate_limit else None,
+        cache_size=settings.session_cache,
     )
     dispatcher = Dispatcher(registry, store, clock=clock)
     return Services(settings, registry, store, dispatcher, client, clock)

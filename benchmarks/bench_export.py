@@ -14,7 +14,17 @@ both for the newest tenth (``--since``) and for all N, to show memory does not g
 store's share is timed alone (first pass; ``iter_responses`` without writing). Keys are deleted
 at the end.
 
+Wall seconds and the child's CPU seconds (``time.process_time``) are both printed: the machine
+is shared, so wall time moves with other work while CPU time mostly does not. The rest of the
+wall time is waiting for Redis, whose own CPU time over the run (``INFO cpu``; it includes
+anything else that server did meanwhile) is printed too: it runs on the same two cores.
+
+For A/B runs without writing the data again each time: ``--keep`` leaves the keys (they still
+expire after an hour) and prints their prefix; ``--reuse PREFIX -n N`` measures them again
+(``-n`` must be the N they were written with).
+
 Run: .venv/bin/python benchmarks/bench_export.py [--url redis://127.0.0.1:6379/0] [-n 100000]
+     [--formats csv,xlsx] [--keep | --reuse PREFIX]
 """
 
 from __future__ import annotations
@@ -166,6 +176,11 @@ def _rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
+async def _redis_cpu(redis: Redis) -> float:
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 async def child(url: str, prefix: str, what: str, since_ms: int | None, trace: bool) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     from bot.results.commands import export_flow
@@ -177,6 +192,8 @@ async def child(url: str, prefix: str, what: str, since_ms: int | None, trace: b
     before = _rss_kb()
     if trace:
         tracemalloc.start()
+    r0 = await _redis_cpu(redis)
+    c0 = time.process_time()
     t0 = time.perf_counter()
     rows = 0
     size = 0
@@ -198,11 +215,15 @@ async def child(url: str, prefix: str, what: str, since_ms: int | None, trace: b
             rows = counts.written
             size = path.stat().st_size
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    redis_cpu = await _redis_cpu(redis) - r0
     peak = tracemalloc.get_traced_memory()[1] if trace else None
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu": cpu,
+                "redis_cpu": redis_cpu,
                 "rows": rows,
                 "bytes": size,
                 "rss_growth_kb": _rss_kb() - before,
@@ -224,29 +245,39 @@ def measure(url: str, prefix: str, what: str, since_ms: int | None, trace: bool)
     return result
 
 
-async def main(url: str, n: int, traced_all: bool) -> None:
+async def main(
+    url: str, n: int, traced_all: bool, formats: list[str], keep: bool, reuse: str | None
+) -> None:
     flow = require_flow(FLOW)
-    prefix = f"sbbench-export-{uuid.uuid4().hex[:8]}"
+    prefix = reuse or f"sbbench-export-{uuid.uuid4().hex[:8]}"
     keys = KeyBuilder(prefix=prefix)
     redis = Redis.from_url(url)
     try:
-        print(f"writing {n:,} complete responses of {flow.id} under {prefix}: ...", flush=True)
-        seconds = await fill(redis, keys, flow, n)
-        print(f"  written in {seconds:.1f} s (pipelined HSET + ZADD in the store's layout)")
+        if reuse:
+            found = sum([await redis.zcard(k) for k in keys.index_keys(flow.id)])
+            if found != n:
+                raise SystemExit(f"{prefix} holds {found:,} index entries, not -n {n:,}")
+            print(f"measuring the {n:,} responses already under {prefix}")
+        else:
+            print(f"writing {n:,} complete responses of {flow.id} under {prefix}: ...", flush=True)
+            seconds = await fill(redis, keys, flow, n)
+            print(f"  written in {seconds:.1f} s (pipelined HSET + ZADD in the store's layout)")
         tenth = int((START + timedelta(seconds=60 * (n - n // 10))).timestamp() * 1000)
         r = measure(url, prefix, "fields", None, False)
         print(f"first pass (answer_fields, HKEYS): {r['seconds']:.2f} s, {r['rows']} question ids")
         r = measure(url, prefix, "read", None, False)
         print(
-            f"iter_responses alone (read + decode, no writing): {r['seconds']:.2f} s for "
-            f"{r['rows']:,} = {r['rows'] / r['seconds']:,.0f} responses/s"
+            f"iter_responses alone (read + decode, no writing): {r['seconds']:.2f} s "
+            f"(CPU {r['cpu']:.2f} s, Redis {r['redis_cpu']:.2f} s) for {r['rows']:,} = "
+            f"{r['rows'] / r['seconds']:,.0f} responses/s"
         )
-        for fmt in ("csv", "xlsx"):
+        for fmt in formats:
             for label, since in ((f"{n // 10:,}", tenth), (f"{n:,}", None)):
                 timed = measure(url, prefix, fmt, since, False)
                 line = (
                     f"export --format {fmt}, {label} responses: {timed['seconds']:.2f} s "
-                    f"({timed['rows'] / timed['seconds']:,.0f}/s), file "
+                    f"(CPU {timed['cpu']:.2f} s, Redis {timed['redis_cpu']:.2f} s; "
+                    f"{timed['rows'] / timed['seconds']:,.0f}/s), file "
                     f"{timed['bytes'] / 1e6:.1f} MB, max RSS growth "
                     f"{timed['rss_growth_kb'] / 1024:.1f} MiB"
                 )
@@ -256,8 +287,11 @@ async def main(url: str, n: int, traced_all: bool) -> None:
                     line += f", tracemalloc peak {traced['tracemalloc_peak'] / 2**20:.1f} MiB"
                 print(line, flush=True)
     finally:
-        removed = await clean(redis, keys, flow, n)
-        print(f"deleted {removed:,} keys")
+        if keep or reuse:
+            print(f"keys kept (they expire within the hour): --reuse {prefix} -n {n}")
+        else:
+            removed = await clean(redis, keys, flow, n)
+            print(f"deleted {removed:,} keys")
         await redis.aclose()
 
 
@@ -272,8 +306,12 @@ if __name__ == "__main__":
     p.add_argument(
         "--trace-all", action="store_true", help="tracemalloc on the full export too (slow)"
     )
+    p.add_argument("--formats", default="csv,xlsx", help="comma-separated: csv, xlsx, jsonl")
+    p.add_argument("--keep", action="store_true", help="leave the keys (they expire in an hour)")
+    p.add_argument("--reuse", metavar="PREFIX", help="measure keys left by an earlier --keep")
     a = p.parse_args()
     if a.child:
         asyncio.run(child(a.url, a.prefix, a.child, a.since_ms, a.trace))
     else:
-        asyncio.run(main(a.url, a.n, a.trace_all))
+        fmts = [f for f in a.formats.split(",") if f]
+        asyncio.run(main(a.url, a.n, a.trace_all, fmts, a.keep, a.reuse))

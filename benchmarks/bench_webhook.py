@@ -3,7 +3,13 @@
 doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
-     [--workers 1] [--redis redis://127.0.0.1:6379/0]
+     [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster]
+
+``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
+temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
+``appendfsync everysec``, Redis' default) and runs both servers against it
+(``REDIS_URL=redis+cluster://...``), then prints how the keys spread over the masters and
+stops it.
 
 Each connection walks its numbers one message at a time (so a respondent's messages stay in
 order), every request signed with Twilio's real RequestValidator. Afterwards every number's
@@ -27,14 +33,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from redis.asyncio import Redis
 from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen
 
 from bot.models import Status
-from store import KeyBuilder, RedisStore
+from store import KeyBuilder, RedisStore, connect
+from store.testing_cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-auth-token"
@@ -44,13 +50,25 @@ SCRIPT = [
     "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2", "2", "le16 7aa",
 ]
 BARE_APP = '''
+import contextlib
 import os
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-redis = Redis.from_url(os.environ["REDIS_URL"])
+if os.environ["REDIS_URL"].startswith("redis+cluster://"):
+    from store.client import connect_cluster
+    redis = connect_cluster(os.environ["REDIS_URL"])
+else:
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    if hasattr(redis, "initialize"):
+        await redis.initialize()  # read the slot map before the first burst (as surveybot does)
+    yield
 prefix = os.environ["SURVEYBOT_REDIS_PREFIX"]
 
 async def bare(request):
@@ -65,7 +83,7 @@ async def health(request):
     return Response("ok")
 
 app = Starlette(routes=[Route("/sms/twilio", bare, methods=["POST"]),
-                        Route("/healthz", health)])
+                        Route("/healthz", health)], lifespan=lifespan)
 '''
 
 
@@ -115,7 +133,7 @@ def build_requests(port: int, numbers: list[str], connections: int) -> list[list
 
 
 async def verify(redis_url: str, prefix: str, numbers: list[str]) -> tuple[int, int]:
-    redis = Redis.from_url(redis_url)
+    redis = connect(redis_url)  # one Redis or a cluster, as the servers had
     store = RedisStore(redis, secret=b"bench-secret", keys=KeyBuilder(prefix=prefix))
     complete = 0
     for number in numbers:
@@ -124,8 +142,12 @@ async def verify(redis_url: str, prefix: str, numbers: list[str]) -> tuple[int, 
                 == "carer" and resp.answers["postcode"].value == "LE16":
             complete += 1
     n = 0
-    async for key in redis.scan_iter(match=f"{prefix}:*", count=2000):
-        n += await redis.delete(key)
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=2000)]
+    for i in range(0, len(keys), 1000):
+        pipe = redis.pipeline(transaction=False)
+        for key in keys[i:i + 1000]:
+            pipe.delete(key)  # one key per DEL: a cluster refuses DEL across slots
+        n += sum(await pipe.execute())
     await redis.aclose()
     return complete, n
 
@@ -136,8 +158,18 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--cluster", action="store_true",
+                    help="start a temporary local 3-master Redis Cluster and use it")
     a = ap.parse_args()
+    if a.cluster:
+        with LocalCluster(masters=3) as cluster:
+            a.redis = cluster.url
+            run(a, cluster)
+    else:
+        run(a, None)
 
+
+def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     prefix = f"sbbench-{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="surveybot-bench-"))
     flows = tmp / "flows"
@@ -164,17 +196,23 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+    spread = cluster.dbsize() if cluster is not None else {}  # keys per master, before clean-up
     complete, deleted = asyncio.run(verify(a.redis, prefix, numbers))
     shutil.rmtree(tmp, ignore_errors=True)
     bare, bot = results["bare"], results["surveybot"]
+    where = "a 3-master Redis Cluster" if a.cluster else "one Redis"
     print(f"{a.numbers:,} numbers x {len(SCRIPT)} messages, {a.connections} connections, "
-          f"{a.workers} server process(es)")
+          f"{a.workers} server process(es), against {where}")
     print(bare.line("bare Starlette endpoint (1 GET + 1 SET)"))
     print(bot.line("surveybot /sms/twilio (verify, step, commit, TwiML)"))
     print(f"ratio: {bot.rps() / bare.rps():.2f}x the bare endpoint's throughput (target >= 0.7); "
           f"p99 {bot.pct(99):.1f} ms (target <= 50)")
     print(f"verified: {complete:,} of {a.numbers:,} numbers have a complete response with the "
           f"answers sent; {deleted:,} keys cleaned up")
+    if spread:
+        total = sum(spread.values()) or 1
+        print("keys per master: " + ", ".join(
+            f"{port}: {n:,} ({n / total:.0%})" for port, n in sorted(spread.items())))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(default=400, alias="SURVEYBOT_RETENTION_DAYS")
     dedupe_hours: int = Field(default=48, alias="SURVEYBOT_DEDUPE_HOURS")
+    rate_limit: int = Field(
+        default=30, ge=0, alias="SURVEYBOT_RATE_LIMIT",
+        description="Most messages one sender may send a minute (0 = no limit); the first over "
+        "it gets a polite reply, the rest silence",
+    )
+    session_cache: int = Field(
+        default=10_000, ge=0, alias="SURVEYBOT_SESSION_CACHE",
+        description="Sessions each process keeps in memory to save a Redis read per answer "
+        "(0 = none; always checked against Redis at commit)",
+    )
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot import engine
-from bot.errors import ConflictError
+from bot.errors import ConflictError, DuplicateMessage, RateLimited
 from bot.loader import FlowRegistry
 from bot.models import Inbound, Reply, Session, Status, Step
 from bot.phrases import phrase
@@ -79,18 +79,23 @@ class Dispatcher:
                 return (flow, src) if src else (flow, None)
         return None
 
-    async def handle(self, inbound: Inbound) -> Outcome:
+    async def handle(self, inbound: Inbound, *, limited: bool = True) -> Outcome:
+        """Step ``inbound`` and commit it. ``limited=False`` for messages that are not the
+        sender's own (a Twilio opt-out report): they do not count against the rate limit."""
         respondent = self.store.respondent(inbound.channel, inbound.address)
-        out = Outcome()
+        cached = True  # the first attempt may step on this process's copy; retries read Redis
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            out.attempts = attempt
             now = self.clock()
-            loaded = await self.store.load(respondent, inbound.message_id)
+            loaded = await self.store.load(respondent, inbound.message_id, cached=cached)
+            cached = False
             if loaded.duplicate:
                 log.info("duplicate message %s ignored", inbound.message_id)
                 return Outcome(duplicate=True, attempts=attempt)
             chosen = self._choose(inbound, loaded.session, loaded.opted_out, respondent, now)
             if isinstance(chosen, list):
+                over = await self.store.throttle(respondent) if chosen and limited else 0
+                if over:  # a stranger sending and sending
+                    chosen = self._slow_down(RateLimited(over), None, "en", respondent)
                 return Outcome(replies=chosen, attempts=attempt)
             flow, session, resumed = chosen
             # Their keyword again mid-survey is a start for the engine, not an answer.
@@ -103,16 +108,34 @@ class Dispatcher:
                     message_id=inbound.message_id,
                     flow=flow,
                     now=now,
+                    limited=limited,
                 )
-            except ConflictError:
+            except DuplicateMessage:
+                log.info("duplicate message %s ignored", inbound.message_id)
+                return Outcome(duplicate=True, attempts=attempt)
+            except RateLimited as exc:
+                replies = self._slow_down(exc, flow, session.lang, respondent)
+                return Outcome(replies=replies, attempts=attempt)
+            except ConflictError as exc:
                 # Another message from the same person committed first (or this very message,
-                # delivered twice at once): re-read, which also re-checks the message id.
-                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                # delivered twice at once): re-read and step again. No back-off when all that
+                # went stale was this process's cached copy.
+                if not exc.immediate:
+                    await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
             return Outcome(
                 replies=result.replies, flow=flow, session=stored, step=result, attempts=attempt
             )
         raise ConflictError(f"gave up after {MAX_ATTEMPTS} attempts for one respondent")
+
+    @staticmethod
+    def _slow_down(exc: RateLimited, flow: Flow | None, lang: str, respondent: str) -> list[Reply]:
+        """One polite reply for the first message over the limit, then silence (each reply to
+        a flood would cost an SMS, and would feed a loop with another bot)."""
+        log.warning("respondent %s over the message limit (%d over)", respondent, exc.over)
+        if exc.over > 1:
+            return []
+        return [Reply(text=phrase(flow, lang, "slow_down"), kind="notice", lang=lang)]
 
     def _choose(
         self,

@@ -84,7 +84,29 @@ class StoreError(SurveybotError):
 
 
 class ConflictError(StoreError):
-    """A commit lost an optimistic-concurrency race too many times."""
+    """A commit found the stored session moved on (another message got there first): reload and
+    step again. ``immediate`` says the reload needs no back-off (the loser had read a cached
+    copy, not raced a live writer)."""
+
+    def __init__(self, message: str, *, immediate: bool = False) -> None:
+        super().__init__(message)
+        self.immediate = immediate
+
+
+class DuplicateMessage(ConflictError):
+    """This inbound message id was already committed for this respondent; nothing was written."""
+
+
+class RateLimited(SurveybotError):
+    """The sender went over the per-sender message limit; nothing was written.
+
+    ``over`` counts this sender's messages beyond the limit in the current window (1 for the
+    first refused one, which gets a polite reply; later ones get silence).
+    """
+
+    def __init__(self, over: int) -> None:
+        super().__init__(f"sender over the message limit by {over}")
+        self.over = over
 
 
 class ChannelError(SurveybotError):

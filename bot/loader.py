@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from bot import schema
 from bot.errors import FlowError, Problem
 from bot.schema import Flow, Source
 from bot.validate import UncheckedQuestion, check_flow
-from bot.yamlsafe import Located, load_yaml
+from bot.yamlsafe import MAX_BYTES, Located, load_yaml, too_large
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,10 @@ def _placeholder(raw: Any, index: int) -> UncheckedQuestion:
 def load_flow(path: str | Path) -> LoadResult:
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # a huge file is refused without reading it all
+            if len(raw) > MAX_BYTES:
+                return LoadResult(str(p), None, [too_large(str(p), os.fstat(fh.fileno()).st_size)])
     except OSError as exc:
         return LoadResult(
             str(p),

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 M = TypeVar("M", bound=BaseModel)
 
 
+_set = object.__setattr__
+
+
 def trusted(cls: type[M], **values: Any) -> M:
     """Build a model from values the engine already knows are valid, without re-validating.
 
@@ -18,10 +21,10 @@ def trusted(cls: type[M], **values: Any) -> M:
     all): the engine builds several of these per message.
     """
     obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
     return obj
 
 

@@ -55,6 +55,7 @@ EN: dict[str, str] = {
     "expired": "Your earlier answers have been saved. Text {keyword} to start again.",
     "menu": "Which survey? Reply with its word:",
     "menu_none": "There are no surveys open at the moment. Thank you.",
+    "slow_down": "You have sent a lot of messages. Please wait a minute, then reply again.",
 }
 
 # Built-in translations of the sentences every respondent may see. Officers can add or correct
@@ -96,6 +97,7 @@ GU: dict[str, str] = {
     "unsupported": "માફ કરશો, હું ફક્ત લખાણ વાંચી શકું છું. કૃપા કરીને શબ્દો અથવા નંબરમાં જવાબ આપો.",
     "other_prompt": "કૃપા કરીને થોડા શબ્દોમાં જણાવો.",
     "reminder": "તમે {title} ના લગભગ {total} માંથી {answered} પ્રશ્નો પૂરા કર્યા છે. સમય મળે ત્યારે:",
+    "slow_down": "તમે ઘણા સંદેશા મોકલ્યા છે. કૃપા કરીને એક મિનિટ રાહ જુઓ, પછી ફરી જવાબ આપો.",
 }
 
 BUILT_IN: dict[str, dict[str, str]] = {"en": EN, "gu": GU}

@@ -23,10 +23,25 @@ class LoadedLike(Protocol):
 class SessionStore(Protocol):
     def respondent(self, channel: str, address: str) -> str: ...
 
-    async def load(self, respondent: str, message_id: str | None) -> LoadedLike: ...
+    async def load(
+        self, respondent: str, message_id: str | None, *, cached: bool = False
+    ) -> LoadedLike:
+        """``cached``: a session this process committed may come from memory (no duplicate
+        check then; the commit checks)."""
 
     async def commit(
-        self, step: Step, *, expected_rev: int, message_id: str | None, flow: Flow, now: datetime
+        self,
+        step: Step,
+        *,
+        expected_rev: int,
+        message_id: str | None,
+        flow: Flow,
+        now: datetime,
+        limited: bool = True,
     ) -> Session:
-        """Raises ConflictError when the stored rev moved on (a ``DuplicateMessage`` subclass
-        when ``message_id`` was already committed)."""
+        """Raises ConflictError when the stored rev moved on (``DuplicateMessage`` when
+        ``message_id`` was already committed), RateLimited when the sender is over the limit
+        (an inbound message, i.e. one with a ``message_id``, unless ``limited`` is False)."""
+
+    async def throttle(self, respondent: str) -> int:
+        """Count a message that commits nothing; how far over the limit the sender is."""

@@ -421,6 +421,17 @@ class _Builder:
         self.attach(value)
 
 
+def too_large(file: str, size: int) -> Problem:
+    return Problem(
+        file,
+        None,
+        None,
+        f"the file is too large ({size:,} bytes; the limit is {MAX_BYTES:,})",
+        "a flow file is a few tens of kilobytes; is this the right file?",
+        code="file_too_large",
+    )
+
+
 def load_yaml(text: str | bytes, file: str) -> tuple[Located | None, list[Problem]]:
     """Parse ``text``; return the data with positions, and every problem found.
 
@@ -428,16 +439,7 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Located | None, list[Proble
     """
     size = len(text.encode() if isinstance(text, str) else text)
     if size > MAX_BYTES:
-        return None, [
-            Problem(
-                file,
-                None,
-                None,
-                f"the file is too large ({size:,} bytes; the limit is {MAX_BYTES:,})",
-                "a flow file is a few tens of kilobytes; is this the right file?",
-                code="file_too_large",
-            )
-        ]
+        return None, [too_large(file, size)]
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -516,6 +518,15 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
     ch = _char_at(text, exc.problem_mark)
     message: str
     hint: str
+    if "nesting depth" in problem:  # PyYAML 6.0.4's own limit may stop the parser before ours
+        return Problem(
+            file,
+            mark.line + 1 if mark else None,
+            mark.column + 1 if mark else None,
+            f"values are nested too deeply (more than {MAX_DEPTH} levels)",
+            "a flow file needs only a few levels of indentation",
+            code="yaml_too_deep",
+        )
     if "quoted scalar" in context and exc.context_mark is not None:
         quote = _char_at(text, exc.context_mark) or '"'
         mark = exc.context_mark

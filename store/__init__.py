@@ -7,7 +7,14 @@ from store.client import connect
 from store.embedded import EmbeddedRedis, embedded_url
 from store.identity import normalise_address, respondent_id
 from store.keys import KeyBuilder
-from store.redis_store import DuplicateMessage, Loaded, RedisStore, Response, ResponseMeta
+from store.redis_store import (
+    DuplicateMessage,
+    Loaded,
+    RateLimit,
+    RedisStore,
+    Response,
+    ResponseMeta,
+)
 from store.roundtrips import RoundTripCounter
 
 __all__ = [
@@ -15,6 +22,7 @@ __all__ = [
     "EmbeddedRedis",
     "KeyBuilder",
     "Loaded",
+    "RateLimit",
     "RedisStore",
     "Response",
     "ResponseMeta",

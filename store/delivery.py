@@ -36,10 +36,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bot.errors import StoreError
+from store.client import AnyRedis, is_redis_failure
 from store.keys import KeyBuilder
 from store.redis_store import RedisStore
 from store.scripts import Script, command
@@ -90,7 +89,9 @@ return n
 def _redis_errors(what: str) -> Iterator[None]:
     try:
         yield
-    except (RedisError, OSError) as exc:
+    except Exception as exc:
+        if not is_redis_failure(exc):
+            raise
         raise StoreError(f"Redis {what} failed: {type(exc).__name__}: {exc}") from exc
 
 
@@ -141,7 +142,7 @@ class DeliveryLog:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         *,
         keys: KeyBuilder | None = None,
         retention: timedelta = DEFAULT_RETENTION,

@@ -26,6 +26,8 @@ key                                 type    what
 ``sb:{rid}:optout``                 STRING  ms time of the STOP; set when a session becomes
                                             ``opted_out``, deleted when one becomes active again.
                                             TTL = retention.
+``sb:{rid}:rate``                   STRING  messages counted against the per-sender limit in the
+                                            current window; TTL = the window (a minute).
 ``sb:idx:<flow>:<n>``               ZSET    per-flow index, ``n`` in 0..shards-1 (crc32 of rid):
                                             member rid, score = started ms, written with ZADD NX
                                             before the respondent's first commit in that flow.
@@ -87,6 +89,9 @@ class KeyBuilder:
     def optout(self, rid: str) -> str:
         return self._r(rid, "optout")
 
+    def rate(self, rid: str) -> str:
+        return self._r(rid, "rate")
+
     def respondent_keys(self, rid: str, flows: list[str]) -> list[str]:
         """Every key holding data about ``rid`` (given the flows they have responses in)."""
         return [
@@ -94,6 +99,7 @@ class KeyBuilder:
             self.seen(rid),
             self.flows(rid),
             self.optout(rid),
+            self.rate(rid),
             *(self.response(rid, f) for f in flows),
         ]
 

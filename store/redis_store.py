@@ -16,9 +16,24 @@ Every operation is safe to retry after a timeout (redis-py retries connection er
 commit fails the version or the message-id check, ZADD NX and DEL are idempotent.
 
 A duplicate message id is *refused*: :meth:`commit` raises :class:`DuplicateMessage` (a
-:class:`ConflictError`), so a caller's reload-and-retry loop reloads, :meth:`load` then reports
-``duplicate=True``, and the caller answers the webhook with 200 and sends nothing. A no-op
+:class:`ConflictError`) and the caller answers the webhook with 200 and sends nothing. A no-op
 commit would instead make the caller send the replies of a step that was never stored.
+
+**The session cache.** A respondent answering a survey sends message after message, each loaded
+and then committed. The store keeps the sessions it committed last (an LRU, a few minutes at
+most), and ``load(..., cached=True)`` (the dispatcher's call) returns one without asking Redis:
+one round trip per answer instead of two. This is safe with any number of processes because the
+commit checks the stored ``rev`` and the message id anyway, and for a cached copy also that the
+stored session is still byte for byte that copy (revs restart at 1 after an erasure, so a rev
+alone could match a new session). A copy gone stale (the respondent's previous message went to
+another process, the worker sent a reminder, an erasure) fails the check, is dropped, and the
+caller reloads and steps again at once. Only the dispatcher asks for
+it; everything else (the reminder worker above all) reads Redis.
+
+**Per-sender rate limit.** Each inbound message that reaches a commit is counted in
+``sb:{rid}:rate`` (a fixed window); over the limit the commit writes nothing and raises
+:class:`RateLimited`. Messages that commit nothing (the menu a stranger gets) are counted by
+:meth:`throttle`.
 """
 
 from __future__ import annotations
@@ -26,24 +41,33 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from bot.errors import ConflictError, StoreError
+from bot.errors import ConflictError, DuplicateMessage, RateLimited, StoreError
 from bot.models import Answer, AnswerValue, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
+from store.client import AnyRedis, is_redis_failure
 from store.identity import respondent_id
 from store.keys import KeyBuilder
-from store.scripts import COMMIT, CONFLICT, DUPLICATE, LOAD, Script, command
+from store.scripts import (
+    COMMIT,
+    DUPLICATE,
+    LOAD,
+    RATE_LIMITED,
+    THROTTLE,
+    Script,
+    command,
+)
+from store.stored import StoredResponse, decode_stored, read_hashes
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +77,64 @@ DEFAULT_FINISHED_TTL = timedelta(days=30)
 
 _COMMIT = Script(COMMIT)
 _LOAD = Script(LOAD)
+_THROTTLE = Script(THROTTLE)
 
 
 FIRST_CHECK = timedelta(hours=1)
 
 
-class DuplicateMessage(ConflictError):
-    """This inbound message id was already committed for this respondent; nothing was written."""
+__all__ = ["DuplicateMessage", "Loaded", "RateLimit", "RedisStore", "Response", "ResponseMeta"]
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``messages`` inbound messages per sender in each ``window``."""
+
+    messages: int = 30
+    window: timedelta = timedelta(minutes=1)
+
+
+class Cached(NamedTuple):
+    at: float  # time.monotonic() when stored
+    session: Session
+    data: str  # the session JSON as committed (the commit checks it is still what is stored)
+
+
+class SessionCache:
+    """The sessions this process committed last, by respondent: an LRU whose entries also
+    expire, so a raw address is not kept in memory long after its last message."""
+
+    def __init__(self, size: int = 10_000, max_age: float = 300.0) -> None:
+        self.size = size
+        self.max_age = max_age
+        self._items: OrderedDict[str, Cached] = OrderedDict()
+
+    def entry(self, rid: str) -> Cached | None:
+        item = self._items.get(rid)
+        if item is None:
+            return None
+        if time.monotonic() - item.at > self.max_age:
+            del self._items[rid]
+            return None
+        return item
+
+    def get(self, rid: str) -> Session | None:
+        item = self.entry(rid)
+        return item.session if item is not None else None
+
+    def put(self, rid: str, session: Session, data: str) -> None:
+        if self.size <= 0:
+            return
+        self._items[rid] = Cached(time.monotonic(), session, data)
+        self._items.move_to_end(rid)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def drop(self, rid: str) -> None:
+        self._items.pop(rid, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass(frozen=True)
@@ -74,6 +149,7 @@ class Loaded:
     duplicate: bool = False
     opted_out: bool = False
     rev: int = 0
+    cached: bool = False
 
 
 class ResponseMeta(BaseModel):
@@ -100,12 +176,15 @@ class Response(ResponseMeta):
 @contextmanager
 def _redis_errors(what: str) -> Iterator[None]:
     # The web layer turns StoreError into 503, so Twilio and Telegram deliver again later.
+    # See store.client.is_redis_failure for what besides RedisError counts (cluster clients).
     try:
         yield
-    except RedisError as exc:
-        raise StoreError(f"Redis {what} failed: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"Redis {what} failed: {exc}") from exc
+    except Exception as exc:
+        if not is_redis_failure(exc):
+            raise
+        raise StoreError(f"Redis {what} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _ms(t: datetime) -> int:
@@ -227,13 +306,15 @@ class RedisStore:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         *,
         secret: bytes,
         keys: KeyBuilder | None = None,
         retention: timedelta = DEFAULT_RETENTION,
         dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW,
         finished_ttl: timedelta = DEFAULT_FINISHED_TTL,
+        rate_limit: RateLimit | None = None,
+        cache_size: int = 10_000,
     ) -> None:
         if not secret:
             raise ValueError("the respondent-id secret must not be empty")
@@ -242,6 +323,8 @@ class RedisStore:
         self.retention = retention
         self.dedupe_window = dedupe_window
         self.finished_ttl = finished_ttl
+        self.rate_limit = rate_limit
+        self.cache = SessionCache(cache_size)
         self._secret = secret
         self._remembered: set[tuple[str, str]] = set()
 
@@ -250,12 +333,25 @@ class RedisStore:
 
     # -- hot path --------------------------------------------------------------------------------
 
-    async def load(self, respondent: str, message_id: str | None = None) -> Loaded:
+    async def load(
+        self, respondent: str, message_id: str | None = None, *, cached: bool = False
+    ) -> Loaded:
         """The live session, whether ``message_id`` was already committed, and the opt-out flag.
 
         One round trip. The three reads need not be a snapshot: the commit re-checks both the
-        version and the message id atomically.
+        version and the message id atomically. With ``cached``, a session this process committed
+        lately comes from memory, with no round trip and no duplicate check (the commit makes
+        both checks; see the module docstring).
         """
+        if cached:
+            hit = self.cache.get(respondent)
+            if hit is not None:
+                return Loaded(
+                    session=hit,
+                    opted_out=hit.status is Status.OPTED_OUT,
+                    rev=hit.rev,
+                    cached=True,
+                )
         k = self.keys
         keys = [k.session(respondent), k.optout(respondent), k.seen(respondent)]
         with _redis_errors("load"):
@@ -282,13 +378,16 @@ class RedisStore:
         message_id: str | None,
         flow: Flow,
         now: datetime,
+        limited: bool = True,
     ) -> Session:
         """Store ``step`` atomically if the stored rev is still ``expected_rev``.
 
         Returns the session as stored (``rev`` incremented, ``address`` dropped once finished).
         Raises :class:`ConflictError` if another message got there first (reload and re-run the
-        step), :class:`DuplicateMessage` if ``message_id`` was already committed, and
-        :class:`StoreError` if Redis is unreachable (nothing was written).
+        step), :class:`DuplicateMessage` if ``message_id`` was already committed,
+        :class:`RateLimited` if the sender is over the limit (an inbound message, i.e. one with
+        a ``message_id``, unless ``limited`` is False), and :class:`StoreError` if Redis is unreachable. In each of those
+        cases nothing was written.
         """
         s = step.session
         if s.flow != flow.id:
@@ -313,9 +412,14 @@ class RedisStore:
         optout = {Status.OPTED_OUT: "set", Status.ACTIVE: "del"}.get(s.status, "")
         now_ms = _ms(now)
         k = self.keys
+        data = s.model_dump_json(exclude_defaults=True, exclude={"rev"})
+        # Stepped on this process's cached copy? Then the commit also checks the stored session
+        # is byte for byte that copy, not merely at the same rev (see COMMIT).
+        cached = self.cache.entry(rid)
+        guard = cached.data if cached is not None and cached.session.rev == expected_rev else ""
         args: list[str | int] = [
             expected_rev,
-            s.model_dump_json(exclude_defaults=True, exclude={"rev"}),
+            data,
             s.flow,
             message_id or "",
             now_ms,
@@ -325,12 +429,17 @@ class RedisStore:
             _ttl_ms(self.retention),
             optout,
             meta.model_dump_json(exclude_none=True),
+            *self._rate_args(message_id if limited else None),
+            guard,
             len(step.answers),
         ]
         for a in step.answers:
             args += [f"a:{a.question}", _encode_answer(a)]
         args += [f"a:{q}" for q in step.cleared]
-        keys = [k.session(rid), k.seen(rid), k.response(rid, s.flow), k.flows(rid), k.optout(rid)]
+        keys = [
+            k.session(rid), k.seen(rid), k.response(rid, s.flow), k.flows(rid), k.optout(rid),
+            k.rate(rid),
+        ]  # fmt: skip
 
         # A new session (nothing stored, or started by this very message) is probably the
         # respondent's first in this flow: index it before the commit. A wrong guess costs one
@@ -345,13 +454,38 @@ class RedisStore:
             await self.remember_questions(flow)
         with _redis_errors("commit"):
             code, value = (int(x) for x in await _COMMIT(self.redis, keys, args))
-        if code == DUPLICATE:
-            raise DuplicateMessage(f"message {message_id!r} of {rid} was already committed")
-        if code == CONFLICT:
-            raise ConflictError(f"session of {rid} is at rev {value}, expected {expected_rev}")
+        if code < 0:
+            # Whatever this process had cached for them is now suspect.
+            self.cache.drop(rid)
+            if code == DUPLICATE:
+                raise DuplicateMessage(f"message {message_id!r} of {rid} was already committed")
+            if code == RATE_LIMITED:
+                assert self.rate_limit is not None
+                raise RateLimited(value - self.rate_limit.messages)
+            raise ConflictError(
+                f"session of {rid} is at rev {value}, expected {expected_rev}",
+                immediate=bool(guard),
+            )
         if value and not indexed:
             await self._index(s.flow, rid, s.started_at, first_check)
-        return s.model_copy(update={"rev": code})
+        stored = s.model_copy(update={"rev": code})
+        self.cache.put(rid, stored, data)
+        return stored
+
+    def _rate_args(self, message_id: str | None) -> tuple[int, int]:
+        """COMMIT's (window ms, limit): only inbound messages count (not reminders)."""
+        if self.rate_limit is None or not message_id:
+            return 0, 0
+        return _ttl_ms(self.rate_limit.window), self.rate_limit.messages
+
+    async def throttle(self, respondent: str) -> int:
+        """Count a message that commits nothing; how far over the limit the sender now is."""
+        if self.rate_limit is None:
+            return 0
+        window = _ttl_ms(self.rate_limit.window)
+        with _redis_errors("throttle"):
+            count = int(await _THROTTLE(self.redis, [self.keys.rate(respondent)], [window]))
+        return max(0, count - self.rate_limit.messages)
 
     async def _index(self, flow: str, rid: str, started: datetime, check: datetime) -> None:
         """Index the response for export and queue the session's first reminder check (the
@@ -376,6 +510,7 @@ class RedisStore:
 
     async def erase_respondent(self, rid: str) -> int:
         k = self.keys
+        self.cache.drop(rid)
         pipe = self.redis.pipeline(transaction=False)
         pipe.smembers(k.flows(rid))
         pipe.hget(k.session(rid), "flow")
@@ -415,17 +550,21 @@ class RedisStore:
 
     async def iter_responses(
         self, flow_id: str, since: datetime | None = None, batch: int = 500
-    ) -> AsyncIterator[Response]:
+    ) -> AsyncIterator[StoredResponse]:
         """Every response of the flow (any status: complete or partial), ordered by started time
         then respondent id, ``batch`` at a time. ``since`` keeps responses started at or after
         it (the index score is the first start). Reads the index shards, never SCAN.
+
+        Yields :class:`store.stored.StoredResponse`: the hash decoded with one JSON parse, answer
+        objects made only if ``answers`` is read (an export fills its rows from the stored
+        values; see that module).
 
         The next batch is requested before the current one is handed out, so Redis works while
         the caller writes rows."""
         pending: asyncio.Task[list[Any]] | None = None
         pending_rids: list[str] = []
         async for rids in self._rid_chunks(flow_id, since, max(1, batch)):
-            task = asyncio.ensure_future(self._fetch(flow_id, rids))
+            task = asyncio.ensure_future(self._fetch(flow_id, rids, first=pending is None))
             await asyncio.sleep(0)  # let it send its pipeline now
             if pending is not None:
                 for r in _decode_all(pending_rids, await pending):
@@ -452,7 +591,11 @@ class RedisStore:
             c = cursors[i]
             c.buf.popleft()
             if not c.buf and not c.done:
-                await self._fill([c], batch)
+                # One round trip tops up every shard running low, not only this one: rids are
+                # spread evenly (crc32), so the shards run dry together, and each page read
+                # waits behind the batch Redis is serving.
+                running_low = [d for d in cursors if not d.done and len(d.buf) <= batch // 2]
+                await self._fill(running_low, batch)
             if c.buf:
                 heappush(heap, (*c.buf[0], i))
             chunk.append(rid)
@@ -460,12 +603,10 @@ class RedisStore:
                 yield chunk
                 chunk = []
 
-    async def _fetch(self, flow_id: str, rids: list[str]) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        for rid in rids:
-            pipe.hgetall(self.keys.response(rid, flow_id))
+    async def _fetch(self, flow_id: str, rids: list[str], *, first: bool) -> list[Any]:
+        keys = [self.keys.response(rid, flow_id) for rid in rids]
         with _redis_errors("response read"):
-            return await pipe.execute()
+            return await read_hashes(self.redis, keys, first=first)
 
     async def remember_questions(self, flow: Flow) -> None:
         """Record this version's question ids (once per version and process: see commit)."""
@@ -523,15 +664,17 @@ class RedisStore:
     async def ping(self) -> bool:
         try:
             return bool(await command(self.redis, "PING"))
-        except (RedisError, OSError):
-            return False
+        except Exception as exc:
+            if is_redis_failure(exc):
+                return False
+            raise
 
     async def close(self) -> None:
         await self.redis.aclose()
 
 
-def _decode_all(rids: list[str], raws: list[Any]) -> list[Response]:
-    out = (_decode_response(rid, _as_dict(raw)) for rid, raw in zip(rids, raws, strict=True))
+def _decode_all(rids: list[str], raws: list[Any]) -> list[StoredResponse]:
+    out = (decode_stored(rid, raw) for rid, raw in zip(rids, raws, strict=True))
     return [r for r in out if r is not None]
 
 

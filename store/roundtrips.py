@@ -3,20 +3,23 @@
 A round trip is one command sent through ``execute_command`` (which every single command, and
 EVALSHA/EVAL/SCRIPT LOAD, goes through) or one non-empty ``pipeline().execute()``. Connection
 set-up (HELLO, CLIENT SETINFO) and health-check PINGs are not counted: they are not per message.
+
+On a cluster client a pipeline whose commands live on several nodes is sent to those nodes in
+parallel: it still counts as one (one round trip of waiting), as does a command the client
+re-sends after a MOVED redirection (counted once, where the caller sent it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from store.client import AnyRedis
 
 
 class RoundTripCounter:
     """Instruments ``client`` in place until :meth:`close`; ``count`` is the running total."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: AnyRedis) -> None:
         self.count = 0
         self._client = client
         self._execute_command = client.execute_command
@@ -27,16 +30,16 @@ class RoundTripCounter:
 
     async def _counted_command(self, *args: Any, **options: Any) -> Any:
         self.count += 1
-        return await self._execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        return await self._execute_command(*args, **options)
 
-    def _counted_pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
-        pipe = self._pipeline(transaction=transaction, shard_hint=shard_hint)
+    def _counted_pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        pipe = self._pipeline(*args, **kwargs)  # each client's own defaults
         execute = pipe.execute
 
-        async def counted_execute(raise_on_error: bool = True) -> list[Any]:
-            if pipe.command_stack or pipe.watching:
+        async def counted_execute(*args: Any, **kwargs: Any) -> list[Any]:
+            if len(pipe) or getattr(pipe, "watching", False):
                 self.count += 1
-            return await execute(raise_on_error=raise_on_error)
+            return await execute(*args, **kwargs)
 
         setattr(pipe, "execute", counted_execute)  # noqa: B010
         return pipe

@@ -26,8 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from redis.asyncio import Redis
-
+from store.client import AnyRedis
 from store.keys import KeyBuilder
 from store.redis_store import _redis_errors
 from store.scripts import Script
@@ -71,7 +70,7 @@ class Claim:
 
 
 class ReminderQueue:
-    def __init__(self, redis: Redis, keys: KeyBuilder | None = None) -> None:
+    def __init__(self, redis: AnyRedis, keys: KeyBuilder | None = None) -> None:
         self.redis = redis
         self.keys = keys or KeyBuilder()
 

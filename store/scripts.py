@@ -6,12 +6,14 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
+
+from store.client import AnyRedis
 
 # Result codes of COMMIT (first element of the reply).
 DUPLICATE = -1
 CONFLICT = -2
+RATE_LIMITED = -3
 
 LOAD = """
 -- KEYS: 1 session, 2 optout, 3 seen.  ARGV: 1 message id ('' = none).
@@ -24,21 +26,32 @@ return {s[1], s[2], redis.call('EXISTS', KEYS[2]), seen}
 """
 
 COMMIT = """
--- KEYS: 1 session, 2 seen, 3 response, 4 flows, 5 optout
+-- KEYS: 1 session, 2 seen, 3 response, 4 flows, 5 optout, 6 rate
 -- ARGV: 1 expected rev, 2 session JSON, 3 flow id, 4 message id ('' = none), 5 now ms,
 --       6 seen cutoff ms, 7 dedupe window ms, 8 session ttl ms, 9 retention ms,
---       10 optout action ('set' | 'del' | ''), 11 meta JSON, 12 n = number of answers,
---       then n (field, JSON) pairs, then the answer fields to delete.
+--       10 optout action ('set' | 'del' | ''), 11 meta JSON, 12 rate window ms ('0' = no
+--       limit), 13 rate limit, 14 expected session JSON ('' = not checked), 15 n = number of
+--       answers, then n (field, JSON) pairs, then the answer fields to delete.
 -- Reply: {rev, fresh} on success (fresh = 1 if the response hash is new),
---        {-1, 0} if the message id was already seen, {-2, stored rev} on a version mismatch.
+--        {-1, 0} if the message id was already seen, {-2, stored rev} on a version mismatch,
+--        {-3, count} if the sender is over the rate limit (count = messages in the window).
+-- Checked in that order, so a duplicate or a lost race is not counted against the sender.
+-- ARGV 14 guards a step computed on a cached copy: revs restart at 1 when a session is
+-- erased and begun again, so the rev alone could match a different session (ABA).
 local unpack = unpack or table.unpack
 local mid = ARGV[4]
 if mid ~= '' and redis.call('ZSCORE', KEYS[2], mid) then
   return {-1, 0}
 end
-local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
-if rev ~= tonumber(ARGV[1]) then
+local stored = redis.call('HMGET', KEYS[1], 'rev', 'data')
+local rev = tonumber(stored[1] or '0')
+if rev ~= tonumber(ARGV[1]) or (ARGV[14] ~= '' and stored[2] ~= ARGV[14]) then
   return {-2, rev}
+end
+if ARGV[12] ~= '0' then
+  local count = redis.call('INCR', KEYS[6])
+  if count == 1 then redis.call('PEXPIRE', KEYS[6], ARGV[12]) end
+  if count > tonumber(ARGV[13]) then return {-3, count} end
 end
 rev = rev + 1
 redis.call('HSET', KEYS[1], 'rev', rev, 'flow', ARGV[3], 'data', ARGV[2])
@@ -49,12 +62,12 @@ if mid ~= '' then
   redis.call('PEXPIRE', KEYS[2], ARGV[7])
 end
 local fresh = redis.call('EXISTS', KEYS[3]) == 0
-local n = tonumber(ARGV[12])
-local first_del = 13 + 2 * n
+local n = tonumber(ARGV[15])
+local first_del = 16 + 2 * n
 if #ARGV >= first_del then
   redis.call('HDEL', KEYS[3], unpack(ARGV, first_del))
 end
-redis.call('HSET', KEYS[3], 'meta', ARGV[11], unpack(ARGV, 13, first_del - 1))
+redis.call('HSET', KEYS[3], 'meta', ARGV[11], unpack(ARGV, 16, first_del - 1))
 redis.call('PEXPIRE', KEYS[3], ARGV[9])
 redis.call('SADD', KEYS[4], ARGV[3])
 redis.call('PEXPIRE', KEYS[4], ARGV[9])
@@ -67,10 +80,18 @@ if fresh then return {rev, 1} end
 return {rev, 0}
 """
 
+THROTTLE = """
+-- KEYS: 1 rate.  ARGV: 1 window ms.  Reply: messages counted in the window, this one included.
+-- For messages that commit nothing (the menu a stranger gets); COMMIT counts the others.
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
-async def command(client: Redis, *args: Any) -> Any:
-    """One raw command (redis-py leaves ``execute_command`` untyped)."""
-    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+async def command(client: AnyRedis, *args: Any) -> Any:
+    """One raw command, routed by its keys on a cluster client."""
+    return await client.execute_command(*args)
 
 
 class Script:
@@ -84,11 +105,12 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def __call__(self, client: AnyRedis, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
             return await command(client, "EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
             return await command(client, "EVAL", self.source, len(keys), *keys, *args)
 
-    async def load(self, client: Redis) -> None:
-        await command(client, "SCRIPT", "LOAD", self.source)
+    async def load(self, client: AnyRedis) -> None:
+        # script_load, not a raw SCRIPT LOAD: a cluster client sends it to every master.
+        await client.script_load(self.source)

@@ -1,22 +1,29 @@
 """Shared Redis fixtures.
 
-``redis_client`` runs a test twice: on fakeredis (always) and on the real server at
-``SURVEYBOT_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``, marked ``redis``). Real-server
-tests use a unique key prefix (``key_prefix``) and delete their keys afterwards, so they can share
-a server with anything else. An unreachable real server skips them, except under ``CI=true``,
-where it fails: CI must never pass by skipping.
+``redis_client`` runs a test three times: on fakeredis (always), on the real server at
+``SURVEYBOT_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``, marked ``redis``), and on a
+local 3-master Redis Cluster (marked ``cluster``) that ``redis_cluster`` starts once per session
+from the ``redis-server`` binary (``store.testing_cluster``). Real-server tests use a unique key
+prefix (``key_prefix``) and delete their keys afterwards, so they can share a server with anything
+else. An unreachable real server, or a cluster that cannot be started, skips them, except under
+``CI=true``, where it fails: CI must never pass by skipping.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import fakeredis
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
+
+from store.client import AnyRedis, connect_cluster
+from store.testing_cluster import ClusterStartError, LocalCluster
 
 REAL_REDIS_URL = os.environ.get("SURVEYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -49,22 +56,80 @@ async def real_redis(url: str = REAL_REDIS_URL) -> Redis:
     return client
 
 
-async def delete_prefix(client: Redis, prefix: str) -> int:
+async def delete_prefix(client: AnyRedis, prefix: str) -> int:
+    """Delete every key of ``prefix`` (SCAN visits every master of a cluster), a pipeline of
+    single-key DELs per thousand keys (one DEL of many keys would be CROSSSLOT on a cluster)."""
     n = 0
+    batch: list[bytes] = []
+
+    async def flush() -> int:
+        pipe = client.pipeline(transaction=False)
+        for key in batch:
+            pipe.delete(key)
+        done = sum(int(x) for x in await pipe.execute())
+        batch.clear()
+        return done
+
     async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        n += await client.delete(key)
+        batch.append(key)
+        if len(batch) >= 1000:
+            n += await flush()
+    if batch:
+        n += await flush()
     return n
 
 
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.redis)])
-async def redis_client(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterator[Redis]:
-    """A ``redis.asyncio`` client: fakeredis (with Lua) or the real server."""
-    if request.param == "fake":
-        client: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-        yield client
+def start_cluster() -> LocalCluster:
+    """Start a local 3-master cluster; skips (fails under CI) if it cannot be started."""
+    try:
+        return LocalCluster(masters=3, appendfsync="everysec").start()
+    except (ClusterStartError, OSError, subprocess.SubprocessError) as exc:
+        missing(f"cannot start a local Redis Cluster: {exc}")
+        raise  # unreachable: missing() skips or fails
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """A local 3-master Redis Cluster for the whole session (AOF, ``appendfsync everysec``; the
+    node-restart test switches to ``always`` while it runs). Starting it takes ~2 s."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+async def cluster_client(cluster: LocalCluster) -> RedisCluster:
+    """A cluster client as the bot builds it (``store.client.connect_cluster``), connected."""
+    client = connect_cluster(cluster.url, max_connections=256)
+    try:
+        await client.initialize()
+    except (RedisError, OSError) as exc:
         await client.aclose()
+        missing(f"local Redis Cluster at {cluster.url} does not answer: {exc}")
+    return client
+
+
+@pytest.fixture(
+    params=[
+        "fake",
+        pytest.param("real", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.cluster),
+    ]
+)
+async def redis_client(
+    request: pytest.FixtureRequest, key_prefix: str
+) -> AsyncIterator[AnyRedis]:
+    """A ``redis.asyncio`` client: fakeredis (with Lua), the real server, or the local cluster."""
+    if request.param == "fake":
+        fake: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+        yield fake
+        await fake.aclose()
         return
-    client = await real_redis()
+    if request.param == "cluster":
+        client: AnyRedis = await cluster_client(request.getfixturevalue("redis_cluster"))
+    else:
+        client = await real_redis()
     try:
         yield client
     finally:
@@ -73,6 +138,8 @@ async def redis_client(request: pytest.FixtureRequest, key_prefix: str) -> Async
 
 
 @pytest.fixture
-def backend(redis_client: Redis) -> str:
-    """``"fake"`` or ``"real"``, for the few checks only a real server can do."""
-    return "fake" if isinstance(redis_client, fakeredis.FakeAsyncRedis) else "real"
+def backend(redis_client: AnyRedis) -> str:
+    """``"fake"``, ``"real"`` or ``"cluster"``, for the few checks only a real server can do."""
+    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
+        return "fake"
+    return "cluster" if isinstance(redis_client, RedisCluster) else "real"

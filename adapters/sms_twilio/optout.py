@@ -30,7 +30,7 @@ async def mark_opted_out(services: Services, address: str, ref: str) -> bool:
     inbound = Inbound(
         channel="sms", address=address, text="STOP", message_id=f"twilio-{OPTED_OUT_CODE}:{ref}"
     )
-    outcome = await services.dispatcher.handle(inbound)
+    outcome = await services.dispatcher.handle(inbound, limited=False)  # not their own message
     if outcome.duplicate:
         return False
     if outcome.session is None or outcome.session.status is not Status.OPTED_OUT:

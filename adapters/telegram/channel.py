@@ -118,10 +118,26 @@ class _RedactToken(logging.Filter):
         return True
 
 
+class _NoPayloads(logging.Filter):
+    """PTB logs every Bot API call's parameters and result at DEBUG: the chat id, the person's
+    name and their words. Keep the endpoint, drop the payload (no chat id in any log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        if isinstance(msg, str) and "Bot API endpoint" in msg and isinstance(record.args, tuple):
+            record.msg = msg.split(" with ", 1)[0] + " (payload not logged)"
+            record.args = record.args[:1]
+        return True
+
+
 def _redact_token_in_logs(token: str) -> None:
     logger = logging.getLogger("httpx")
     if not any(isinstance(f, _RedactToken) and f.token == token for f in logger.filters):
         logger.addFilter(_RedactToken(token))
+    for name in ("telegram.Bot", "telegram.ext.ExtBot"):  # PTB's Bot and ExtBot loggers
+        bot_logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoPayloads) for f in bot_logger.filters):
+            bot_logger.addFilter(_NoPayloads())
 
 
 def _lang(code: str | None) -> str | None:

@@ -39,7 +39,7 @@ def endpoint(
         body = await request.body()
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested too deeply
             return PlainTextResponse("malformed JSON", 400)
         if not isinstance(data, dict):
             return PlainTextResponse("not a Telegram update", 400)

@@ -163,7 +163,7 @@ def parse_message(content_type: str, body: bytes) -> Message:
         raise BadRequest("content_type", "Send JSON with Content-Type: application/json.")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[[... nested too deeply
         raise BadRequest("json", "The request is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise BadRequest("json", "The request must be a JSON object.")

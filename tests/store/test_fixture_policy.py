@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import missing, real_redis
+from tests.conftest import missing, real_redis, start_cluster
 
 
 def test_missing_skips_locally(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -25,3 +25,10 @@ async def test_unreachable_real_server_fails_under_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="no Redis at"):
         await real_redis(f"redis://127.0.0.1:{unused_tcp_port}/0")
+
+
+def test_a_cluster_that_cannot_start_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PATH", "/nonexistent")  # no redis-server, no redis-cli
+    with pytest.raises(pytest.fail.Exception, match="cannot start a local Redis Cluster"):
+        start_cluster()

@@ -58,6 +58,7 @@ class Row:
     not_says: tuple[str, ...] = ()
     n_messages: int | None = None
     unchanged: bool = False  # no Redis key may change
+    counted: bool = False  # only the sender's rate-limit counter may change
     flow: str = "every-type"
     stored_status: Status | None = None  # None: no response stored in `flow`
     source: str | None = None
@@ -135,7 +136,7 @@ ROWS = [
         body="hello",
         says=("Which survey?", "CARERS - Carers Strategy survey", "TEST - Test survey"),
         not_says=("COMMUNITIES",),
-        unchanged=True,
+        counted=True,
     ),
     Row(
         "STOP mid-survey",
@@ -285,6 +286,11 @@ async def test_inbound_webhook(services: Services, row: Row) -> None:
             assert len(texts) == row.n_messages, texts
     if row.unchanged:
         assert await snapshot(services.redis) == before
+    if row.counted:
+        rate_key = services.store.keys.rate(services.store.respondent("sms", row.sender))
+        after = await snapshot(services.redis)
+        assert {k: v for k, v in after.items() if k != rate_key} == before
+        assert after[rate_key] == ("string", b"1")
 
     rid = services.store.respondent("sms", row.sender)
     stored = await services.store.response(rid, row.flow)

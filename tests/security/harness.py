@@ -1,0 +1,341 @@
+"""The whole ASGI app (``adapters.app.create_app``: body limit, every channel, error handlers) on
+fakeredis or a real Redis, driven in-process by raw ASGI calls, plus Redis snapshots.
+
+Raw ASGI rather than an HTTP client: a fuzz case costs well under a millisecond, and a test can
+send what a client library would refuse to build (two ``Content-Length`` headers, a body that
+lies about its length, header values in Latin-1, a body in many chunks without a length).
+
+The Telegram channel talks to :class:`tests.adapters.telegram.conftest.FakeTelegram` (PTB's HTTP
+boundary), so nothing leaves the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+from urllib.parse import urlencode
+
+import fakeredis
+from pydantic import SecretStr
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.datastructures import ImmutableMultiDict
+from telegram.ext import AIORateLimiter
+from twilio.request_validator import RequestValidator
+
+from adapters import telegram as tg
+from adapters.app import create_app
+from adapters.services import Services, build_services
+from bot.config import Settings
+from store.client import AnyRedis
+from tests.adapters.conftest import (
+    PUBLIC_URL,
+    TELEGRAM_SECRET,
+    TELEGRAM_TOKEN,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    Clock,
+)
+from tests.adapters.telegram.conftest import FakeTelegram
+
+ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+FORM = "application/x-www-form-urlencoded"
+SMS = "/sms/twilio"
+STATUS = "/sms/twilio/status"
+TELEGRAM = "/telegram/webhook"
+BOT_NUMBER = "+447700900000"
+
+Headers = list[tuple[bytes, bytes]]
+Pairs = Sequence[tuple[str, str]]
+
+
+@dataclass
+class Answer:
+    """What the app sent back."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        key = name.lower().encode()
+        for k, v in self.headers:
+            if k == key:
+                return v.decode("latin-1")
+        return None
+
+
+async def call(
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    body: bytes = b"",
+    chunks: int = 1,
+    query: bytes = b"",
+) -> Answer:
+    """One HTTP request straight into the ASGI app. ``chunks`` > 1 sends the body in pieces
+    (as a streamed upload does). Any exception the app lets escape propagates to the caller."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",  # behind the TLS-terminating proxy
+        "path": path,
+        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "query_string": query,
+        "root_path": "",
+        "headers": list(headers),
+        "client": ("10.0.0.9", 50123),
+        "server": ("10.0.0.5", 8000),
+        "state": {},
+    }
+    n = max(1, chunks)
+    size = max(1, -(-len(body) // n))
+    pieces = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+    done = asyncio.Event()
+    status: list[int] = []
+    out_headers: Headers = []
+    out_body: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        if pieces:
+            piece = pieces.pop(0)
+            return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+            out_headers.extend(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            out_body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                done.set()
+
+    await app(scope, receive, send)
+    assert status, "the app sent no response"
+    return Answer(status[0], out_headers, b"".join(out_body))
+
+
+# -- Twilio and Telegram requests ---------------------------------------------------------------
+
+
+def twilio_signature(url: str, pairs: Pairs, token: str = TWILIO_TOKEN) -> str:
+    """Twilio's signature over ``pairs`` (repeated names included, as the app parses them)."""
+    return str(RequestValidator(token).compute_signature(url, ImmutableMultiDict(list(pairs))))
+
+
+def twilio_headers(signature: str | None, content_type: str = FORM) -> Headers:
+    headers: Headers = [(b"content-type", content_type.encode())]
+    if signature is not None:
+        headers.append((b"x-twilio-signature", signature.encode("latin-1", "replace")))
+    return headers
+
+
+def sms_form(body: str, *, sid: str, sender: str) -> list[tuple[str, str]]:
+    """The fields Twilio POSTs for one inbound SMS."""
+    return [
+        ("ToCountry", "GB"),
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("SmsSid", sid),
+        ("SmsStatus", "received"),
+        ("Body", body),
+        ("FromCountry", "GB"),
+        ("To", BOT_NUMBER),
+        ("NumSegments", "1"),
+        ("MessageSid", sid),
+        ("AccountSid", TWILIO_SID),
+        ("From", sender),
+        ("ApiVersion", "2010-04-01"),
+    ]
+
+
+def status_form(state: str, *, sid: str, to: str, code: str | None = None) -> list[tuple[str, str]]:
+    """A Twilio message status callback."""
+    form = [
+        ("AccountSid", TWILIO_SID),
+        ("ApiVersion", "2010-04-01"),
+        ("From", BOT_NUMBER),
+        ("MessageSid", sid),
+        ("MessageStatus", state),
+        ("SmsSid", sid),
+        ("SmsStatus", state),
+        ("To", to),
+    ]
+    if code is not None:
+        form.append(("ErrorCode", code))
+    return form
+
+
+def telegram_headers(secret: bytes | None = TELEGRAM_SECRET.encode()) -> Headers:
+    headers: Headers = [(b"content-type", b"application/json")]
+    if secret is not None:
+        headers.append((tg.SECRET_HEADER.lower().encode(), secret))
+    return headers
+
+
+# -- the world ------------------------------------------------------------------------------------
+
+
+def flows_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "flows"
+    folder.mkdir(exist_ok=True)
+    for f in (ROOT / "flows").glob("*.yaml"):
+        shutil.copy(f, folder / f.name)
+    shutil.copy(ROOT / "tests/bot/flows/every-type.yaml", folder / "every-type.yaml")
+    return folder
+
+
+def make_settings(tmp_path: Path, *, prefix: str = "sb", **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "SURVEYBOT_FLOWS": flows_folder(tmp_path),
+        "SURVEYBOT_DATA": tmp_path / "data",
+        "SURVEYBOT_SECRET": SecretStr("security-test-secret"),
+        "SURVEYBOT_PUBLIC_URL": PUBLIC_URL,
+        "SURVEYBOT_REDIS_PREFIX": prefix,
+        "twilio_account_sid": TWILIO_SID,
+        "twilio_auth_token": SecretStr(TWILIO_TOKEN),
+        "twilio_from_number": BOT_NUMBER,
+        "telegram_token": SecretStr(TELEGRAM_TOKEN),
+        "telegram_secret_token": SecretStr(TELEGRAM_SECRET),
+        "telegram_bot_username": "LLRCarersBot",
+        "_env_file": None,
+    }
+    values.update(extra)
+    return Settings(**values)
+
+
+@dataclass
+class World:
+    """The app as deployed, on one Redis, with a clock the test moves."""
+
+    settings: Settings
+    services: Services
+    app: Starlette
+    telegram: FakeTelegram
+    clock: Clock
+    prefix: str
+    channel: tg.TelegramChannel | None = None
+
+    @property
+    def redis(self) -> AnyRedis:
+        return self.services.redis
+
+    async def snapshot(self) -> dict[str, tuple[str, Any]]:
+        return await snapshot(self.redis, self.prefix)
+
+    async def sms(self, text: str, *, sid: str, sender: str, path: str = SMS) -> Answer:
+        form = sms_form(text, sid=sid, sender=sender)
+        return await self.post_form(path, form)
+
+    async def post_form(self, path: str, form: Pairs, *, query: str = "") -> Answer:
+        url = PUBLIC_URL + path + (f"?{query}" if query else "")
+        return await call(
+            self.app,
+            "POST",
+            path,
+            headers=twilio_headers(twilio_signature(url, form)),
+            body=urlencode(list(form)).encode(),
+            query=query.encode(),
+        )
+
+    async def telegram_update(self, update: dict[str, Any]) -> Answer:
+        return await call(
+            self.app, "POST", TELEGRAM, headers=telegram_headers(), body=json.dumps(update).encode()
+        )
+
+    async def close(self) -> None:
+        if self.channel is not None:
+            await self.channel.stop()
+
+
+async def make_world(
+    tmp_path: Path,
+    *,
+    redis: AnyRedis | None = None,
+    prefix: str = "sb",
+    clock: Clock | None = None,
+    **settings_extra: Any,
+) -> World:
+    """The real app (``create_app``) with the real dispatcher and store; fakeredis unless
+    ``redis`` is given (then keys live under ``prefix``)."""
+    settings = make_settings(tmp_path, prefix=prefix, **settings_extra)
+    clock = clock or Clock(START)
+    client = redis if redis is not None else fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    services = build_services(settings, redis=client, clock=clock)
+    fake = FakeTelegram()
+    made: list[tg.TelegramChannel] = []
+
+    class Channel(tg.TelegramChannel):
+        """The production channel, with PTB's HTTP client replaced by the fake Bot API."""
+
+        def __init__(self, svc: Services, **_: Any) -> None:
+            super().__init__(
+                svc,
+                request=fake,
+                rate_limiter=AIORateLimiter(overall_max_rate=100_000, group_max_rate=100_000),
+            )
+            made.append(self)
+
+    with mock.patch.object(tg, "TelegramChannel", Channel):
+        app = create_app(settings, services=services, refresh_flows=False)
+    return World(settings, services, app, fake, clock, prefix, made[0] if made else None)
+
+
+# -- Redis ----------------------------------------------------------------------------------------
+
+
+class Touches:
+    """Counts every Redis round trip of a client (single commands, pipelines and scripts all
+    take a connection from the pool). A request the app refuses must cost zero: stronger than
+    "nothing stored", and cheap enough to check on every fuzz case."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.count = 0
+        pool = redis.connection_pool
+        original: Any = pool.get_connection
+
+        async def counting(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await original(*args, **kwargs)
+
+        pool.get_connection = counting  # type: ignore[method-assign]
+
+
+async def snapshot(redis: AnyRedis, prefix: str) -> dict[str, tuple[str, Any]]:
+    """Every key under ``prefix`` with its type and content."""
+    out: dict[str, tuple[str, Any]] = {}
+    async for raw in redis.scan_iter(match=f"{prefix}:*", count=1000):
+        key = raw.decode() if isinstance(raw, bytes) else str(raw)
+        raw_kind = await redis.type(key)
+        kind = raw_kind.decode() if isinstance(raw_kind, bytes) else str(raw_kind)
+        value: Any
+        if kind == "string":
+            value = await redis.get(key)
+        elif kind == "hash":
+            value = await redis.hgetall(key)
+        elif kind == "zset":
+            value = await redis.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            value = await redis.smembers(key)
+        elif kind == "list":
+            value = await redis.lrange(key, 0, -1)
+        elif kind == "stream":
+            value = await redis.xrange(key)
+        else:
+            value = kind
+        out[key] = (kind, value)
+    return out
