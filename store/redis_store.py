@@ -549,7 +549,7 @@ class RedisStore:
             return sum(int(n) for n in await pipe.execute())
 
     async def iter_responses(
-        self, flow_id: str, since: datetime | None = None, batch: int = 500
+        self, flow_id: str, since: datetime | None = None, batch: int = 200
     ) -> AsyncIterator[StoredResponse]:
         """Every response of the flow (any status: complete or partial), ordered by started time
         then respondent id, ``batch`` at a time. ``since`` keeps responses started at or after

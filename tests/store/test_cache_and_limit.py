@@ -13,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.errors import ConflictError, DuplicateMessage, RateLimited
+from bot.models import Session
 from bot.schema import Flow
 from store import KeyBuilder, RateLimit, RedisStore, RoundTripCounter
 from tests.store.conftest import NOW, PHONE, SECRET, answer, new_session
@@ -24,15 +25,18 @@ def process(client: Redis, prefix: str, **kw: object) -> RedisStore:
     return RedisStore(client, secret=SECRET, keys=KeyBuilder(prefix=prefix), **kw)  # type: ignore[arg-type]
 
 
+async def begin(store: RedisStore, rid: str, flow: Flow) -> Session:
+    """The respondent's first answer (message m1), committed through ``store``."""
+    step = answer(new_session(rid, flow), "role", "carer")
+    return await store.commit(step, expected_rev=0, message_id="m1", flow=flow, now=NOW)
+
+
 async def test_a_committed_session_is_served_from_memory_without_a_round_trip(
     redis_client: Redis, key_prefix: str, flow: Flow
 ) -> None:
     store = process(redis_client, key_prefix)
     rid = store.respondent("sms", PHONE)
-    stored = await store.commit(
-        answer(new_session(rid, flow), "role", "carer"),
-        expected_rev=0, message_id="m1", flow=flow, now=NOW,
-    )  # fmt: skip
+    stored = await begin(store, rid, flow)
     counter = RoundTripCounter(redis_client)
     try:
         hit = await store.load(rid, "m2", cached=True)
@@ -54,10 +58,7 @@ async def test_a_stale_copy_loses_at_commit_and_the_retry_reads_redis(
 ) -> None:
     a, b = process(redis_client, key_prefix), process(redis_client, key_prefix)
     rid = a.respondent("sms", PHONE)
-    s1 = await a.commit(
-        answer(new_session(rid, flow), "role", "carer"),
-        expected_rev=0, message_id="m1", flow=flow, now=NOW,
-    )  # fmt: skip
+    s1 = await begin(a, rid, flow)
     # Their next message goes to process B, which commits rev 2.
     s2 = (await b.load(rid, "m2")).session
     assert s2 is not None
@@ -93,10 +94,7 @@ async def test_a_duplicate_stepped_on_a_cached_copy_is_refused(
 ) -> None:
     store = process(redis_client, key_prefix)
     rid = store.respondent("sms", PHONE)
-    s1 = await store.commit(
-        answer(new_session(rid, flow), "role", "carer"),
-        expected_rev=0, message_id="m1", flow=flow, now=NOW,
-    )  # fmt: skip
+    s1 = await begin(store, rid, flow)
     # Twilio delivers m1 again: the cached load cannot tell, the commit can.
     again = await store.load(rid, "m1", cached=True)
     assert again.cached
@@ -112,10 +110,7 @@ async def test_erasure_drops_the_cached_copy(
 ) -> None:
     store = process(redis_client, key_prefix)
     rid = store.respondent("sms", PHONE)
-    await store.commit(
-        answer(new_session(rid, flow), "role", "carer"),
-        expected_rev=0, message_id="m1", flow=flow, now=NOW,
-    )  # fmt: skip
+    await begin(store, rid, flow)
     assert store.cache.get(rid) is not None
     await store.erase("sms", PHONE)
     assert store.cache.get(rid) is None
@@ -129,10 +124,7 @@ async def test_a_copy_cached_before_an_erasure_never_overwrites_the_new_session(
     which is at rev 1 again. A's copy must still lose (it holds the erased answers)."""
     a, b = process(redis_client, key_prefix), process(redis_client, key_prefix)
     rid = a.respondent("sms", PHONE)
-    old = await a.commit(
-        answer(new_session(rid, flow), "role", "carer"),
-        expected_rev=0, message_id="m1", flow=flow, now=NOW,
-    )  # fmt: skip
+    old = await begin(a, rid, flow)
     await b.erase("sms", PHONE)
     later = NOW + timedelta(minutes=1)
     new = await b.commit(
@@ -156,10 +148,7 @@ async def test_cache_size_zero_keeps_nothing(
 ) -> None:
     store = process(redis_client, key_prefix, cache_size=0)
     rid = store.respondent("sms", PHONE)
-    await store.commit(
-        answer(new_session(rid, flow), "role", "carer"),
-        expected_rev=0, message_id="m1", flow=flow, now=NOW,
-    )  # fmt: skip
+    await begin(store, rid, flow)
     assert len(store.cache) == 0
     assert not (await store.load(rid, "m2", cached=True)).cached
 
@@ -202,10 +191,7 @@ async def test_duplicates_lost_races_and_reminders_do_not_count(
 ) -> None:
     store = process(redis_client, key_prefix, rate_limit=RateLimit(2, MINUTE))
     rid = store.respondent("sms", PHONE)
-    s1 = await store.commit(
-        answer(new_session(rid, flow), "role", "carer"),
-        expected_rev=0, message_id="m1", flow=flow, now=NOW,
-    )  # fmt: skip
+    s1 = await begin(store, rid, flow)
     with pytest.raises(DuplicateMessage):
         await store.commit(answer(s1, "hours", 1), expected_rev=1, message_id="m1", flow=flow,
                            now=NOW)  # fmt: skip
