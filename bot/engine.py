@@ -15,7 +15,7 @@ is asked again.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot import answers as parsing
 from bot import expr, words
@@ -31,6 +31,7 @@ from bot.models import (
     Session,
     Status,
     Step,
+    adopt,
     trusted,
 )
 from bot.phrases import phrase
@@ -192,9 +193,7 @@ def _fork(session: Session) -> Session:
     values["asked"] = list(session.asked)
     values["answers"] = dict(session.answers)
     values["other"] = dict(session.other)
-    new = trusted(Session, **values)
-    object.__setattr__(new, "__pydantic_fields_set__", set(session.__pydantic_fields_set__))
-    return new
+    return adopt(Session, values, set(session.__pydantic_fields_set__))
 
 
 def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:
@@ -612,8 +611,8 @@ def _num(x: float) -> str:
 
 def _accept(t: _Turn, q: Question, value: AnswerValue | None) -> None:
     s, flow = t.s, t.flow
-    s.pending = None
-    s.misses = 0
+    s.__dict__["pending"] = None  # (hot fields written directly, as in step())
+    s.__dict__["misses"] = 0
     other = _other_of(q)
     picked_other = other is not None and (
         value == other.id or (isinstance(value, list) and other.id in value)
@@ -691,7 +690,33 @@ def _other_text(t: _Turn, q: Question, text: str) -> None:
 
 
 _MISSING = object()
-_DUE: dict[tuple[object, ...], bool] = {}
+
+
+class _When(NamedTuple):
+    """A question's parsed condition, the answers it reads, and its memo of results."""
+
+    cond: expr.Expr
+    names: tuple[str, ...]
+    memo: dict[tuple[object, ...], bool]
+
+
+_WHEN: dict[tuple[str, str], dict[str, _When]] = {}
+_MEMO_MAX = 4096
+"""Results kept per condition (distinct combinations of the answers it reads)."""
+
+
+def _whens(flow: Flow) -> dict[str, _When]:
+    key = (flow.id, flow.version)
+    hit = _WHEN.get(key)
+    if hit is None:
+        hit = {
+            qid: _When(cond, tuple(dict.fromkeys(r.name for r in expr.references(cond))), {})
+            for qid, cond in _conditions(flow).items()
+        }
+        if len(_WHEN) > 256:
+            _WHEN.clear()
+        _WHEN[key] = hit
+    return hit
 
 
 def _due(flow: Flow, q: Question, answers: dict[str, AnswerValue | None]) -> bool:
@@ -699,32 +724,17 @@ def _due(flow: Flow, q: Question, answers: dict[str, AnswerValue | None]) -> boo
     result is memoised on those values (respondents share them: it runs for every message)."""
     if not q.when:
         return True
-    cond = _conditions(flow).get(q.id)
-    if cond is None:
+    when = _whens(flow).get(q.id)
+    if when is None:
         return True
-    key: tuple[object, ...] = (
-        flow.id,
-        flow.version,
-        q.id,
-        *(_hashable(answers.get(name, _MISSING)) for name in _names(flow, q.id, cond)),
-    )
-    hit = _DUE.get(key)
+    key = tuple([_hashable(answers.get(name, _MISSING)) for name in when.names])
+    hit = when.memo.get(key)
     if hit is None:
-        hit = expr.evaluate(cond, answers)
-        if len(_DUE) > 65536:
-            _DUE.clear()
-        _DUE[key] = hit
+        hit = expr.evaluate(when.cond, answers)
+        if len(when.memo) >= _MEMO_MAX:
+            when.memo.clear()
+        when.memo[key] = hit
     return hit
-
-
-def _names(flow: Flow, qid: str, cond: expr.Expr) -> tuple[str, ...]:
-    key = (flow.id, flow.version, f"<refs>{qid}")
-    hit = _cache.get(key)
-    if hit is None:
-        hit = {"names": tuple(dict.fromkeys(r.name for r in expr.references(cond)))}
-        _cache[key] = hit
-    names: tuple[str, ...] = hit["names"]
-    return names
 
 
 def _hashable(value: object) -> object:

@@ -20,9 +20,14 @@ def trusted(cls: type[M], **values: Any) -> M:
     Like ``model_construct`` but ~2x faster (it sets exactly the fields given, so give them
     all): the engine builds several of these per message.
     """
+    return adopt(cls, values, set(values))
+
+
+def adopt(cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
+    """:func:`trusted` taking ownership of ``values`` (no copy) with the given fields set."""
     obj = cls.__new__(cls)
     _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_fields_set__", fields_set)
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj
