@@ -398,7 +398,9 @@ class RedisStore:
             # No more messages will be sent, so the raw address is no longer needed.
             s = s.model_copy(update={"address": None})
             ttl = min(ttl, self.finished_ttl)
-        meta = ResponseMeta(
+        # The session's fields are valid already: no second validation on the hot path.
+        meta = trusted(
+            ResponseMeta,
             flow=s.flow,
             version=s.version,
             channel=s.channel,
