@@ -15,12 +15,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from bot.dispatch import Dispatcher
 from bot.loader import FlowRegistry
 from bot.models import Inbound
-from store import KeyBuilder, RedisStore, RoundTripCounter
+from store import KeyBuilder, RedisStore, RoundTripCounter, connect
+from store.redis_store import SessionCache
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = [
@@ -49,7 +48,7 @@ async def walk(d: Dispatcher, number: str, messages: int, counter: list[int]) ->
 
 
 async def run(url: str, total: int) -> None:
-    redis = Redis.from_url(url)
+    redis = connect(url)  # the client the app uses (hiredis packing)
     prefix = f"sbbench-{uuid.uuid4().hex[:8]}"
     store = RedisStore(redis, secret=b"bench", keys=KeyBuilder(prefix=prefix))
     registry = FlowRegistry(ROOT / "flows")
@@ -66,12 +65,18 @@ async def run(url: str, total: int) -> None:
             print(f"{concurrency:>2} concurrent respondent(s): {done[0]:,} messages in "
                   f"{elapsed:.2f} s = {done[0] / elapsed:,.0f} messages/s (load + step + commit)")
 
-        # Round trips of ordinary answers (not the first message of a respondent).
-        number = "+447700955555"
-        await walk(d, number, 2, [0])
-        with RoundTripCounter(redis) as rt:
-            await walk(d, number, 10, [0])
-            print(f"round trips per ordinary answer: {rt.count / 10:.1f} (load 1 + commit 1)")
+        # Round trips of ordinary answers (not the first message of a respondent): with this
+        # process's session cache (the next message comes back to the same process), and
+        # without it (it went to another process, or the cache is off).
+        for label, size in (("cached session", 10_000), ("no cache", 0)):
+            store.cache = SessionCache(size)
+            number = f"+44770095555{size % 10}"
+            await walk(d, number, 2, [0])
+            with RoundTripCounter(redis) as rt:
+                await walk(d, number, 10, [0])
+                print(f"round trips per ordinary answer, {label}: {rt.count / 10:.1f} "
+                      f"({'commit 1' if size else 'load 1 + commit 1'})")
+        store.cache = SessionCache()
 
         # A live session of the carers flow after 10 answers.
         number = "+447700966666"
