@@ -116,8 +116,12 @@ class _HiredisPacking(AbstractConnection):
             args = (*args[0].encode().split(), *args[1:])
         elif b" " in args[0]:
             args = (*args[0].split(), *args[1:])
-        if any(isinstance(a, bytearray | memoryview) for a in args):
-            args = tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError:
+            pass
+        # hiredis takes str, int, float, bytes and memoryview; redis-py also takes bytearray.
+        args = tuple(bytes(a) if isinstance(a, bytearray) else a for a in args)
         try:
             return [hiredis.pack_command(args)]
         except TypeError as exc:  # what redis-py's encoder says for None, bool, other types

@@ -58,7 +58,14 @@ FAILED = frozenset({"failed", "undelivered"})
 TWIML_TYPE = "application/xml"
 
 Handler = Callable[[Request], Awaitable[Response]]
-Params = ImmutableMultiDict[str, str]
+
+
+class Params(ImmutableMultiDict[str, str]):
+    """The form (``get`` gives a repeated field's last value). ``getall`` is what Twilio's
+    validator asks for first: without it, it raises and catches an AttributeError per field."""
+
+    def getall(self, key: str) -> list[str]:
+        return self.getlist(key)
 
 
 class BadRequest(Exception):
@@ -92,7 +99,7 @@ async def read_form(request: Request) -> Params:
         )
     except ValueError as exc:  # UnicodeDecodeError is a ValueError too
         raise BadRequest(f"not a valid form: {exc}") from None
-    return ImmutableMultiDict(pairs)
+    return Params(pairs)
 
 
 def _number(value: str | None) -> int:

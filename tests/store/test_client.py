@@ -37,11 +37,12 @@ def test_same_bytes_as_redis_py(command: str | bytes, rest: list[Any]) -> None:
     )
 
 
-def test_big_and_memoryview_arguments_too() -> None:
+def test_big_memoryview_and_bytearray_arguments_too() -> None:
     big = "x" * 100_000
     view = memoryview(b"abc")
-    assert joined(hiredis_packer.pack_command("SET", "k", big, view)) == joined(
-        python_packer.pack_command("SET", "k", big, view)
+    array = bytearray(b"def")
+    assert joined(hiredis_packer.pack_command("SET", "k", big, view, array)) == joined(
+        python_packer.pack_command("SET", "k", big, view, array)
     )
 
 
