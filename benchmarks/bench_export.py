@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from bot.engine import next_question
 from bot.loader import require_flow
@@ -134,7 +135,7 @@ async def fill(redis: Redis, keys: KeyBuilder, flow: Flow, n: int) -> float:
             last_at=finished,
             finished_at=finished,
         )
-        fields = {"meta": meta.model_dump_json(exclude_none=True)}
+        fields: dict[FieldT, EncodableT] = {"meta": meta.model_dump_json(exclude_none=True)}
         at = started
         for qid, value in variants[i % len(variants)].items():
             at += timedelta(seconds=30)
@@ -158,7 +159,7 @@ async def fill(redis: Redis, keys: KeyBuilder, flow: Flow, n: int) -> float:
 
 
 async def clean(redis: Redis, keys: KeyBuilder, flow: Flow, n: int) -> int:
-    removed = 0
+    removed: int = 0
     pipe = redis.pipeline(transaction=False)
     for i in range(n):
         pipe.unlink(keys.response(f"bench{i:021d}", flow.id))

@@ -53,7 +53,7 @@ async def run(n: int, workers: int, url: str) -> None:
     redis = Redis.from_url(url, max_connections=200)
     clock = Clock()
     settings = Settings(SURVEYBOT_FLOWS=ROOT / "flows", SURVEYBOT_SECRET=SecretStr("bench"),
-                        SURVEYBOT_REDIS_PREFIX=prefix, _env_file=None)  # type: ignore[call-arg]
+                        SURVEYBOT_REDIS_PREFIX=prefix, _env_file=None)
     svc = build_services(settings, redis=redis, clock=clock)
     flow = svc.registry.flows["carers-strategy"]
     await svc.store.prepare()

@@ -15,6 +15,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import NoReturn
 
 import fakeredis
 import pytest
@@ -32,7 +33,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() == "true"
 
 
-def missing(what: str) -> None:
+def missing(what: str) -> NoReturn:
     """Skip for lack of ``what``; under CI fail instead."""
     if in_ci():
         pytest.fail(f"{what} (CI=true: not skipping)")

@@ -58,7 +58,7 @@ async def test_a_carer_completes_by_sms_over_two_days(
         SURVEYBOT_PUBLIC_URL=PUBLIC,
         twilio_account_sid="AC" + "2" * 32,
         twilio_auth_token=SecretStr(TOKEN),
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     clock = Clock(datetime(2026, 11, 23, 18, 30, tzinfo=UTC))
     svc = build_services(settings, redis=redis_client, clock=clock)

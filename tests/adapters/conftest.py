@@ -63,7 +63,7 @@ def settings(flows_dir: Path, tmp_path: Path) -> Settings:
         telegram_token=SecretStr(TELEGRAM_TOKEN),
         telegram_secret_token=SecretStr(TELEGRAM_SECRET),
         telegram_bot_username="LLRCarersBot",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

@@ -159,9 +159,9 @@ async def test_as_telegram_shows_buttons_and_takes_keys_labels_and_presses(
     seen: list[Inbound] = []
 
     class Recording(Dispatcher):
-        async def handle(self, inbound: Inbound) -> Outcome:
+        async def handle(self, inbound: Inbound, *, limited: bool = True) -> Outcome:
             seen.append(inbound)
-            return await super().handle(inbound)
+            return await super().handle(inbound, limited=limited)
 
     monkeypatch.setattr(console_module, "Dispatcher", Recording)
     out = await chat(

@@ -64,7 +64,7 @@ async def svc(tmp_path: Path, redis_client: Redis, key_prefix: str) -> Services:
     (flows / "nudge.yaml").write_text(FLOW, encoding="utf-8")
     settings = Settings(
         SURVEYBOT_FLOWS=flows, SURVEYBOT_SECRET=SecretStr("s"), SURVEYBOT_REDIS_PREFIX=key_prefix,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     clock = Clock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
     return build_services(settings, redis=redis_client, clock=clock)

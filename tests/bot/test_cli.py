@@ -362,7 +362,8 @@ def _errors(root: dict[str, Any], value: Any, schema: Any = None, at: str = "") 
     if "anyOf" in schema:
         branches = [_errors(root, value, s, at) for s in schema["anyOf"]]
         if all(branches):
-            out += min(branches, key=len)
+            shortest = min(branches, key=len)
+            out += shortest
     tag = schema.get("discriminator", {})
     if tag and isinstance(value, dict):
         ref = tag["mapping"].get(value.get(tag["propertyName"]))

@@ -51,8 +51,8 @@ FLOW = make_flow()
 NO_FINAL = make_flow(**{"  final: The survey has now closed. Thank you.\n": ""})
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LONDON)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=LONDON)
 
 
 def started(flow: Flow, at: datetime, answers: int = 1, rid: str = "rid-1") -> Session:

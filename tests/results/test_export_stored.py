@@ -17,6 +17,7 @@ import fakeredis
 import openpyxl
 import pytest
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 import bot.results.export as export_module
 from bot.loader import require_flow
@@ -83,7 +84,7 @@ def a(value: Any, other: str | None = None, minute: int = 0) -> str:
 
 
 # Stored hashes, as a live bot (or an older version of the flow, or damage) could leave them.
-HASHES: dict[str, dict[str, str]] = {
+HASHES: dict[str, dict[FieldT, EncodableT]] = {
     "r01-everything": {
         "meta": meta(source="harborough-carers", lang="pl"),
         "a:consent": a(True),

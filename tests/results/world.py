@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import fakeredis
 from redis.asyncio import Redis
@@ -60,8 +61,14 @@ class Clock:
         return self.now
 
 
-def settings(flows: Path, **env: str) -> Settings:
-    return Settings(SURVEYBOT_FLOWS=str(flows), SURVEYBOT_SECRET=SECRET, **env)  # type: ignore[call-arg]
+class Env(TypedDict, total=False):
+    """Settings a test may add, by their environment names."""
+
+    SURVEYBOT_REDIS_PREFIX: str
+
+
+def settings(flows: Path, **env: Unpack[Env]) -> Settings:
+    return Settings(SURVEYBOT_FLOWS=str(flows), SURVEYBOT_SECRET=SECRET, **env)
 
 
 @dataclass
@@ -96,7 +103,7 @@ class World:
             await self.say(channel, address, texts, lang)
 
 
-def make_world(redis: Redis, flows: Path, **env: str) -> World:
+def make_world(redis: Redis, flows: Path, **env: Unpack[Env]) -> World:
     clock = Clock()
     svc = build_services(settings(flows, **env), redis=redis, clock=clock)
     return World(svc, clock, flows)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import DataError
 
@@ -57,6 +58,8 @@ def test_what_redis_py_refuses_is_refused(bad: object) -> None:
 def test_connect_uses_the_fast_classes_for_tcp_and_unix_sockets() -> None:
     tcp = connect("redis://127.0.0.1:6379/0")
     unix = connect("unix:///tmp/nowhere.sock")
+    assert isinstance(tcp, Redis)
+    assert isinstance(unix, Redis)
     assert tcp.connection_pool.connection_class is _FastConnection
     assert unix.connection_pool.connection_class is _FastUnixConnection
     assert issubclass(_FastUnixConnection, UnixDomainSocketConnection)
@@ -69,7 +72,9 @@ async def test_a_real_server_understands_it() -> None:
     try:
         key = "sbtest-client:{x}:k"
         await client.set(key, "Gujarati: ગુજરાતી 🙂", ex=5)
-        assert (await client.get(key)).decode() == "Gujarati: ગુજરાતી 🙂"
+        value = await client.get(key)
+        assert isinstance(value, bytes)
+        assert value.decode() == "Gujarati: ગુજરાતી 🙂"
         assert await client.eval("return {ARGV[1], ARGV[2]}", 0, 1.5, -7) == [b"1.5", b"-7"]
         await client.delete(key)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -109,6 +110,13 @@ async def test_prepare_loads_the_scripts_on_every_master(
         await client.aclose()
 
 
+def port_of(client: RedisCluster, key: str) -> int:
+    """The port of the master that holds ``key``."""
+    node = client.get_node_from_key(key)
+    assert node is not None
+    return int(node.port)
+
+
 @dataclass
 class Ledger:
     """What the writers were told was committed (the only answers that must survive)."""
@@ -133,7 +141,7 @@ async def test_a_master_killed_and_restarted_mid_run_keeps_every_committed_answe
     flow = make_flow("failover")
     questions = ["role", "hours", "say"]
     rids = [store.respondent("sms", f"+4477009{i:05d}") for i in range(120)]
-    node_of = {rid: int(client.get_node_from_key(store.keys.session(rid)).port) for rid in rids}
+    node_of = {rid: port_of(client, store.keys.session(rid)) for rid in rids}
     victim = 1
     victim_port = redis_cluster.nodes[victim].port
     assert victim_port in node_of.values()
@@ -221,7 +229,7 @@ async def test_a_master_killed_and_restarted_mid_run_keeps_every_committed_answe
 
 @pytest.mark.cluster
 async def test_ten_thousand_respondents_spread_over_the_masters(
-    redis_cluster: LocalCluster, record_property: pytest.RecordProperty
+    redis_cluster: LocalCluster, record_property: Callable[[str, object], None]
 ) -> None:
     """10,000 respondents through the real commit path (first answer: index + reminder queue +
     commit script), with the production key prefix and a real flow id. No master may hold more

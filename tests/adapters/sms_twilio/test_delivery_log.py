@@ -92,7 +92,9 @@ async def test_opt_out_marker_is_set_once(log: DeliveryLog, redis_client: Redis)
     assert await log.mark_opted_out(RID_A, NOW)
     assert not await log.mark_opted_out(RID_A, NOW + timedelta(minutes=1))
     key = log.keys.optout(RID_A)
-    assert int(await redis_client.get(key)) == int(NOW.timestamp() * 1000)
+    stamp = await redis_client.get(key)
+    assert stamp is not None
+    assert int(stamp) == int(NOW.timestamp() * 1000)
     assert await redis_client.pttl(key) > 0
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+from twilio.http.response import Response as TwilioResponse
 
 from adapters.services import Services
 from adapters.sms_twilio import (
@@ -24,6 +25,7 @@ from tests.adapters.sms_twilio.twilio_fakes import (
     SERVICE_SID,
     FakeAsyncHttpClient,
     FakeHttpClient,
+    Sent,
     error_21610,
     snapshot,
 )
@@ -33,6 +35,12 @@ MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Message
 REMINDER = [
     Reply(text="Hello again. Please finish our Test survey when you can. Text STOP to stop.")
 ]
+
+
+def body(sent: Sent) -> str:
+    value = sent.data["Body"]
+    assert isinstance(value, str)
+    return value
 
 
 class FakeTime:
@@ -107,9 +115,7 @@ async def test_a_long_text_goes_as_labelled_parts_in_order(settings: Settings) -
     n = len(fake.sent)
     assert n > 1
     assert result.sent == n
-    assert [s.data["Body"].split(" ", 1)[0] for s in fake.sent] == [
-        f"({i}/{n})" for i in range(1, n + 1)
-    ]
+    assert [body(s).split(" ", 1)[0] for s in fake.sent] == [f"({i}/{n})" for i in range(1, n + 1)]
     assert result.segments >= n
 
 
@@ -218,9 +224,11 @@ async def test_the_rate_limit_spaces_sequential_sends(settings: Settings) -> Non
     seen: list[float] = []
     real = fake.answer
 
-    def timed(*args: Any) -> Any:
+    def timed(
+        method: str, uri: str, data: dict[str, object] | None, auth: tuple[str, str] | None
+    ) -> TwilioResponse:
         seen.append(t.now)
-        return real(*args)
+        return real(method, uri, data, auth)
 
     fake.answer = timed  # type: ignore[method-assign]
     sender = build_sender(settings, fake, limiter=TokenBucket(2, clock=t.clock, sleep=t.sleep))

@@ -16,6 +16,7 @@ from tests.adapters.sms_twilio.twilio_fakes import (
     FORM,
     STATUS,
     client_for,
+    fake_server,
     post_signed,
     sign,
     snapshot,
@@ -144,7 +145,7 @@ async def test_missing_fields_are_400(services: Services) -> None:
 
 async def test_redis_down_is_503(services: Services) -> None:
     form = status_form("failed", sid="SM" + "4" * 32, to=CARER, code="30003")
-    server = services.redis.connection_pool.connection_kwargs["server"]
+    server = fake_server(services.redis)
     async with client_for(services) as client:
         server.connected = False
         try:

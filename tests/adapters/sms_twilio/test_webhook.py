@@ -24,6 +24,7 @@ from tests.adapters.sms_twilio.twilio_fakes import (
     FORM,
     WEBHOOK,
     client_for,
+    fake_server,
     inbound_form,
     post_signed,
     sign,
@@ -265,7 +266,7 @@ async def test_inbound_webhook(services: Services, row: Row) -> None:
             assert r.status_code == 200, r.text
         before = await snapshot(services.redis)
         sid = _sid(row, len(row.before) - 1 if row.same_sid_as_before else len(row.before))
-        server = services.redis.connection_pool.connection_kwargs["server"]
+        server = fake_server(services.redis)
         server.connected = not row.redis_down
         try:
             response = await _request(client, row, sid)
@@ -320,7 +321,7 @@ async def test_redis_failing_at_the_commit_writes_nothing_and_the_retry_runs_onc
         before = await snapshot(services.redis)
 
         real = services.redis.execute_command
-        failures = []
+        failures: list[str] = []
 
         async def flaky(*args: Any, **kw: Any) -> Any:
             if args[0] in ("EVALSHA", "EVAL") and not failures:

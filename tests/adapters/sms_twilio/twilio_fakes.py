@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import fakeredis
 import httpx
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -19,6 +20,7 @@ from twilio.request_validator import RequestValidator
 from adapters.services import Services
 from adapters.sms_twilio import routes
 from bot.sms import segments
+from store.client import AnyRedis
 from tests.adapters.conftest import PUBLIC_URL, TWILIO_SID, TWILIO_TOKEN
 
 BOT_NUMBER = "+447700900000"
@@ -112,12 +114,13 @@ def twiml_messages(response: httpx.Response) -> list[str]:
     return [m.text or "" for m in root.findall("Message")]
 
 
-async def snapshot(redis: Redis) -> dict[str, Any]:
+async def snapshot(redis: AnyRedis) -> dict[str, Any]:
     """Every key with its type and content, to prove a request wrote nothing."""
     out: dict[str, Any] = {}
     async for raw in redis.scan_iter(match="*"):
         key = raw.decode()
-        kind = (await redis.type(key)).decode()
+        raw_kind: bytes | str = await redis.type(key)
+        kind = raw_kind.decode() if isinstance(raw_kind, bytes) else raw_kind
         if kind == "string":
             value: Any = await redis.get(key)
         elif kind == "hash":
@@ -132,6 +135,14 @@ async def snapshot(redis: Redis) -> dict[str, Any]:
             value = kind
         out[key] = (kind, value)
     return out
+
+
+def fake_server(redis: AnyRedis) -> fakeredis.FakeServer:
+    """The server behind the fixtures' fakeredis client (tests set ``connected`` to cut Redis)."""
+    assert isinstance(redis, Redis)
+    server = redis.connection_pool.connection_kwargs["server"]
+    assert isinstance(server, fakeredis.FakeServer)
+    return server
 
 
 @dataclass

@@ -150,22 +150,25 @@ class Page:
 
     def current(self) -> str | None:
         """The question the last bot bubble asks."""
-        return self.driver.execute_script(
+        question: str | None = self.driver.execute_script(
             "const q = document.querySelectorAll('#log .msg-bot[data-question]');"
             "return q.length ? q[q.length - 1].getAttribute('data-question') : null;"
         )
+        return question
 
     def bot_texts(self) -> list[str]:
-        return self.driver.execute_script(
+        texts: list[str] = self.driver.execute_script(
             "return Array.from(document.querySelectorAll('#log .msg-bot .msg-text'))"
             ".map(e => e.textContent);"
         )
+        return texts
 
     def focused(self) -> dict[str, str]:
-        return self.driver.execute_script(
+        element: dict[str, str] = self.driver.execute_script(
             "const e = document.activeElement;"
             "return {tag: e.tagName.toLowerCase(), id: e.id, text: e.textContent};"
         )
+        return element
 
     def _act(self, question: str, action: Any) -> None:
         assert self.current() == question, (self.current(), question, self.bot_texts()[-2:])

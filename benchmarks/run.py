@@ -1,0 +1,54 @@
+"""Every benchmark of BENCHMARKS.md, one after another, with the arguments the figures there
+came from (about 15 minutes on 2 cores; run it on a quiet machine).
+
+Run: make bench    (or .venv/bin/python benchmarks/run.py [--quick])
+
+``--quick`` runs each with a small size, to check they all work (about 2 minutes); its figures
+are not the ones to record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+FULL: list[list[str]] = [
+    ["bench_engine.py", "--seconds", "8"],
+    ["bench_engine.py", "--seconds", "8", "--no-memo"],
+    ["bench_store.py", "--messages", "4000"],
+    ["bench_webhook.py", "--numbers", "10000"],
+    ["bench_webhook.py", "--numbers", "10000", "--workers", "2"],
+    ["bench_webhook.py", "--numbers", "10000", "--workers", "2", "--cluster"],
+    ["bench_soak.py"],
+    ["bench_reminders.py", "--sessions", "100000", "--workers", "2"],
+    ["bench_export.py", "-n", "100000"],
+]
+
+QUICK: list[list[str]] = [
+    ["bench_engine.py", "--seconds", "1"],
+    ["bench_store.py", "--messages", "400"],
+    ["bench_webhook.py", "--numbers", "200"],
+    ["bench_webhook.py", "--numbers", "200", "--workers", "2", "--cluster"],
+    ["bench_soak.py", "--seconds", "10", "--respondents", "200"],
+    ["bench_reminders.py", "--sessions", "1000", "--workers", "2"],
+    ["bench_export.py", "-n", "2000"],
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes: check they all run")
+    failed = 0
+    for args in QUICK if ap.parse_args().quick else FULL:
+        print(f"\n$ .venv/bin/python benchmarks/{' '.join(args)}", flush=True)
+        failed += subprocess.call([sys.executable, str(HERE / args[0]), *args[1:]]) != 0
+    print(f"\n{failed} benchmark(s) failed" if failed else "\nall benchmarks ran")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
