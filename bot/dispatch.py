@@ -12,7 +12,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot import engine
 from bot.errors import ConflictError, DuplicateMessage, RateLimited
@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 60
 """Optimistic retries before giving up with ConflictError (then the webhook answers 503)."""
+
+RESEND_WINDOW = timedelta(minutes=10)
+"""A duplicate of the respondent's last message within this long of its commit gets the current
+question again (Twilio retries within 15 s; Telegram re-delivers within minutes)."""
 
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _RESUMABLE = (Status.ACTIVE, Status.OPTED_OUT, Status.COMPLETE, Status.DECLINED)
@@ -89,8 +93,7 @@ class Dispatcher:
             loaded = await self.store.load(respondent, inbound.message_id, cached=cached)
             cached = False
             if loaded.duplicate:
-                log.info("duplicate message %s ignored", inbound.message_id)
-                return Outcome(duplicate=True, attempts=attempt)
+                return self._duplicate(inbound, loaded.session, loaded.latest_at, now, attempt)
             chosen = self._choose(inbound, loaded.session, loaded.opted_out, respondent, now)
             if isinstance(chosen, list):
                 over = await self.store.throttle(respondent) if chosen and limited else 0
@@ -110,9 +113,12 @@ class Dispatcher:
                     now=now,
                     limited=limited,
                 )
-            except DuplicateMessage:
-                log.info("duplicate message %s ignored", inbound.message_id)
-                return Outcome(duplicate=True, attempts=attempt)
+            except DuplicateMessage as dup:
+                # Stepped on a cached copy: the commit saw the id. The stored session is the
+                # one this message produced, which the cached copy is not: read it if needed.
+                latest = _recent(dup.latest_at, now)
+                current = (await self.store.load(respondent, None)).session if latest else None
+                return self._duplicate(inbound, current, dup.latest_at, now, attempt)
             except RateLimited as exc:
                 replies = self._slow_down(exc, flow, session.lang, respondent)
                 return Outcome(replies=replies, attempts=attempt)
@@ -127,6 +133,27 @@ class Dispatcher:
                 replies=result.replies, flow=flow, session=stored, step=result, attempts=attempt
             )
         raise ConflictError(f"gave up after {MAX_ATTEMPTS} attempts for one respondent")
+
+    def _duplicate(
+        self,
+        inbound: Inbound,
+        session: Session | None,
+        latest_at: int | None,
+        now: datetime,
+        attempt: int,
+    ) -> Outcome:
+        """A message already committed: no second step. If it was their last one, committed a
+        moment ago, the provider is most likely retrying because our reply never arrived: put
+        the current question again (a respondent who got no reply tends to send the answer
+        again, which would be taken for the next question). An old replay gets nothing."""
+        replies: list[Reply] = []
+        if _recent(latest_at, now) and session is not None:
+            flow = self.registry.get(session.flow)
+            if flow is not None:
+                replies = engine.prompt_again(flow, session)
+        log.info("duplicate message %s: no second step%s", inbound.message_id,
+                 ", current question sent again" if replies else "")  # fmt: skip
+        return Outcome(replies=replies, duplicate=True, session=session, attempts=attempt)
 
     @staticmethod
     def _slow_down(exc: RateLimited, flow: Flow | None, lang: str, respondent: str) -> list[Reply]:
@@ -185,6 +212,14 @@ class Dispatcher:
         lines = [phrase(None, "en", "menu")]
         lines += [f"{f.keywords[0]} - {tr(f.title, 'en')}" for f in flows]
         return [Reply(text="\n".join(lines), kind="notice")]
+
+
+def _recent(latest_at: int | None, now: datetime) -> bool:
+    """Whether a duplicate's original was committed within RESEND_WINDOW of ``now``."""
+    if latest_at is None:
+        return False
+    # abs(): commit scores are nudged a millisecond or two forward to stay in order.
+    return abs(now.timestamp() * 1000 - latest_at) <= RESEND_WINDOW.total_seconds() * 1000
 
 
 def _with_address(session: Session, inbound: Inbound) -> Session:

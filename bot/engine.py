@@ -920,6 +920,21 @@ def reminder(flow: Flow, session: Session) -> list[Reply]:
     return [question_reply(flow, q, lang, session.answers, prefix=head)]
 
 
+def prompt_again(flow: Flow, session: Session) -> list[Reply]:
+    """What to send when a provider delivers the respondent's last message again (its reply most
+    likely never arrived): the question they are on now, so they never answer the next question
+    blind. Nothing when they are not on a plain question (finished, stopped, or mid-way through a
+    confirmation or an "other" text, which the step's own reply worded)."""
+    if session.status is not Status.ACTIVE or session.pending is not None:
+        return []
+    if session.version != flow.version:
+        return []  # the next message migrates the session first; do not guess ahead of it
+    q = flow.question(session.current) if session.current else None
+    if q is None:
+        return []
+    return [question_reply(flow, q, session.lang, session.answers)]
+
+
 class _Safe(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"

@@ -94,7 +94,15 @@ class ConflictError(StoreError):
 
 
 class DuplicateMessage(ConflictError):
-    """This inbound message id was already committed for this respondent; nothing was written."""
+    """This inbound message id was already committed for this respondent; nothing was written.
+
+    ``latest_at``: when it was their last message committed, the time of that commit (epoch
+    ms), else None: a provider retrying soon after is most likely retrying because our reply
+    never arrived (the caller may put the current question again)."""
+
+    def __init__(self, message: str, *, latest_at: int | None = None) -> None:
+        super().__init__(message)
+        self.latest_at = latest_at
 
 
 class RateLimited(SurveybotError):

@@ -19,6 +19,10 @@ class LoadedLike(Protocol):
     @property
     def opted_out(self) -> bool: ...
 
+    @property
+    def latest_at(self) -> int | None:
+        """A duplicate of the respondent's last committed message: that commit's epoch ms."""
+
 
 class SessionStore(Protocol):
     def respondent(self, channel: str, address: str) -> str: ...

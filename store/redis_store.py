@@ -16,8 +16,9 @@ Every operation is safe to retry after a timeout (redis-py retries connection er
 commit fails the version or the message-id check, ZADD NX and DEL are idempotent.
 
 A duplicate message id is *refused*: :meth:`commit` raises :class:`DuplicateMessage` (a
-:class:`ConflictError`) and the caller answers the webhook with 200 and sends nothing. A no-op
-commit would instead make the caller send the replies of a step that was never stored.
+:class:`ConflictError`, saying when the message was committed if it was the respondent's last)
+and the caller answers with 200 and no second step. A no-op commit would instead make the
+caller send the replies of a step that was never stored.
 
 **The session cache.** A respondent answering a survey sends message after message, each loaded
 and then committed. The store keeps the sessions it committed last (an LRU, a few minutes at
@@ -150,6 +151,7 @@ class Loaded:
     opted_out: bool = False
     rev: int = 0
     cached: bool = False
+    latest_at: int | None = None  # a duplicate of their last committed message: its ms (LOAD)
 
 
 class ResponseMeta(BaseModel):
@@ -355,7 +357,7 @@ class RedisStore:
         k = self.keys
         keys = [k.session(respondent), k.optout(respondent), k.seen(respondent)]
         with _redis_errors("load"):
-            rev_raw, data, optout_flag, seen_flag = await _LOAD(
+            rev_raw, data, optout_flag, seen_flag, latest_flag = await _LOAD(
                 self.redis, keys, [message_id or ""]
             )
         opted_out = bool(optout_flag)
@@ -368,7 +370,13 @@ class RedisStore:
             except ValidationError as exc:
                 # Start afresh rather than fail this respondent forever; rev still guards.
                 log.warning("stored session of %s is unreadable, ignoring it: %s", respondent, exc)
-        return Loaded(session=session, duplicate=duplicate, opted_out=opted_out, rev=rev)
+        return Loaded(
+            session=session,
+            duplicate=duplicate,
+            opted_out=opted_out,
+            rev=rev,
+            latest_at=int(latest_flag) if duplicate and latest_flag else None,
+        )
 
     async def commit(
         self,
@@ -460,7 +468,10 @@ class RedisStore:
             # Whatever this process had cached for them is now suspect.
             self.cache.drop(rid)
             if code == DUPLICATE:
-                raise DuplicateMessage(f"message {message_id!r} of {rid} was already committed")
+                raise DuplicateMessage(
+                    f"message {message_id!r} of {rid} was already committed",
+                    latest_at=value or None,
+                )
             if code == RATE_LIMITED:
                 assert self.rate_limit is not None
                 raise RateLimited(value - self.rate_limit.messages)

@@ -17,12 +17,18 @@ RATE_LIMITED = -3
 
 LOAD = """
 -- KEYS: 1 session, 2 optout, 3 seen.  ARGV: 1 message id ('' = none).
--- Reply: {rev or false, data or false, opted out 0/1, seen 0/1}. One command rather than a
--- three-command pipeline: the client-side cost per message is what limits a web process.
+-- Reply: {rev or false, data or false, opted out 0/1, seen 0/1, latest}: latest = the ms the
+-- seen message was committed if it is the respondent's last committed one (its reply may never
+-- have arrived: a provider retrying), else 0. One command rather than a pipeline: the
+-- client-side cost per message is what limits a web process.
 local s = redis.call('HMGET', KEYS[1], 'rev', 'data')
-local seen = 0
-if ARGV[1] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[1]) then seen = 1 end
-return {s[1], s[2], redis.call('EXISTS', KEYS[2]), seen}
+local seen, latest = 0, 0
+if ARGV[1] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  seen = 1
+  local top = redis.call('ZREVRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if top[1] == ARGV[1] then latest = tonumber(top[2]) end
+end
+return {s[1], s[2], redis.call('EXISTS', KEYS[2]), seen, latest}
 """
 
 COMMIT = """
@@ -33,7 +39,8 @@ COMMIT = """
 --       limit), 13 rate limit, 14 expected session JSON ('' = not checked), 15 n = number of
 --       answers, then n (field, JSON) pairs, then the answer fields to delete.
 -- Reply: {rev, fresh} on success (fresh = 1 if the response hash is new),
---        {-1, 0} if the message id was already seen, {-2, stored rev} on a version mismatch,
+--        {-1, latest} if the message id was already seen (latest as in LOAD),
+--        {-2, stored rev} on a version mismatch,
 --        {-3, count} if the sender is over the rate limit (count = messages in the window).
 -- Checked in that order, so a duplicate or a lost race is not counted against the sender.
 -- ARGV 14 guards a step computed on a cached copy: revs restart at 1 when a session is
@@ -41,6 +48,8 @@ COMMIT = """
 local unpack = unpack or table.unpack
 local mid = ARGV[4]
 if mid ~= '' and redis.call('ZSCORE', KEYS[2], mid) then
+  local top = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if top[1] == mid then return {-1, tonumber(top[2])} end
   return {-1, 0}
 end
 local stored = redis.call('HMGET', KEYS[1], 'rev', 'data')
@@ -57,7 +66,12 @@ rev = rev + 1
 redis.call('HSET', KEYS[1], 'rev', rev, 'flow', ARGV[3], 'data', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 if mid ~= '' then
-  redis.call('ZADD', KEYS[2], ARGV[5], mid)
+  -- Scored by time, kept strictly increasing so the last message is the top even when two
+  -- commits share a millisecond (a fixed test clock): LOAD's "latest" depends on it.
+  local score = tonumber(ARGV[5])
+  local top = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
+  redis.call('ZADD', KEYS[2], score, mid)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[6])
   redis.call('PEXPIRE', KEYS[2], ARGV[7])
 end

@@ -102,7 +102,10 @@ async def test_a_carer_completes_by_sms_over_two_days(
         reply = await send(DAY_ONE[-1], sid="SMretried")
         assert "Priority 3" in reply
         again = await send(DAY_ONE[-1], sid="SMretried")
-        assert again == ""  # acknowledged, nothing sent twice, nothing stored twice
+        # Acknowledged, not stepped twice: the question they are on goes out again (the first
+        # reply never reached Twilio), and nothing is stored twice (checked at the end).
+        assert again.startswith("Priority 3")
+        assert again in reply
 
         # Evening of day two (welcome back), the first message delivered twice at once.
         clock.advance(hours=25)
@@ -115,8 +118,10 @@ async def test_a_carer_completes_by_sms_over_two_days(
         said = [
             " ".join(m.text or "" for m in ET.fromstring(r.text).iter("Message")) for r in (a, b)
         ]
-        assert sorted(bool(s) for s in said) == [False, True]  # one answered, one silent
-        assert "Welcome back" in "".join(said)
+        # One is stepped (welcome back, then the question); the other finds it done and puts
+        # the question again: the carer may get it twice, never a step twice.
+        assert sum("Welcome back" in x for x in said) == 1
+        assert all(said)
         for text in DAY_TWO[1:]:
             clock.advance(minutes=3)
             last = await send(text)

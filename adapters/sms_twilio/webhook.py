@@ -19,7 +19,9 @@ Answers:
   ``MessageSid`` -> 400, nothing stored;
 * Redis unreachable (``StoreError``) -> 503 with ``Retry-After``: the commit is all or nothing,
   so Twilio's retry (same ``MessageSid``) runs the step exactly once;
-* a ``MessageSid`` already handled -> 200 with an empty ``<Response/>`` (no second step);
+* a ``MessageSid`` already handled -> 200, no second step: the question the person is on again
+  if it was their last message, a moment ago (Twilio retrying a reply that never arrived), else
+  an empty ``<Response/>``;
 * otherwise 200 with TwiML: the step's replies as ``<Message>`` verbs (see :mod:`.render`).
 
 A picture or other media without text (``NumMedia > 0``, empty ``Body``) reaches the engine as
@@ -181,8 +183,9 @@ class TwilioWebhooks:
         except StoreError as exc:  # ConflictError included: nothing was written either way
             return _unavailable(exc)
         if outcome.duplicate:
+            # No second step. Its replies are the current question again when this was their
+            # last message (Twilio retrying a reply that never arrived), else none.
             log.info("duplicate Twilio message %s from %s", sid, mask(sender))
-            return _twiml([])
         return _twiml(messages(outcome.replies))
 
     async def status(self, request: Request) -> Response:

@@ -302,6 +302,10 @@ class TelegramChannel:
     async def _dispatch(self, inbound: Inbound) -> Handled:
         outcome = await self.services.dispatcher.handle(inbound)
         if outcome.duplicate:
+            # Telegram delivers an update again when our answer did not reach it; the
+            # dispatcher then puts the current question again (or nothing).
+            if outcome.replies:
+                await self._reply(inbound.address, outcome)
             return "duplicate"
         await self._reply(inbound.address, outcome)
         return "answered"
@@ -347,6 +351,8 @@ class TelegramChannel:
             outcome = await self.services.dispatcher.handle(inbound)
             await answer()
             if outcome.duplicate:
+                if outcome.replies:
+                    await self._reply(address, outcome)
                 return "duplicate"
             if press is not None and not isinstance(press, KeyPress):
                 await self._mark_answered(message, press, data, outcome)

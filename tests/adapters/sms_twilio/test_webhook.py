@@ -52,7 +52,8 @@ class Row:
     raw: bytes | None = None
     content_type: str = FORM
     redis_down: bool = False
-    same_sid_as_before: bool = False
+    same_sid_as_before: bool = False  # the MessageSid of the last message in `before`
+    sid_of_before: int | None = None  # or of this one
     # expectations
     status: int = 200
     says: tuple[str, ...] = ()
@@ -98,15 +99,28 @@ ROWS = [
         answers=(("consent", True),),
     ),
     Row(
-        "duplicate MessageSid (Twilio retry)",
+        # Twilio retries when our reply did not reach it: no second step, but the question
+        # they are on now goes out again (else they answer the next one blind).
+        "duplicate MessageSid of their last message (Twilio retry)",
         before=("TEST", "yes"),
         body="yes",
         same_sid_as_before=True,
-        n_messages=0,
+        says=("What should we call you?",),
+        n_messages=1,
         unchanged=True,
         stored_status=Status.ACTIVE,
         answers=(("consent", True),),
         unanswered=("name",),
+    ),
+    Row(
+        "duplicate MessageSid of an earlier message",
+        before=("TEST", "yes", "Sam"),
+        body="yes",
+        sid_of_before=1,
+        n_messages=0,
+        unchanged=True,
+        stored_status=Status.ACTIVE,
+        answers=(("consent", True), ("name", "Sam")),
     ),
     Row(
         "forged signature",
@@ -265,7 +279,10 @@ async def test_inbound_webhook(services: Services, row: Row) -> None:
             r = await post_signed(client, WEBHOOK, form)
             assert r.status_code == 200, r.text
         before = await snapshot(services.redis)
-        sid = _sid(row, len(row.before) - 1 if row.same_sid_as_before else len(row.before))
+        if row.sid_of_before is not None:
+            sid = _sid(row, row.sid_of_before)
+        else:
+            sid = _sid(row, len(row.before) - 1 if row.same_sid_as_before else len(row.before))
         server = fake_server(services.redis)
         server.connected = not row.redis_down
         try:
@@ -339,8 +356,8 @@ async def test_redis_failing_at_the_commit_writes_nothing_and_the_retry_runs_onc
         second = await post_signed(client, WEBHOOK, retry)
         assert second.status_code == 200
         assert twiml_messages(second) == ["What should we call you?"]
-        third = await post_signed(client, WEBHOOK, retry)
-        assert twiml_messages(third) == []
+        third = await post_signed(client, WEBHOOK, retry)  # again: no step, the question again
+        assert twiml_messages(third) == ["What should we call you?"]
 
     stored = await services.store.response(services.store.respondent("sms", CARER), "every-type")
     assert stored is not None
