@@ -33,7 +33,8 @@ from bot.text import tr
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-"""Largest request body accepted. A Twilio SMS form or a Telegram update is a few kilobytes."""
+"""Default largest request body (``SURVEYBOT_MAX_BODY_BYTES``). A Twilio SMS form or a Telegram
+update is a few kilobytes."""
 FLOW_REFRESH_SECONDS = 5.0
 
 
@@ -138,7 +139,7 @@ def create_app(
     }
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.services = svc
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 
 

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(default=400, alias="SURVEYBOT_RETENTION_DAYS")
     dedupe_hours: int = Field(default=48, alias="SURVEYBOT_DEDUPE_HOURS")
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=10 * 1024 * 1024, alias="SURVEYBOT_MAX_BODY_BYTES",
+        description="Largest request body accepted (413 above it, before any parsing)",
+    )
     rate_limit: int = Field(
         default=30, ge=0, alias="SURVEYBOT_RATE_LIMIT",
         description="Most messages one sender may send a minute (0 = no limit); the first over "
