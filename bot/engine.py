@@ -77,15 +77,6 @@ def _vocab(flow: Flow, lang: str) -> dict[str, Any]:
     return hit
 
 
-def _conditions(flow: Flow) -> dict[str, expr.Expr]:
-    key = (flow.id, flow.version, "<when>")
-    hit = _cache.get(key)
-    if hit is None:
-        hit = {q.id: expr.parse(q.when) for q in flow.questions if q.when}
-        _cache[key] = hit
-    return hit
-
-
 def new_session(
     flow: Flow,
     *,
@@ -706,13 +697,16 @@ _MEMO_MAX = 4096
 
 
 def _whens(flow: Flow) -> dict[str, _When]:
+    """Each conditional question's parsed ``when:`` (flows are immutable: once per version)."""
     key = (flow.id, flow.version)
     hit = _WHEN.get(key)
     if hit is None:
-        hit = {
-            qid: _When(cond, tuple(dict.fromkeys(r.name for r in expr.references(cond))), {})
-            for qid, cond in _conditions(flow).items()
-        }
+        hit = {}
+        for q in flow.questions:
+            if q.when:
+                cond = expr.parse(q.when)
+                names = tuple(dict.fromkeys(r.name for r in expr.references(cond)))
+                hit[q.id] = _When(cond, names, {})
         if len(_WHEN) > 256:
             _WHEN.clear()
         _WHEN[key] = hit
@@ -872,11 +866,11 @@ def _likely_next(
     qs = flow.questions
     while i is not None and i < len(qs):
         cand = qs[i]
-        cond = _conditions(flow).get(cand.id) if cand.when else None
+        when = _whens(flow).get(cand.id) if cand.when else None
         if (
-            cond is None
-            or expr.evaluate(cond, answers)
-            or any(r.name not in answers for r in expr.references(cond))
+            when is None
+            or expr.evaluate(when.cond, answers)
+            or any(name not in answers for name in when.names)
         ):
             return cand
         i += 1

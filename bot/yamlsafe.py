@@ -365,12 +365,8 @@ class _Builder:
     def open(self, event: MappingStartEvent | SequenceStartEvent) -> None:
         self.grow(event, 1)
         if len(self.stack) >= MAX_DEPTH:
-            raise self.fail(
-                event,
-                f"values are nested too deeply (more than {MAX_DEPTH} levels)",
-                "a flow file needs only a few levels of indentation",
-                "yaml_too_deep",
-            )
+            line, col = self.mark(event)
+            raise _Abort(too_deep(self.file, line, col))
         is_map = isinstance(event, MappingStartEvent)
         tag = event.tag if event.tag not in (None, "!") else (_MAP if is_map else _SEQ)
         if tag != (_MAP if is_map else _SEQ):
@@ -419,6 +415,17 @@ class _Builder:
         self.record(path, event, discard, None)
         # Aliased lists and maps are shared, never expanded: their size is already counted.
         self.attach(value)
+
+
+def too_deep(file: str, line: int | None, col: int | None) -> Problem:
+    return Problem(
+        file,
+        line,
+        col,
+        f"values are nested too deeply (more than {MAX_DEPTH} levels)",
+        "a flow file needs only a few levels of indentation",
+        code="yaml_too_deep",
+    )
 
 
 def too_large(file: str, size: int) -> Problem:
@@ -519,14 +526,7 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
     message: str
     hint: str
     if "nesting depth" in problem:  # PyYAML 6.0.4's own limit may stop the parser before ours
-        return Problem(
-            file,
-            mark.line + 1 if mark else None,
-            mark.column + 1 if mark else None,
-            f"values are nested too deeply (more than {MAX_DEPTH} levels)",
-            "a flow file needs only a few levels of indentation",
-            code="yaml_too_deep",
-        )
+        return too_deep(file, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
     if "quoted scalar" in context and exc.context_mark is not None:
         quote = _char_at(text, exc.context_mark) or '"'
         mark = exc.context_mark

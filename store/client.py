@@ -15,6 +15,8 @@ Query-string options (``?socket_timeout=5``...) are passed to the connections in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import DataError, RedisClusterException, RedisError
 
+from bot.errors import StoreError
 from store.embedded import embedded_url
 
 AnyRedis: TypeAlias = Redis | RedisCluster
@@ -71,6 +74,18 @@ def is_redis_failure(exc: BaseException) -> bool:
         module = str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
         return module.startswith(("redis.", "asyncio.", "uvloop."))
     return False
+
+
+@contextmanager
+def redis_errors(what: str) -> Iterator[None]:
+    """Turn a Redis failure (:func:`is_redis_failure`) into ``StoreError``, which the web layer
+    answers with 503 so that Twilio and Telegram deliver again later. Anything else propagates."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_redis_failure(exc):
+            raise
+        raise StoreError(f"Redis {what} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:

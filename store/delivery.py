@@ -30,15 +30,12 @@ then stays silent to them until they start a survey again, which deletes the mar
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
-from bot.errors import StoreError
-from store.client import AnyRedis, is_redis_failure
+from store.client import AnyRedis, redis_errors
 from store.keys import KeyBuilder
 from store.redis_store import RedisStore
 from store.scripts import Script, command
@@ -83,16 +80,6 @@ end
 return n
 """
 )
-
-
-@contextmanager
-def _redis_errors(what: str) -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        if not is_redis_failure(exc):
-            raise
-        raise StoreError(f"Redis {what} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _ms(t: datetime) -> int:
@@ -213,13 +200,13 @@ class DeliveryLog:
             _ttl_ms(self.retention),
         ]
         keys = [self.seen_key, self.recent_key, self.day_key(_day(now))]
-        with _redis_errors("delivery record"):
+        with redis_errors("delivery record"):
             return bool(await _RECORD(self.redis, keys, args))
 
     async def mark_opted_out(self, respondent: str, now: datetime) -> bool:
         """Set the store's opt-out marker unless it is set; True if this call set it."""
         key = self.keys.optout(respondent)
-        with _redis_errors("opt-out"):
+        with redis_errors("opt-out"):
             done = await command(
                 self.redis, "SET", key, _ms(now), "PX", _ttl_ms(self.optout_ttl), "NX"
             )
@@ -228,7 +215,7 @@ class DeliveryLog:
     async def erase_respondent(self, respondent: str) -> int:
         """Remove a respondent's entries from the recent list (counters hold no ids)."""
         needle = json.dumps({"r": respondent}, separators=(",", ":"))[1:-1]
-        with _redis_errors("delivery erase"):
+        with redis_errors("delivery erase"):
             return int(await _ERASE(self.redis, [self.recent_key], [needle]))
 
     # -- reads -------------------------------------------------------------------------------------
@@ -237,7 +224,7 @@ class DeliveryLog:
         """The latest failures, newest first."""
         if limit < 1:
             return []
-        with _redis_errors("delivery read"):
+        with redis_errors("delivery read"):
             raw = await command(self.redis, "LRANGE", self.recent_key, 0, limit - 1)
         out = []
         for item in raw or []:
@@ -265,7 +252,7 @@ class DeliveryLog:
         pipe = self.redis.pipeline(transaction=False)
         for d in wanted:
             pipe.hgetall(self.day_key(d))
-        with _redis_errors("delivery counts"):
+        with redis_errors("delivery counts"):
             rows = await pipe.execute()
         out: dict[str, dict[str, int]] = {}
         for d, row in zip(wanted, rows, strict=True):

@@ -44,8 +44,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
@@ -53,10 +52,10 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import ConflictError, DuplicateMessage, RateLimited, StoreError
-from bot.models import Answer, AnswerValue, Session, Status, Step, StoredAnswer, trusted
+from bot.errors import ConflictError, DuplicateMessage, RateLimited
+from bot.models import Answer, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
-from store.client import AnyRedis, is_redis_failure
+from store.client import AnyRedis, is_redis_failure, redis_errors
 from store.identity import respondent_id
 from store.keys import KeyBuilder
 from store.scripts import (
@@ -175,20 +174,6 @@ class Response(ResponseMeta):
     answers: dict[str, Answer | StoredAnswer] = {}
 
 
-@contextmanager
-def _redis_errors(what: str) -> Iterator[None]:
-    # The web layer turns StoreError into 503, so Twilio and Telegram deliver again later.
-    # See store.client.is_redis_failure for what besides RedisError counts (cluster clients).
-    try:
-        yield
-    except OSError as exc:
-        raise StoreError(f"Redis {what} failed: {exc}") from exc
-    except Exception as exc:
-        if not is_redis_failure(exc):
-            raise
-        raise StoreError(f"Redis {what} failed: {type(exc).__name__}: {exc}") from exc
-
-
 def _ms(t: datetime) -> int:
     if t.tzinfo is None:  # the engine passes aware times; treat a naive one as UTC
         t = t.replace(tzinfo=UTC)
@@ -209,66 +194,6 @@ def _encode_answer(a: Answer) -> str:
         d["o"] = a.other
     # ensure_ascii=False: Gujarati or Urdu text stays 2-3 bytes a character, not 6.
     return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
-
-
-def _decode_answer(qid: str, raw: bytes | str) -> Answer:
-    d = json.loads(raw)
-    value: AnswerValue | None = d.get("v")
-    return Answer(
-        question=qid,
-        value=value,
-        other=d.get("o"),
-        at=datetime.fromtimestamp(d["t"] / 1000, UTC),
-    )
-
-
-def _decode_response(rid: str, raw: dict[Any, Any]) -> Response | None:
-    """A stored response hash as a Response. Exports read 100,000 of these: one json.loads for
-    all the answers, and models built from trusted values (they were validated when written)."""
-    meta_raw = raw.get(b"meta") or raw.get("meta")
-    if meta_raw is None:  # index entry without a response: erased, expired, or a crash
-        return None
-    # Field names are a:<question id> ([a-z0-9_] only), values are JSON objects: splice them
-    # into one JSON object and parse it once.
-    parts = [
-        (k if isinstance(k, bytes) else k.encode())[2:].join((b'"', b'":'))
-        + (v if isinstance(v, bytes) else v.encode())
-        for k, v in raw.items()
-        if k[:2] in (b"a:", "a:")
-    ]
-    try:
-        decoded: dict[str, dict[str, Any]] = json.loads(b"{" + b",".join(parts) + b"}")
-        m = json.loads(meta_raw)
-        answers = [StoredAnswer(qid, d.get("v"), d.get("o"), d["t"]) for qid, d in decoded.items()]
-        answers.sort(key=_answer_order)
-        finished = m.get("finished_at")
-        return trusted(
-            Response,
-            flow=m["flow"],
-            version=m["version"],
-            channel=m["channel"],
-            source=m.get("source"),
-            lang=m.get("lang", "en"),
-            status=Status(m.get("status", "active")),
-            started_at=_iso(m["started_at"]),
-            last_at=_iso(m["last_at"]),
-            finished_at=_iso(finished) if finished else None,
-            respondent=rid,
-            answers={a.question: a for a in answers},
-        )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        log.warning("skipping unreadable response of %s: %s", rid, exc)
-        return None
-
-
-def _answer_order(a: StoredAnswer) -> tuple[int, str]:
-    return a.ms, a.question
-
-
-def _iso(text: str) -> datetime:
-    # pydantic writes "Z"; fromisoformat reads it from Python 3.11 on.
-    t = datetime.fromisoformat(text)
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -356,7 +281,7 @@ class RedisStore:
                 )
         k = self.keys
         keys = [k.session(respondent), k.optout(respondent), k.seen(respondent)]
-        with _redis_errors("load"):
+        with redis_errors("load"):
             rev_raw, data, optout_flag, seen_flag, latest_flag = await _LOAD(
                 self.redis, keys, [message_id or ""]
             )
@@ -462,7 +387,7 @@ class RedisStore:
             await self._index(s.flow, rid, s.started_at, first_check)
         if (flow.id, flow.version) not in self._remembered:
             await self.remember_questions(flow)
-        with _redis_errors("commit"):
+        with redis_errors("commit"):
             code, value = (int(x) for x in await _COMMIT(self.redis, keys, args))
         if code < 0:
             # Whatever this process had cached for them is now suspect.
@@ -496,7 +421,7 @@ class RedisStore:
         if self.rate_limit is None:
             return 0
         window = _ttl_ms(self.rate_limit.window)
-        with _redis_errors("throttle"):
+        with redis_errors("throttle"):
             count = int(await _THROTTLE(self.redis, [self.keys.rate(respondent)], [window]))
         return max(0, count - self.rate_limit.messages)
 
@@ -508,11 +433,11 @@ class RedisStore:
         pipe.zadd(key, {rid: _ms(started)}, nx=True)
         pipe.pexpire(key, _ttl_ms(self.retention))
         pipe.zadd(self.keys.due_for(flow, rid), {rid: _ms(check)}, nx=True)
-        with _redis_errors("index"):
+        with redis_errors("index"):
             await pipe.execute()
 
     async def is_opted_out(self, respondent: str) -> bool:
-        with _redis_errors("read"):
+        with redis_errors("read"):
             return bool(await command(self.redis, "EXISTS", self.keys.optout(respondent)))
 
     # -- erasure ---------------------------------------------------------------------------------
@@ -527,7 +452,7 @@ class RedisStore:
         pipe = self.redis.pipeline(transaction=False)
         pipe.smembers(k.flows(rid))
         pipe.hget(k.session(rid), "flow")
-        with _redis_errors("erase"):
+        with redis_errors("erase"):
             members, live = await pipe.execute()
         flows = {_text(f) for f in members}
         if live is not None:
@@ -538,7 +463,7 @@ class RedisStore:
             pipe.zrem(k.index_for(f, rid), rid)
             pipe.zrem(k.due_for(f, rid), rid)
         pipe.delete(*k.respondent_keys(rid, sorted(flows)))
-        with _redis_errors("erase"):
+        with redis_errors("erase"):
             removed = await pipe.execute()
         from store.delivery import DeliveryLog  # its keys hold this person's delivery failures
 
@@ -548,9 +473,10 @@ class RedisStore:
     # -- exports ---------------------------------------------------------------------------------
 
     async def response(self, rid: str, flow_id: str) -> Response | None:
-        with _redis_errors("read"):
+        with redis_errors("read"):
             raw = await command(self.redis, "HGETALL", self.keys.response(rid, flow_id))
-        return _decode_response(rid, _as_dict(raw))
+        stored = decode_stored(rid, raw)
+        return _as_model(stored) if stored is not None else None
 
     async def count_responses(self, flow_id: str) -> int:
         """Index entries of the flow (one round trip). May count a response that has since
@@ -558,7 +484,7 @@ class RedisStore:
         pipe = self.redis.pipeline(transaction=False)
         for key in self.keys.index_keys(flow_id):
             pipe.zcard(key)
-        with _redis_errors("count"):
+        with redis_errors("count"):
             return sum(int(n) for n in await pipe.execute())
 
     async def iter_responses(
@@ -618,19 +544,19 @@ class RedisStore:
 
     async def _fetch(self, flow_id: str, rids: list[str], *, first: bool) -> list[Any]:
         keys = [self.keys.response(rid, flow_id) for rid in rids]
-        with _redis_errors("response read"):
+        with redis_errors("response read"):
             return await read_hashes(self.redis, keys, first=first)
 
     async def remember_questions(self, flow: Flow) -> None:
         """Record this version's question ids (once per version and process: see commit)."""
         ids = [q.id for q in flow.questions if q.answerable]
-        with _redis_errors("questions"):
+        with redis_errors("questions"):
             await self.redis.sadd(self.keys.questions(flow.id), *ids)
         self._remembered.add((flow.id, flow.version))
 
     async def known_questions(self, flow_id: str) -> set[str] | None:
         """Question ids of every version that served a message, or None if never recorded."""
-        with _redis_errors("read"):
+        with redis_errors("read"):
             members = await self.redis.smembers(self.keys.questions(flow_id))
         return {_text(m) for m in members} if members else None
 
@@ -651,7 +577,7 @@ class RedisStore:
                 for _, rid in c.buf:
                     pipe.hkeys(self.keys.response(rid, flow_id))
                 c.buf.clear()
-            with _redis_errors("response read"):
+            with redis_errors("response read"):
                 for names in await pipe.execute():
                     found.update(n[2:] for n in map(_text, names) if n.startswith("a:"))
             cursors = [c for c in cursors if not c.done]
@@ -661,7 +587,7 @@ class RedisStore:
         pipe = self.redis.pipeline(transaction=False)
         for c in cursors:
             c.request(pipe, n)
-        with _redis_errors("index read"):
+        with redis_errors("index read"):
             pages = await pipe.execute()
         for c, rows in zip(cursors, pages, strict=True):
             c.feed(rows, n)
@@ -670,7 +596,7 @@ class RedisStore:
 
     async def prepare(self) -> None:
         """Load the scripts, so the first commit after a start needs no EVAL fallback."""
-        with _redis_errors("script load"):
+        with redis_errors("script load"):
             await _COMMIT.load(self.redis)
             await _LOAD.load(self.redis)
 
@@ -691,9 +617,19 @@ def _decode_all(rids: list[str], raws: list[Any]) -> list[StoredResponse]:
     return [r for r in out if r is not None]
 
 
-def _as_dict(raw: Any) -> dict[Any, Any]:
-    # HGETALL is a dict on RESP2 clients with callbacks, a flat list on some others.
-    if isinstance(raw, dict):
-        return raw
-    items = list(raw or [])
-    return dict(zip(items[::2], items[1::2], strict=True))
+def _as_model(r: StoredResponse) -> Response:
+    """One response as the pydantic model (single reads; exports stream the light records)."""
+    return trusted(
+        Response,
+        flow=r.meta["flow"],
+        version=r.version,
+        channel=r.channel,
+        source=r.source,
+        lang=r.lang,
+        status=r.status,
+        started_at=r.started_at,
+        last_at=r.last_at,
+        finished_at=r.finished_at,
+        respondent=r.respondent,
+        answers=dict(r.answers),
+    )

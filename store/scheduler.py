@@ -26,9 +26,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from store.client import AnyRedis
+from store.client import AnyRedis, redis_errors
 from store.keys import KeyBuilder
-from store.redis_store import _redis_errors
 from store.scripts import Script
 
 _CLAIM = Script(
@@ -81,31 +80,31 @@ class ReminderQueue:
         return self.keys.due_for(flow, rid)
 
     async def schedule(self, flow: str, rid: str, at: datetime, *, only_new: bool = False) -> None:
-        with _redis_errors("schedule"):
+        with redis_errors("schedule"):
             await self.redis.zadd(self.key_for(flow, rid), {rid: _ms(at)}, nx=only_new)
 
     async def schedule_many(self, flow: str, items: dict[str, datetime]) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for rid, at in items.items():
             pipe.zadd(self.key_for(flow, rid), {rid: _ms(at)})
-        with _redis_errors("schedule"):
+        with redis_errors("schedule"):
             await pipe.execute()
 
     async def cancel(self, flow: str, rid: str) -> None:
-        with _redis_errors("schedule"):
+        with redis_errors("schedule"):
             await self.redis.zrem(self.key_for(flow, rid), rid)
 
     async def claim(self, flow: str, shard: int, now: datetime, lease: timedelta,
                     limit: int) -> list[Claim]:
         lease_ms = _ms(now + lease)
-        with _redis_errors("claim"):
+        with redis_errors("claim"):
             rids = await _CLAIM(self.redis, [self.key(flow, shard)], [_ms(now), limit, lease_ms])
         return [Claim(flow, r.decode() if isinstance(r, bytes) else str(r), lease_ms) for r in rids]
 
     async def finish(self, claim: Claim, next_at: datetime | None) -> bool:
         """Re-schedule (or remove, if ``next_at`` is None) a claimed entry; False if we lost it."""
         args = [claim.rid, claim.lease, "" if next_at is None else _ms(next_at)]
-        with _redis_errors("finish"):
+        with redis_errors("finish"):
             done = await _FINISH(self.redis, [self.key_for(claim.flow, claim.rid)], args)
         return bool(done)
 
@@ -114,7 +113,7 @@ class ReminderQueue:
         pipe = self.redis.pipeline(transaction=False)
         for n in range(self.keys.shards):
             pipe.zrange(self.key(flow, n), 0, -1, withscores=True)
-        with _redis_errors("read"):
+        with redis_errors("read"):
             shards = await pipe.execute()
         out = [
             (r.decode() if isinstance(r, bytes) else str(r),
@@ -128,7 +127,7 @@ class ReminderQueue:
         pipe = self.redis.pipeline(transaction=False)
         for n in range(self.keys.shards):
             pipe.zcard(self.key(flow, n))
-        with _redis_errors("read"):
+        with redis_errors("read"):
             counts = await pipe.execute()
         return Counter({n: int(c) for n, c in enumerate(counts)})
 

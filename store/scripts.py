@@ -15,23 +15,39 @@ DUPLICATE = -1
 CONFLICT = -2
 RATE_LIMITED = -3
 
-LOAD = """
+# Lua helpers shared by the scripts below (each script is sent whole: Lua has no imports).
+_LATEST = """
+local function latest(seen, mid)
+  -- The ms ``mid`` was committed at if it is the respondent's last committed message, else 0.
+  local top = redis.call('ZREVRANGE', seen, 0, 0, 'WITHSCORES')
+  if top[1] == mid then return tonumber(top[2]) end
+  return 0
+end
+"""
+_COUNT = """
+local function count(rate, window)
+  -- Count one message against the sender's limit (a fixed window); the count so far.
+  local n = redis.call('INCR', rate)
+  if n == 1 then redis.call('PEXPIRE', rate, window) end
+  return n
+end
+"""
+
+LOAD = _LATEST + """
 -- KEYS: 1 session, 2 optout, 3 seen.  ARGV: 1 message id ('' = none).
 -- Reply: {rev or false, data or false, opted out 0/1, seen 0/1, latest}: latest = the ms the
 -- seen message was committed if it is the respondent's last committed one (its reply may never
 -- have arrived: a provider retrying), else 0. One command rather than a pipeline: the
 -- client-side cost per message is what limits a web process.
 local s = redis.call('HMGET', KEYS[1], 'rev', 'data')
-local seen, latest = 0, 0
+local seen, last = 0, 0
 if ARGV[1] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[1]) then
-  seen = 1
-  local top = redis.call('ZREVRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  if top[1] == ARGV[1] then latest = tonumber(top[2]) end
+  seen, last = 1, latest(KEYS[3], ARGV[1])
 end
-return {s[1], s[2], redis.call('EXISTS', KEYS[2]), seen, latest}
+return {s[1], s[2], redis.call('EXISTS', KEYS[2]), seen, last}
 """
 
-COMMIT = """
+COMMIT = _LATEST + _COUNT + """
 -- KEYS: 1 session, 2 seen, 3 response, 4 flows, 5 optout, 6 rate
 -- ARGV: 1 expected rev, 2 session JSON, 3 flow id, 4 message id ('' = none), 5 now ms,
 --       6 seen cutoff ms, 7 dedupe window ms, 8 session ttl ms, 9 retention ms,
@@ -48,9 +64,7 @@ COMMIT = """
 local unpack = unpack or table.unpack
 local mid = ARGV[4]
 if mid ~= '' and redis.call('ZSCORE', KEYS[2], mid) then
-  local top = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if top[1] == mid then return {-1, tonumber(top[2])} end
-  return {-1, 0}
+  return {-1, latest(KEYS[2], mid)}
 end
 local stored = redis.call('HMGET', KEYS[1], 'rev', 'data')
 local rev = tonumber(stored[1] or '0')
@@ -58,9 +72,8 @@ if rev ~= tonumber(ARGV[1]) or (ARGV[14] ~= '' and stored[2] ~= ARGV[14]) then
   return {-2, rev}
 end
 if ARGV[12] ~= '0' then
-  local count = redis.call('INCR', KEYS[6])
-  if count == 1 then redis.call('PEXPIRE', KEYS[6], ARGV[12]) end
-  if count > tonumber(ARGV[13]) then return {-3, count} end
+  local n = count(KEYS[6], ARGV[12])
+  if n > tonumber(ARGV[13]) then return {-3, n} end
 end
 rev = rev + 1
 redis.call('HSET', KEYS[1], 'rev', rev, 'flow', ARGV[3], 'data', ARGV[2])
@@ -94,12 +107,10 @@ if fresh then return {rev, 1} end
 return {rev, 0}
 """
 
-THROTTLE = """
+THROTTLE = _COUNT + """
 -- KEYS: 1 rate.  ARGV: 1 window ms.  Reply: messages counted in the window, this one included.
 -- For messages that commit nothing (the menu a stranger gets); COMMIT counts the others.
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count
+return count(KEYS[1], ARGV[1])
 """
 
 

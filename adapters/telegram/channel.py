@@ -301,14 +301,10 @@ class TelegramChannel:
 
     async def _dispatch(self, inbound: Inbound) -> Handled:
         outcome = await self.services.dispatcher.handle(inbound)
-        if outcome.duplicate:
-            # Telegram delivers an update again when our answer did not reach it; the
-            # dispatcher then puts the current question again (or nothing).
-            if outcome.replies:
-                await self._reply(inbound.address, outcome)
-            return "duplicate"
+        # A duplicate (Telegram delivering an update again when our answer did not reach it)
+        # has no step; its replies are the current question again, or none.
         await self._reply(inbound.address, outcome)
-        return "answered"
+        return "duplicate" if outcome.duplicate else "answered"
 
     async def _reply(self, address: str, outcome: Outcome) -> None:
         lang = outcome.session.lang if outcome.session is not None else None
@@ -350,14 +346,10 @@ class TelegramChannel:
                 return "ignored"
             outcome = await self.services.dispatcher.handle(inbound)
             await answer()
-            if outcome.duplicate:
-                if outcome.replies:
-                    await self._reply(address, outcome)
-                return "duplicate"
-            if press is not None and not isinstance(press, KeyPress):
+            if not outcome.duplicate and press is not None and not isinstance(press, KeyPress):
                 await self._mark_answered(message, press, data, outcome)
-            await self._reply(address, outcome)
-            return "answered"
+            await self._reply(address, outcome)  # a duplicate: the current question, or none
+            return "duplicate" if outcome.duplicate else "answered"
         finally:
             await answer()
 

@@ -43,6 +43,7 @@ from tests.adapters.conftest import (
     TWILIO_TOKEN,
     Clock,
 )
+from tests.adapters.sms_twilio.twilio_fakes import snapshot as redis_snapshot
 from tests.adapters.telegram.conftest import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -316,26 +317,5 @@ class Touches:
 
 
 async def snapshot(redis: AnyRedis, prefix: str) -> dict[str, tuple[str, Any]]:
-    """Every key under ``prefix`` with its type and content."""
-    out: dict[str, tuple[str, Any]] = {}
-    async for raw in redis.scan_iter(match=f"{prefix}:*", count=1000):
-        key = raw.decode() if isinstance(raw, bytes) else str(raw)
-        raw_kind = await redis.type(key)
-        kind = raw_kind.decode() if isinstance(raw_kind, bytes) else str(raw_kind)
-        value: Any
-        if kind == "string":
-            value = await redis.get(key)
-        elif kind == "hash":
-            value = await redis.hgetall(key)
-        elif kind == "zset":
-            value = await redis.zrange(key, 0, -1, withscores=True)
-        elif kind == "set":
-            value = await redis.smembers(key)
-        elif kind == "list":
-            value = await redis.lrange(key, 0, -1)
-        elif kind == "stream":
-            value = await redis.xrange(key)
-        else:
-            value = kind
-        out[key] = (kind, value)
-    return out
+    """Every key of this world's prefix with its type and content."""
+    return await redis_snapshot(redis, match=f"{prefix}:*")

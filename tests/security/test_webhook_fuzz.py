@@ -47,6 +47,7 @@ from tests.adapters.telegram.conftest import (
     BOT_ID,
     DATE,
     callback,
+    json_paths,
     message,
     private_chat,
     user,
@@ -537,23 +538,12 @@ SAMPLES: list[dict[str, Any]] = [
 ]
 
 
-def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out: list[tuple[Any, ...]] = []
-    items = (
-        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
-    )
-    for k, v in items:
-        out.append((*prefix, k))
-        out += _paths(v, (*prefix, k))
-    return out
-
-
 @st.composite
 def mutated_update(draw: st.DrawFn) -> dict[str, Any]:
     """A real update with one to three values dropped or replaced by any JSON value."""
     update: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(SAMPLES)))
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(update)
+        paths = json_paths(update)
         if not paths:
             break
         path = draw(st.sampled_from(paths))

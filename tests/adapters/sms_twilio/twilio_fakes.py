@@ -114,11 +114,12 @@ def twiml_messages(response: httpx.Response) -> list[str]:
     return [m.text or "" for m in root.findall("Message")]
 
 
-async def snapshot(redis: AnyRedis) -> dict[str, Any]:
-    """Every key with its type and content, to prove a request wrote nothing."""
+async def snapshot(redis: AnyRedis, match: str = "*") -> dict[str, Any]:
+    """Every key (matching ``match``) with its type and content, to prove a request wrote
+    nothing."""
     out: dict[str, Any] = {}
-    async for raw in redis.scan_iter(match="*"):
-        key = raw.decode()
+    async for raw in redis.scan_iter(match=match, count=1000):
+        key = raw.decode() if isinstance(raw, bytes) else str(raw)
         raw_kind: bytes | str = await redis.type(key)
         kind = raw_kind.decode() if isinstance(raw_kind, bytes) else raw_kind
         if kind == "string":
@@ -131,6 +132,8 @@ async def snapshot(redis: AnyRedis) -> dict[str, Any]:
             value = await redis.smembers(key)
         elif kind == "list":
             value = await redis.lrange(key, 0, -1)
+        elif kind == "stream":
+            value = await redis.xrange(key)
         else:
             value = kind
         out[key] = (kind, value)

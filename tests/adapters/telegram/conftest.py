@@ -213,6 +213,18 @@ def callback(
     return {"update_id": update_id, "callback_query": query}
 
 
+def json_paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path (keys and list indexes) into a JSON value, for mutating updates in tests."""
+    out: list[tuple[Any, ...]] = []
+    items = (
+        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+    )
+    for k, v in items:
+        out.append((*prefix, k))
+        out += json_paths(v, (*prefix, k))
+    return out
+
+
 def as_sent(call: Call, message_id: int = 4242) -> dict[str, Any]:
     """The Message a sendMessage call produced, as it comes back inside a callback query."""
     msg: dict[str, Any] = {

@@ -22,6 +22,7 @@ from tests.adapters.telegram.conftest import (
     Webhook,
     as_sent,
     callback,
+    json_paths,
     message,
     private_chat,
     redis_keys,
@@ -632,17 +633,6 @@ def test_fixture_json_is_what_telegram_sends() -> None:
             assert isinstance(json.loads(json.dumps(body))["update_id"], int)
 
 
-def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out: list[tuple[Any, ...]] = []
-    items = (
-        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
-    )
-    for k, v in items:
-        out.append((*prefix, k))
-        out += _paths(v, (*prefix, k))
-    return out
-
-
 def _mutated(update: dict[str, Any], path: tuple[Any, ...], how: str) -> dict[str, Any]:
     clone: dict[str, Any] = json.loads(json.dumps(update))
     node = clone
@@ -679,7 +669,7 @@ async def test_broken_updates_never_give_500_nor_reach_the_catch_all(
     statuses: set[int] = set()
     n = 1000
     for sample in samples:
-        for path in _paths(sample):
+        for path in json_paths(sample):
             if path == ("update_id",):
                 continue
             for how in ("drop", "str", "null", "int", "list"):
