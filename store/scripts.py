@@ -130,11 +130,17 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    async def __call__(self, client: AnyRedis, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            return await command(client, "EVALSHA", self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await command(client, "EVAL", self.source, len(keys), *keys, *args)
+    async def __call__(
+        self, client: AnyRedis, keys: Sequence[str], args: Sequence[Any], *, source: bool = False
+    ) -> Any:
+        """``source``: send the script itself (EVAL, which caches it) without trying EVALSHA
+        first, for a first call where the server may not have it: no extra round trip."""
+        if not source:
+            try:
+                return await command(client, "EVALSHA", self.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                pass  # Redis restarted, or its script cache was flushed
+        return await command(client, "EVAL", self.source, len(keys), *keys, *args)
 
     async def load(self, client: AnyRedis) -> None:
         # script_load, not a raw SCRIPT LOAD: a cluster client sends it to every master.

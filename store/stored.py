@@ -20,7 +20,6 @@ that respondent's answers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -28,10 +27,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from redis.exceptions import NoScriptError
 
 from bot.models import Status, StoredAnswer
 from store.client import AnyRedis, is_cluster
+from store.scripts import Script
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +166,7 @@ local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
 return out
 """
-_READ_MANY_SHA = hashlib.sha1(READ_MANY.encode()).hexdigest()
+_READ_MANY = Script(READ_MANY)
 
 
 async def read_hashes(client: AnyRedis, keys: list[str], *, first: bool = False) -> list[Any]:
@@ -186,9 +185,4 @@ async def read_hashes(client: AnyRedis, keys: list[str], *, first: bool = False)
         for key in keys:
             pipe.hgetall(key)
         return list(await pipe.execute())
-    if not first:
-        try:
-            return list(await client.execute_command("EVALSHA", _READ_MANY_SHA, len(keys), *keys))
-        except NoScriptError:
-            pass  # Redis restarted, or its script cache was flushed
-    return list(await client.execute_command("EVAL", READ_MANY, len(keys), *keys))
+    return list(await _READ_MANY(client, keys, [], source=first))
