@@ -72,7 +72,7 @@ async def run(url: str, total: int) -> None:
             store.cache = SessionCache(size)
             number = f"+44770095555{size % 10}"
             await walk(d, number, 2, [0])
-            with RoundTripCounter(redis) as rt:
+            with RoundTripCounter(redis, store.hot) as rt:
                 await walk(d, number, 10, [0])
                 print(f"round trips per ordinary answer, {label}: {rt.count / 10:.1f} "
                       f"({'commit 1' if size else 'load 1 + commit 1'})")

@@ -121,26 +121,34 @@ def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
     return nodes, options
 
 
+def pack_command(args: tuple[Any, ...]) -> bytes:
+    """A command in Redis' wire format, packed by hiredis (C): the bytes redis-py's own packer
+    gives (tests/store/test_client.py checks). A first argument with spaces (``"SCRIPT LOAD"``)
+    is several words, as redis-py has it."""
+    if isinstance(args[0], str):
+        if " " in args[0]:
+            args = (*args[0].encode().split(), *args[1:])
+    elif b" " in args[0]:
+        args = (*args[0].split(), *args[1:])
+    try:
+        return bytes(hiredis.pack_command(args))
+    except TypeError:
+        pass
+    # hiredis takes str, int, float, bytes and memoryview; redis-py also takes bytearray.
+    args = tuple(bytes(a) if isinstance(a, bytearray) else a for a in args)
+    try:
+        return bytes(hiredis.pack_command(args))
+    except TypeError as exc:  # what redis-py's encoder says for None, bool, other types
+        raise DataError(f"invalid command argument: {exc}") from None
+
+
 class _HiredisPacking(AbstractConnection):
     """Commands packed by hiredis (C) rather than redis-py's asyncio Python packer (its sync
-    client already does this): the same bytes (tests/store/test_client.py checks), for ~4% of a
-    web process's CPU per message, whose commit script carries a dozen arguments."""
+    client already does this), for ~4% of a web process's CPU per message, whose commit script
+    carries a dozen arguments."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        if isinstance(args[0], str):
-            args = (*args[0].encode().split(), *args[1:])
-        elif b" " in args[0]:
-            args = (*args[0].split(), *args[1:])
-        try:
-            return [hiredis.pack_command(args)]
-        except TypeError:
-            pass
-        # hiredis takes str, int, float, bytes and memoryview; redis-py also takes bytearray.
-        args = tuple(bytes(a) if isinstance(a, bytearray) else a for a in args)
-        try:
-            return [hiredis.pack_command(args)]
-        except TypeError as exc:  # what redis-py's encoder says for None, bool, other types
-            raise DataError(f"invalid command argument: {exc}") from None
+        return [pack_command(args)]
 
 
 class _FastConnection(_HiredisPacking, Connection):
@@ -160,6 +168,8 @@ _FAST: dict[type[AbstractConnection], type[AbstractConnection]] = {
     SSLConnection: _FastSSLConnection,
     UnixDomainSocketConnection: _FastUnixConnection,
 }
+FAST_CLASSES = (_FastConnection, _FastUnixConnection)
+"""The plain (TCP, unix socket) connection classes :func:`connect` uses."""
 
 
 def _retry() -> Retry:

@@ -58,6 +58,7 @@ from bot.schema import Flow
 from store.client import AnyRedis, is_redis_failure, redis_errors
 from store.identity import respondent_id
 from store.keys import KeyBuilder
+from store.multiplex import Multiplexed
 from store.scripts import (
     COMMIT,
     DUPLICATE,
@@ -242,10 +243,15 @@ class RedisStore:
         finished_ttl: timedelta = DEFAULT_FINISHED_TTL,
         rate_limit: RateLimit | None = None,
         cache_size: int = 10_000,
+        multiplex: bool = True,
     ) -> None:
         if not secret:
             raise ValueError("the respondent-id secret must not be empty")
         self.redis = redis
+        # The per-message commands share one connection when the client's settings allow it
+        # (store.multiplex: ~25 us less CPU per command); the rest uses redis-py's pool.
+        self.hot = Multiplexed.for_client(redis) if multiplex else None
+        self._hot: AnyRedis | Multiplexed = self.hot or redis
         self.keys = keys or KeyBuilder()
         self.retention = retention
         self.dedupe_window = dedupe_window
@@ -283,7 +289,7 @@ class RedisStore:
         keys = [k.session(respondent), k.optout(respondent), k.seen(respondent)]
         with redis_errors("load"):
             rev_raw, data, optout_flag, seen_flag, latest_flag = await _LOAD(
-                self.redis, keys, [message_id or ""]
+                self._hot, keys, [message_id or ""]
             )
         opted_out = bool(optout_flag)
         duplicate = bool(message_id) and bool(seen_flag)
@@ -388,7 +394,7 @@ class RedisStore:
         if (flow.id, flow.version) not in self._remembered:
             await self.remember_questions(flow)
         with redis_errors("commit"):
-            code, value = (int(x) for x in await _COMMIT(self.redis, keys, args))
+            code, value = (int(x) for x in await _COMMIT(self._hot, keys, args))
         if code < 0:
             # Whatever this process had cached for them is now suspect.
             self.cache.drop(rid)
@@ -422,18 +428,25 @@ class RedisStore:
             return 0
         window = _ttl_ms(self.rate_limit.window)
         with redis_errors("throttle"):
-            count = int(await _THROTTLE(self.redis, [self.keys.rate(respondent)], [window]))
+            count = int(await _THROTTLE(self._hot, [self.keys.rate(respondent)], [window]))
         return max(0, count - self.rate_limit.messages)
 
     async def _index(self, flow: str, rid: str, started: datetime, check: datetime) -> None:
         """Index the response for export and queue the session's first reminder check (the
         worker re-plans from the session itself, see store.scheduler)."""
         key = self.keys.index_for(flow, rid)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(key, {rid: _ms(started)}, nx=True)
-        pipe.pexpire(key, _ttl_ms(self.retention))
-        pipe.zadd(self.keys.due_for(flow, rid), {rid: _ms(check)}, nx=True)
+        commands: list[tuple[str | int, ...]] = [
+            ("ZADD", key, "NX", _ms(started), rid),
+            ("PEXPIRE", key, _ttl_ms(self.retention)),
+            ("ZADD", self.keys.due_for(flow, rid), "NX", _ms(check), rid),
+        ]
         with redis_errors("index"):
+            if self.hot is not None:
+                await self.hot.execute_many(commands)
+                return
+            pipe = self.redis.pipeline(transaction=False)
+            for c in commands:
+                pipe.execute_command(*c)
             await pipe.execute()
 
     async def is_opted_out(self, respondent: str) -> bool:
@@ -609,6 +622,8 @@ class RedisStore:
             raise
 
     async def close(self) -> None:
+        if self.hot is not None:
+            await self.hot.aclose()
         await self.redis.aclose()
 
 

@@ -1,7 +1,9 @@
-"""Count Redis round trips made through one client (tests and benchmarks).
+"""Count Redis round trips made through some clients (tests and benchmarks).
 
 A round trip is one command sent through ``execute_command`` (which every single command, and
-EVALSHA/EVAL/SCRIPT LOAD, goes through) or one non-empty ``pipeline().execute()``. Connection
+EVALSHA/EVAL/SCRIPT LOAD, goes through), one non-empty ``pipeline().execute()``, or one
+non-empty ``execute_many`` of a :class:`store.multiplex.Multiplexed` (a store's ``hot`` client,
+which carries its per-message commands: count through ``RoundTripCounter(client, store.hot)``). Connection
 set-up (HELLO, CLIENT SETINFO) and health-check PINGs are not counted: they are not per message.
 
 On a cluster client a pipeline whose commands live on several nodes is sent to those nodes in
@@ -11,38 +13,57 @@ re-sends after a MOVED redirection (counted once, where the caller sent it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from store.client import AnyRedis
+from store.multiplex import Multiplexed
 
 
 class RoundTripCounter:
-    """Instruments ``client`` in place until :meth:`close`; ``count`` is the running total."""
+    """Instruments the clients in place until :meth:`close` (None is ignored, so a store's
+    ``hot`` may be passed as is); ``count`` is the running total."""
 
-    def __init__(self, client: AnyRedis) -> None:
+    def __init__(self, *clients: AnyRedis | Multiplexed | None) -> None:
         self.count = 0
-        self._client = client
-        self._execute_command = client.execute_command
-        self._pipeline = client.pipeline
-        # Instance attributes shadow the class methods, so only this client is affected.
-        setattr(client, "execute_command", self._counted_command)  # noqa: B010
-        setattr(client, "pipeline", self._counted_pipeline)  # noqa: B010
+        self._clients = [c for c in clients if c is not None]
+        # Instance attributes shadow the class methods, so only these clients are affected.
+        for client in self._clients:
+            setattr(client, "execute_command", self._command(client.execute_command))  # noqa: B010
+            if isinstance(client, Multiplexed):
+                setattr(client, "execute_many", self._many(client.execute_many))  # noqa: B010
+            else:
+                setattr(client, "pipeline", self._pipeline(client.pipeline))  # noqa: B010
 
-    async def _counted_command(self, *args: Any, **options: Any) -> Any:
-        self.count += 1
-        return await self._execute_command(*args, **options)
+    def _command(self, execute: Callable[..., Any]) -> Callable[..., Any]:
+        async def counted(*args: Any, **options: Any) -> Any:
+            self.count += 1
+            return await execute(*args, **options)
 
-    def _counted_pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        pipe = self._pipeline(*args, **kwargs)  # each client's own defaults
-        execute = pipe.execute
+        return counted
 
-        async def counted_execute(*args: Any, **kwargs: Any) -> list[Any]:
-            if len(pipe) or getattr(pipe, "watching", False):
+    def _many(self, execute: Callable[..., Any]) -> Callable[..., Any]:
+        async def counted(commands: Sequence[Any]) -> Any:
+            if commands:
                 self.count += 1
-            return await execute(*args, **kwargs)
+            return await execute(commands)
 
-        setattr(pipe, "execute", counted_execute)  # noqa: B010
-        return pipe
+        return counted
+
+    def _pipeline(self, make: Callable[..., Any]) -> Callable[..., Any]:
+        def counted_pipeline(*args: Any, **kwargs: Any) -> Any:
+            pipe = make(*args, **kwargs)  # each client's own defaults
+            execute = pipe.execute
+
+            async def counted_execute(*args: Any, **kwargs: Any) -> Any:
+                if len(pipe) or getattr(pipe, "watching", False):
+                    self.count += 1
+                return await execute(*args, **kwargs)
+
+            setattr(pipe, "execute", counted_execute)  # noqa: B010
+            return pipe
+
+        return counted_pipeline
 
     def take(self) -> int:
         """The count so far, resetting it to zero."""
@@ -50,8 +71,9 @@ class RoundTripCounter:
         return n
 
     def close(self) -> None:
-        for name in ("execute_command", "pipeline"):
-            self._client.__dict__.pop(name, None)
+        for client in self._clients:
+            for name in ("execute_command", "pipeline", "execute_many"):
+                client.__dict__.pop(name, None)
 
     def __enter__(self) -> RoundTripCounter:
         return self

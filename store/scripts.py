@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
@@ -114,7 +114,13 @@ return count(KEYS[1], ARGV[1])
 """
 
 
-async def command(client: AnyRedis, *args: Any) -> Any:
+class Commands(Protocol):
+    """What runs a raw command: a redis-py client or a :class:`store.multiplex.Multiplexed`."""
+
+    async def execute_command(self, *args: Any) -> Any: ...
+
+
+async def command(client: AnyRedis | Commands, *args: Any) -> Any:
     """One raw command, routed by its keys on a cluster client."""
     return await client.execute_command(*args)
 
@@ -131,7 +137,12 @@ class Script:
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
     async def __call__(
-        self, client: AnyRedis, keys: Sequence[str], args: Sequence[Any], *, source: bool = False
+        self,
+        client: AnyRedis | Commands,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        *,
+        source: bool = False,
     ) -> Any:
         """``source``: send the script itself (EVAL, which caches it) without trying EVALSHA
         first, for a first call where the server may not have it: no extra round trip."""

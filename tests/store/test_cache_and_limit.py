@@ -37,7 +37,7 @@ async def test_a_committed_session_is_served_from_memory_without_a_round_trip(
     store = process(redis_client, key_prefix)
     rid = store.respondent("sms", PHONE)
     stored = await begin(store, rid, flow)
-    counter = RoundTripCounter(redis_client)
+    counter = RoundTripCounter(redis_client, store.hot)
     try:
         hit = await store.load(rid, "m2", cached=True)
         assert counter.take() == 0

@@ -249,7 +249,7 @@ async def test_different_respondents_never_conflict(store: RedisStore, flow: Flo
 
 async def test_round_trips_per_message(store: RedisStore, redis_client: Redis, flow: Flow) -> None:
     rid = store.respondent("sms", PHONE)
-    with RoundTripCounter(redis_client) as rt:
+    with RoundTripCounter(redis_client, store.hot) as rt:
         # A cold script cache (fresh server) costs one EVAL fallback, once.
         loaded = await store.load(rid, "m1")
         assert rt.take() in (1, 2)
@@ -300,7 +300,7 @@ async def test_first_commit_not_guessed_as_first_is_still_indexed(
     s = await start(store, flow)
     other = make_flow("second")
     moved = s.model_copy(update={"flow": "second", "answers": {}, "started_at": NOW - DAY})
-    with RoundTripCounter(redis_client) as rt:
+    with RoundTripCounter(redis_client, store.hot) as rt:
         await store.commit(
             answer(moved, "role", "x"), expected_rev=1, message_id="m1", flow=other, now=NOW
         )
@@ -557,7 +557,9 @@ async def test_loading_server_raises_store_error(
     async def busy(*args: object, **kwargs: object) -> None:
         raise BusyLoadingError("Redis is loading the dataset in memory")
 
-    monkeypatch.setattr(redis_client, "execute_command", busy)
+    for client in (redis_client, store.hot):  # the commit goes through store.hot if it has one
+        if client is not None:
+            monkeypatch.setattr(client, "execute_command", busy)
     with pytest.raises(StoreError, match="BusyLoadingError"):
         await store.commit(
             answer(s, "hours", 1), expected_rev=1, message_id="m1", flow=flow, now=NOW

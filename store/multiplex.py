@@ -1,0 +1,321 @@
+"""Many concurrent commands over one Redis connection (auto-pipelining), for the per-message path.
+
+redis-py gives each command a connection from its pool and waits for the reply before that
+connection serves another: about 30 us of CPU per command in a web process (measured with 32
+concurrent callers; see BENCHMARKS.md), more than the rest of a webhook's Redis work. redis-py
+has no auto-pipelining (redis/redis-py#3767), and coredis, which multiplexes, measured 45-60 us
+per command here. But Redis answers the commands of one connection in order, so the commands of
+any number of tasks can share one connection: each goes into a buffer, everything issued in one
+turn of the event loop is sent in one write, and each reply read belongs to the oldest command
+still waiting. That costs 2-5 us per command, and Redis too reads and writes less often.
+
+:class:`Multiplexed` carries the store's per-message commands (LOAD, COMMIT, THROTTLE, the first
+message's index entries) on one Redis server (``redis://`` or ``unix://``). Everything else
+(exports, erasure, SCAN, the reminder worker) stays on redis-py's pool: a long reply on the shared
+connection would hold up every message behind it. TLS, a cluster, RESP3 or a credential provider
+keep redis-py for everything (:meth:`Multiplexed.for_client` says None).
+
+Failures, as redis-py's (the same exception classes, so ``store.client.redis_errors`` maps them):
+
+* the connection drops: every command in flight fails with ``ConnectionError``; the next command
+  connects again;
+* no reply within ``timeout`` seconds: every command in flight fails with ``TimeoutError`` and
+  the connection is dropped (a half-open connection would otherwise hang them all);
+* both are retried ``retries`` times with redis-py's exponential backoff, like the pool's
+  ``Retry``: every command sent this way is safe to repeat (the commit is version- and
+  message-id-checked, the rest idempotent);
+* an error reply raises what redis-py raises for it (``NoScriptError``, ``ResponseError``...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, cast
+
+import hiredis
+from redis._parsers.base import BaseParser
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection, UnixDomainSocketConnection
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from store.client import FAST_CLASSES, pack_command
+
+Command = Sequence[Any]
+
+_PLAIN = {Connection, UnixDomainSocketConnection, *FAST_CLASSES}
+"""Connection classes whose settings this module can reproduce: TCP or a unix socket, no TLS
+(fakeredis' connection class subclasses ``Connection`` too, hence a fixed set)."""
+
+
+class _Protocol(asyncio.Protocol):
+    """One connection: commands are buffered until the loop's next turn, replies matched FIFO."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self.reader = hiredis.Reader()
+        self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self.buffer: list[bytes] = []
+        self.transport: asyncio.Transport | None = None
+        self.error: Exception | None = None  # set once the connection is unusable
+        self._flushing: asyncio.Handle | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        waiting = self.waiting
+        while True:
+            try:
+                reply = self.reader.gets()
+            except hiredis.ProtocolError as exc:
+                self.fail(RedisConnectionError(f"Redis protocol error: {exc}"))
+                return
+            if reply is False:
+                return
+            if not waiting:  # a reply nobody asked for: the stream is out of step
+                self.fail(RedisConnectionError("unexpected reply from Redis"))
+                return
+            future, _ = waiting.popleft()
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(reply, hiredis.ReplyError):
+                future.set_exception(_parse_error(str(reply)))
+            else:
+                future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.fail(RedisConnectionError(f"Connection closed by server: {exc or 'EOF'}"))
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def send(self, packed: bytes) -> asyncio.Future[Any]:
+        if self.error is not None:
+            raise _fresh(self.error)
+        future = self.loop.create_future()
+        self.waiting.append((future, self.loop.time()))
+        self.buffer.append(packed)
+        if self._flushing is None:
+            self._flushing = self.loop.call_soon(self._flush)
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.timeout, self._check_timeout)
+        return future
+
+    def _flush(self) -> None:
+        self._flushing = None
+        data, self.buffer = b"".join(self.buffer), []
+        if self.error is not None or self.transport is None:
+            return
+        try:
+            self.transport.write(data)
+        except Exception as exc:  # a transport closed under us (uvloop raises RuntimeError)
+            self.fail(RedisConnectionError(f"Error writing to Redis: {exc}"))
+
+    def _check_timeout(self) -> None:
+        self._timer = None
+        if not self.waiting or self.error is not None:
+            return
+        overdue = self.waiting[0][1] + self.timeout - self.loop.time()
+        if overdue <= 0:
+            self.fail(RedisTimeoutError(f"Timeout reading from Redis ({self.timeout:g} s)"))
+        else:
+            self._timer = self.loop.call_later(overdue, self._check_timeout)
+
+    def fail(self, error: Exception) -> None:
+        """Make the connection unusable: fail every waiting command and close the socket."""
+        if self.error is None:
+            self.error = error
+        self.buffer.clear()
+        for future, _ in self.waiting:
+            if not future.done():
+                future.set_exception(_fresh(self.error))
+        self.waiting.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()
+
+
+class Multiplexed:
+    """Commands of concurrent tasks over one connection to one Redis server.
+
+    The connection opens on the first command and again after a failure; it belongs to the event
+    loop that opened it (a command from another loop opens its own).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 6379,
+        path: str | None = None,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        retries: int = 2,
+    ) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.db, self.username, self.password = db, username, password
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.retries = retries
+        self.backoff = ExponentialBackoff(cap=0.5, base=0.05)
+        self._proto: _Protocol | None = None
+        self._opening: asyncio.Future[_Protocol] | None = None
+
+    @classmethod
+    def for_client(cls, client: object) -> Multiplexed | None:
+        """One for the server of a redis-py client (same address, database, credentials and
+        timeouts), or None when that client's settings are not ones this module reproduces."""
+        if type(client) is not Redis:  # not fakeredis, not a cluster
+            return None
+        pool = client.connection_pool
+        kwargs: dict[str, Any] = pool.connection_kwargs
+        if pool.connection_class not in _PLAIN or kwargs.get("decode_responses"):
+            return None
+        if kwargs.get("protocol") not in (None, 2, "2"):
+            return None
+        if kwargs.get("credential_provider") or kwargs.get("redis_connect_func"):
+            return None
+        return cls(
+            host=kwargs.get("host", "127.0.0.1"),
+            port=int(kwargs.get("port", 6379)),
+            path=kwargs.get("path"),
+            db=int(kwargs.get("db") or 0),
+            username=kwargs.get("username"),
+            password=kwargs.get("password"),
+            timeout=float(kwargs.get("socket_timeout") or 5.0),
+            connect_timeout=float(kwargs.get("socket_connect_timeout") or 2.0),
+        )
+
+    @property
+    def where(self) -> str:
+        return f"unix:{self.path}" if self.path else f"{self.host}:{self.port}"
+
+    async def execute_command(self, *args: Any) -> Any:
+        """One command; its reply as redis-py's hiredis parser gives it (bytes, int, list...)."""
+        packed = pack_command(args)
+        failures = 0
+        while True:
+            try:
+                proto = self._proto
+                if proto is None or proto.error is not None or proto.loop is not _loop():
+                    proto = await self._open()
+                return await proto.send(packed)
+            except (RedisConnectionError, RedisTimeoutError):
+                failures += 1
+                if failures > self.retries:
+                    raise
+                await asyncio.sleep(self.backoff.compute(failures))
+
+    async def execute_many(self, commands: Sequence[Command]) -> list[Any]:
+        """Several commands sent together (one write, one wait); their replies in order. The
+        first error reply is raised after every reply has arrived."""
+        packed = [pack_command(tuple(c)) for c in commands]
+        failures = 0
+        while True:
+            try:
+                proto = self._proto
+                if proto is None or proto.error is not None or proto.loop is not _loop():
+                    proto = await self._open()
+                futures = [proto.send(p) for p in packed]
+                done = await asyncio.gather(*futures, return_exceptions=True)
+            except (RedisConnectionError, RedisTimeoutError):
+                failures += 1
+                if failures > self.retries:
+                    raise
+                await asyncio.sleep(self.backoff.compute(failures))
+                continue
+            for reply in done:
+                if isinstance(reply, RedisConnectionError | RedisTimeoutError):
+                    failures += 1
+                    if failures > self.retries:
+                        raise reply
+                    await asyncio.sleep(self.backoff.compute(failures))
+                    break
+                if isinstance(reply, BaseException):
+                    raise reply
+            else:
+                return list(done)
+
+    async def _open(self) -> _Protocol:
+        """The live connection, opening it if needed (concurrent callers share one attempt)."""
+        loop = _loop()
+        opening = self._opening
+        if opening is not None and opening.get_loop() is loop:
+            return await asyncio.shield(opening)
+        if self._proto is not None and self._proto.loop is not loop:
+            self._discard()
+        opening = self._opening = loop.create_future()
+        try:
+            proto = await self._connect(loop)
+        except BaseException as exc:
+            opening.set_exception(exc)
+            opening.exception()  # retrieved: callers sharing it get it from their own await
+            raise
+        finally:
+            self._opening = None
+        self._proto = proto
+        opening.set_result(proto)
+        return proto
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
+        proto = _Protocol(loop, self.timeout)
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                if self.path:
+                    await loop.create_unix_connection(lambda: proto, self.path)
+                else:
+                    await loop.create_connection(lambda: proto, self.host, self.port)
+                hello: list[tuple[Any, ...]] = []
+                if self.password is not None:
+                    auth = (self.username, self.password) if self.username else (self.password,)
+                    hello.append(("AUTH", *auth))
+                if self.db:
+                    hello.append(("SELECT", self.db))
+                for future in [proto.send(pack_command(c)) for c in hello]:
+                    await future
+        except (OSError, TimeoutError) as exc:
+            proto.fail(RedisConnectionError(f"Error connecting to {self.where}: {exc}"))
+            raise RedisConnectionError(f"Error connecting to {self.where}: {exc}") from exc
+        except BaseException:
+            proto.fail(RedisConnectionError("connection set-up failed"))
+            raise
+        return proto
+
+    def _discard(self) -> None:
+        proto, self._proto = self._proto, None
+        if proto is not None:
+            with contextlib.suppress(Exception):  # its loop may be closed already
+                proto.fail(RedisConnectionError("connection closed by client"))
+
+    async def aclose(self) -> None:
+        self._discard()
+
+
+def _parse_error(message: str) -> Exception:
+    """The exception redis-py raises for an error reply (``NOSCRIPT ...`` -> NoScriptError)."""
+    error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+    return error
+
+
+def _fresh(error: Exception) -> Exception:
+    """A new exception like ``error``: one instance raised in many tasks would collect all
+    their tracebacks."""
+    return type(error)(*error.args)
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
