@@ -64,7 +64,8 @@ from bot.schema import (
     YesNoQuestion,
 )
 from store import KeyBuilder, RedisStore
-from store.redis_store import ResponseMeta, _encode_answer
+from store.encode import answer_json
+from store.redis_store import ResponseMeta
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = ROOT / "flows/carers-strategy.yaml"
@@ -141,7 +142,7 @@ async def fill(redis: Redis, keys: KeyBuilder, flow: Flow, n: int) -> float:
             at += timedelta(seconds=30)
             if qid == "anything_else" and value is not None:
                 value = f"{value} (#{i})"  # some unique text per respondent
-            fields[f"a:{qid}"] = _encode_answer(Answer(question=qid, value=value, at=at))
+            fields[f"a:{qid}"] = answer_json(Answer(question=qid, value=value, at=at))
         key = keys.response(rid, flow.id)
         pipe.hset(key, mapping=fields)
         pipe.pexpire(key, SAFETY_TTL_MS)

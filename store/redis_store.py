@@ -40,13 +40,12 @@ it; everything else (the reminder worker above all) reads Redis.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from heapq import heappop, heappush
 from typing import Any, NamedTuple
 
@@ -56,6 +55,7 @@ from bot.errors import ConflictError, DuplicateMessage, RateLimited
 from bot.models import Answer, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
 from store.client import AnyRedis, is_redis_failure, redis_errors
+from store.encode import answer_json, meta_json, ms, session_json
 from store.identity import respondent_id
 from store.keys import KeyBuilder
 from store.multiplex import Multiplexed
@@ -175,26 +175,12 @@ class Response(ResponseMeta):
     answers: dict[str, Answer | StoredAnswer] = {}
 
 
-def _ms(t: datetime) -> int:
-    if t.tzinfo is None:  # the engine passes aware times; treat a naive one as UTC
-        t = t.replace(tzinfo=UTC)
-    return int(t.timestamp() * 1000)
-
-
 def _ttl_ms(d: timedelta) -> int:
     return max(1, int(d.total_seconds() * 1000))
 
 
 def _text(v: bytes | str) -> str:
     return v.decode() if isinstance(v, bytes) else v
-
-
-def _encode_answer(a: Answer) -> str:
-    d: dict[str, Any] = {"v": a.value, "t": _ms(a.at)}
-    if a.other is not None:
-        d["o"] = a.other
-    # ensure_ascii=False: Gujarati or Urdu text stays 2-3 bytes a character, not 6.
-    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass
@@ -337,28 +323,15 @@ class RedisStore:
             # No more messages will be sent, so the raw address is no longer needed.
             s = s.model_copy(update={"address": None})
             ttl = min(ttl, self.finished_ttl)
-        # The session's fields are valid already: no second validation on the hot path.
-        meta = trusted(
-            ResponseMeta,
-            flow=s.flow,
-            version=s.version,
-            channel=s.channel,
-            source=s.source,
-            lang=s.lang,
-            status=s.status,
-            started_at=s.started_at,
-            last_at=s.last_at,
-            finished_at=s.finished_at,
-        )
         optout = {Status.OPTED_OUT: "set", Status.ACTIVE: "del"}.get(s.status, "")
-        now_ms = _ms(now)
+        now_ms = ms(now)
         k = self.keys
-        data = s.model_dump_json(exclude_defaults=True, exclude={"rev"})
+        data = session_json(s)  # = s.model_dump_json(exclude_defaults=True, exclude={"rev"})
         # Stepped on this process's cached copy? Then the commit also checks the stored session
         # is byte for byte that copy, not merely at the same rev (see COMMIT).
         cached = self.cache.entry(rid)
         guard = cached.data if cached is not None and cached.session.rev == expected_rev else ""
-        args: list[str | int] = [
+        args: list[str | bytes | int] = [
             expected_rev,
             data,
             s.flow,
@@ -369,13 +342,13 @@ class RedisStore:
             _ttl_ms(ttl),
             _ttl_ms(self.retention),
             optout,
-            meta.model_dump_json(exclude_none=True),
+            meta_json(s),
             *self._rate_args(message_id if limited else None),
             guard,
             len(step.answers),
         ]
         for a in step.answers:
-            args += [f"a:{a.question}", _encode_answer(a)]
+            args += [f"a:{a.question}", answer_json(a)]
         args += [f"a:{q}" for q in step.cleared]
         keys = [
             k.session(rid), k.seen(rid), k.response(rid, s.flow), k.flows(rid), k.optout(rid),
@@ -436,9 +409,9 @@ class RedisStore:
         worker re-plans from the session itself, see store.scheduler)."""
         key = self.keys.index_for(flow, rid)
         commands: list[tuple[str | int, ...]] = [
-            ("ZADD", key, "NX", _ms(started), rid),
+            ("ZADD", key, "NX", ms(started), rid),
             ("PEXPIRE", key, _ttl_ms(self.retention)),
-            ("ZADD", self.keys.due_for(flow, rid), "NX", _ms(check), rid),
+            ("ZADD", self.keys.due_for(flow, rid), "NX", ms(check), rid),
         ]
         with redis_errors("index"):
             if self.hot is not None:
@@ -530,7 +503,7 @@ class RedisStore:
         self, flow_id: str, since: datetime | None, batch: int
     ) -> AsyncIterator[list[str]]:
         """Respondent ids of the flow in (started, rid) order, merged from the index shards."""
-        low: float | str = _ms(since) if since is not None else "-inf"
+        low: float | str = ms(since) if since is not None else "-inf"
         cursors = [_ShardCursor(key, low) for key in self.keys.index_keys(flow_id)]
         await self._fill(cursors, batch)
         heap: list[tuple[float, str, int]] = []

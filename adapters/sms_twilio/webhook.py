@@ -35,15 +35,14 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from twilio.request_validator import RequestValidator
 
 from adapters.services import Services
+from adapters.sms_twilio.form import MAX_FIELDS, BadRequest, Params, parse_form
 from adapters.sms_twilio.optout import OPTED_OUT_CODE, mark_opted_out
 from adapters.sms_twilio.render import mask, messages
 from bot.errors import StoreError
@@ -54,24 +53,10 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 FORM_TYPE = "application/x-www-form-urlencoded"
-MAX_FIELDS = 200
-"""More form fields than any Twilio webhook sends (an MMS with 10 media has about 45)."""
 FAILED = frozenset({"failed", "undelivered"})
 TWIML_TYPE = "application/xml"
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class Params(ImmutableMultiDict[str, str]):
-    """The form (``get`` gives a repeated field's last value). ``getall`` is what Twilio's
-    validator asks for first: without it, it raises and catches an AttributeError per field."""
-
-    def getall(self, key: str) -> list[str]:
-        return self.getlist(key)
-
-
-class BadRequest(Exception):
-    """The request body is not a form we can read (400)."""
 
 
 def signed_url(public_url: str, request: Request) -> str:
@@ -85,23 +70,11 @@ def signed_url(public_url: str, request: Request) -> str:
 
 
 async def read_form(request: Request) -> Params:
-    """The POSTed form, strictly: UTF-8, well-formed ``name=value`` pairs, no multipart."""
+    """The POSTed form, strictly (see :func:`.form.parse_form`); other content types are refused."""
     ctype = request.headers.get("content-type", FORM_TYPE).split(";")[0].strip().lower()
     if ctype != FORM_TYPE:
         raise BadRequest(f"expected {FORM_TYPE}, got {ctype or 'no content type'}")
-    body = await request.body()
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            strict_parsing=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FIELDS,
-        )
-    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
-        raise BadRequest(f"not a valid form: {exc}") from None
-    return Params(pairs)
+    return parse_form(await request.body(), MAX_FIELDS)
 
 
 def _number(value: str | None) -> int:

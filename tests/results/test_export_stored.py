@@ -25,7 +25,8 @@ from bot.models import Answer, Status, StoredAnswer
 from bot.results.export import Table, export, ms_text, utc_text
 from bot.schema import Flow
 from store import KeyBuilder, RedisStore
-from store.redis_store import ResponseMeta, _encode_answer
+from store.encode import answer_json
+from store.redis_store import ResponseMeta
 from store.stored import StoredResponse
 from tests.results.world import EVERY_TYPE, World, every_type_world, flows_folder
 
@@ -80,7 +81,7 @@ def meta(**changes: Any) -> str:
 
 def a(value: Any, other: str | None = None, minute: int = 0) -> str:
     at = AT.replace(minute=minute)
-    return _encode_answer(Answer.model_construct(question="x", value=value, other=other, at=at))
+    return answer_json(Answer.model_construct(question="x", value=value, other=other, at=at)).decode()
 
 
 # Stored hashes, as a live bot (or an older version of the flow, or damage) could leave them.
