@@ -36,6 +36,13 @@ MAX_BODY_BYTES = 64 * 1024
 """Default largest request body (``SURVEYBOT_MAX_BODY_BYTES``). A Twilio SMS form or a Telegram
 update is a few kilobytes."""
 FLOW_REFRESH_SECONDS = 5.0
+GC_THRESHOLD = (50_000, 10, 10)
+"""The garbage collector's thresholds while serving. At CPython's default (700 young objects)
+the objects of the requests in flight (32 at a time in the load benchmark) keep crossing the
+threshold, so young collections run almost per request, promote in-flight objects, and trigger
+full collections that walk the session cache (~60 ms each with 10,000 sessions): 5.9 s of GC in
+a 36 s run, about 29 us per request. At 50,000 almost no collection runs (requests free their
+objects by reference counting; the app makes next to no cyclic garbage)."""
 
 
 class BodyLimit:
@@ -115,6 +122,8 @@ def create_app(
         # the garbage collector's sight so its pauses stay short under load (better p99).
         gc.collect()
         gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLD)
         if telegram is not None:
             await telegram.start()
         stop = asyncio.Event()
@@ -127,6 +136,7 @@ def create_app(
         try:
             yield
         finally:
+            gc.set_threshold(*thresholds)
             stop.set()
             for task in tasks:
                 task.cancel()

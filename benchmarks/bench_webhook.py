@@ -102,6 +102,21 @@ def start_server(target: str, port: int, env: dict[str, str], workers: int,
     return subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd)
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU of process ``root`` and its children (uvicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def wait_ready(port: int, timeout: float = 30) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -178,6 +193,7 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     (tmp / "bare_app.py").write_text(BARE_APP)
     numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
     results = {}
+    cpu_us: dict[str, float] = {}
     for name in ("bare", "surveybot"):
         port = free_port()
         env = {"REDIS_URL": a.redis, "SURVEYBOT_REDIS_PREFIX": prefix,
@@ -192,7 +208,9 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
         try:
             wait_ready(port)
             reqs = build_requests(port, numbers, a.connections)
+            cpu = cpu_seconds(proc.pid)
             results[name] = asyncio.run(loadgen.run("127.0.0.1", port, reqs))
+            cpu_us[name] = (cpu_seconds(proc.pid) - cpu) / results[name].count * 1e6
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -207,6 +225,8 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     print(bot.line("surveybot /sms/twilio (verify, step, commit, TwiML)"))
     print(f"ratio: {bot.rps() / bare.rps():.2f}x the bare endpoint's throughput (target >= 0.7); "
           f"p99 {bot.pct(99):.1f} ms (target <= 50)")
+    print(f"server CPU per request: bare {cpu_us['bare']:.0f} us, surveybot "
+          f"{cpu_us['surveybot']:.0f} us")
     print(f"verified: {complete:,} of {a.numbers:,} numbers have a complete response with the "
           f"answers sent; {deleted:,} keys cleaned up")
     if spread:

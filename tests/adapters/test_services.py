@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
 
+from adapters.app import GC_THRESHOLD, create_app
 from adapters.services import Services
 from bot.models import Inbound, Status
 from tests.adapters.conftest import Clock
@@ -77,3 +79,17 @@ async def test_a_flow_edited_mid_session_loses_nothing_already_answered(
     assert after.answers["often"].value == "sometimes"  # removed question: answer kept
     assert after.answers["support"].value == ["respite", "info"]
     assert after.answers["name"].value == "Asha"
+
+
+
+async def test_the_app_raises_the_gc_threshold_while_serving_and_restores_it(
+    services: Services,
+) -> None:
+    before = gc.get_threshold()
+    assert before != GC_THRESHOLD
+    settings = services.settings.model_copy(update={"telegram_token": None})  # no network
+    app = create_app(settings, services=services, refresh_flows=False)
+    async with app.router.lifespan_context(app):
+        assert gc.get_threshold() == GC_THRESHOLD
+    assert gc.get_threshold() == before
+    gc.unfreeze()  # what the app froze belongs to this test process, not to later tests
