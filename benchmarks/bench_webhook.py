@@ -3,7 +3,7 @@
 doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
-     [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster]
+     [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster] [--bare-multiplexed]
 
 ``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
 temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
@@ -71,11 +71,20 @@ async def lifespan(app):
     yield
 prefix = os.environ["SURVEYBOT_REDIS_PREFIX"]
 
+mux = None
+if os.environ.get("BARE_MULTIPLEXED"):  # --bare-multiplexed: on the store's own connection
+    from store.multiplex import Multiplexed
+    mux = Multiplexed.for_client(redis)
+
 async def bare(request):
     body = await request.body()
     key = prefix + ":bare:" + str(len(body))
-    await redis.get(key)
-    await redis.set(key, body, ex=60)
+    if mux is not None:
+        await mux.execute_command("GET", key)
+        await mux.execute_command("SET", key, body, "EX", 60)
+    else:
+        await redis.get(key)
+        await redis.set(key, body, ex=60)
     return Response('<?xml version="1.0" encoding="UTF-8"?><Response />',
                     media_type="application/xml")
 
@@ -173,6 +182,9 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--bare-multiplexed", action="store_true",
+                    help="run the bare endpoint's GET and SET over store.multiplex (the "
+                    "connection surveybot's per-message commands use) instead of redis-py's pool")
     ap.add_argument("--cluster", action="store_true",
                     help="start a temporary local 3-master Redis Cluster and use it")
     a = ap.parse_args()
@@ -201,6 +213,8 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
                "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
                "TWILIO_FROM_NUMBER": "+447700900000", "SURVEYBOT_FLOWS": str(flows),
                "SURVEYBOT_SECRET": "bench-secret", "PYTHONPATH": f"{ROOT}:{tmp}"}
+        if a.bare_multiplexed:
+            env["BARE_MULTIPLEXED"] = "1"
         if name == "bare":
             proc = start_server("bare_app:app", port, env, a.workers, False, tmp)
         else:
@@ -221,7 +235,8 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     where = "a 3-master Redis Cluster" if a.cluster else "one Redis"
     print(f"{a.numbers:,} numbers x {len(SCRIPT)} messages, {a.connections} connections, "
           f"{a.workers} server process(es), against {where}")
-    print(bare.line("bare Starlette endpoint (1 GET + 1 SET)"))
+    client = "store.multiplex" if a.bare_multiplexed else "redis-py"
+    print(bare.line(f"bare Starlette endpoint (1 GET + 1 SET, {client})"))
     print(bot.line("surveybot /sms/twilio (verify, step, commit, TwiML)"))
     print(f"ratio: {bot.rps() / bare.rps():.2f}x the bare endpoint's throughput (target >= 0.7); "
           f"p99 {bot.pct(99):.1f} ms (target <= 50)")
