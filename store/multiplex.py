@@ -32,8 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import hiredis
 from redis._parsers.base import BaseParser
@@ -46,6 +46,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from store.client import FAST_CLASSES, pack_command
 
 Command = Sequence[Any]
+_T = TypeVar("_T")
 
 _PLAIN = {Connection, UnixDomainSocketConnection, *FAST_CLASSES}
 """Connection classes whose settings this module can reproduce: TCP or a unix socket, no TLS
@@ -207,48 +208,40 @@ class Multiplexed:
     async def execute_command(self, *args: Any) -> Any:
         """One command; its reply as redis-py's hiredis parser gives it (bytes, int, list...)."""
         packed = pack_command(args)
-        failures = 0
-        while True:
-            try:
-                proto = self._proto
-                if proto is None or proto.error is not None or proto.loop is not _loop():
-                    proto = await self._open()
-                return await proto.send(packed)
-            except (RedisConnectionError, RedisTimeoutError):
-                failures += 1
-                if failures > self.retries:
-                    raise
-                await asyncio.sleep(self.backoff.compute(failures))
+        return await self._retrying(lambda proto: proto.send(packed))
 
     async def execute_many(self, commands: Sequence[Command]) -> list[Any]:
         """Several commands sent together (one write, one wait); their replies in order. The
         first error reply is raised after every reply has arrived."""
         packed = [pack_command(tuple(c)) for c in commands]
+
+        async def send_all(proto: _Protocol) -> list[Any]:
+            done = await asyncio.gather(*(proto.send(p) for p in packed), return_exceptions=True)
+            for reply in done:  # a lost connection first: that one is retried
+                if isinstance(reply, RedisConnectionError | RedisTimeoutError):
+                    raise reply
+            for reply in done:
+                if isinstance(reply, BaseException):
+                    raise reply
+            return list(done)
+
+        return await self._retrying(send_all)
+
+    async def _retrying(self, send: Callable[[_Protocol], Awaitable[_T]]) -> _T:
+        """``send`` on the live connection, again on a new one after a connection error or a
+        timeout, at most ``retries`` times more, with redis-py's back-off between."""
         failures = 0
         while True:
             try:
                 proto = self._proto
                 if proto is None or proto.error is not None or proto.loop is not _loop():
                     proto = await self._open()
-                futures = [proto.send(p) for p in packed]
-                done = await asyncio.gather(*futures, return_exceptions=True)
+                return await send(proto)
             except (RedisConnectionError, RedisTimeoutError):
                 failures += 1
                 if failures > self.retries:
                     raise
                 await asyncio.sleep(self.backoff.compute(failures))
-                continue
-            for reply in done:
-                if isinstance(reply, RedisConnectionError | RedisTimeoutError):
-                    failures += 1
-                    if failures > self.retries:
-                        raise reply
-                    await asyncio.sleep(self.backoff.compute(failures))
-                    break
-                if isinstance(reply, BaseException):
-                    raise reply
-            else:
-                return list(done)
 
     async def _open(self) -> _Protocol:
         """The live connection, opening it if needed (concurrent callers share one attempt)."""
@@ -262,7 +255,10 @@ class Multiplexed:
         try:
             proto = await self._connect(loop)
         except BaseException as exc:
-            opening.set_exception(exc)
+            # Callers sharing this attempt retry on a ConnectionError; this caller's own
+            # cancellation is not theirs.
+            shared = exc if isinstance(exc, Exception) else RedisConnectionError("cancelled")
+            opening.set_exception(shared)
             opening.exception()  # retrieved: callers sharing it get it from their own await
             raise
         finally:
