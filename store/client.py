@@ -168,8 +168,8 @@ _FAST: dict[type[AbstractConnection], type[AbstractConnection]] = {
     SSLConnection: _FastSSLConnection,
     UnixDomainSocketConnection: _FastUnixConnection,
 }
-FAST_CLASSES = (_FastConnection, _FastUnixConnection)
-"""The plain (TCP, unix socket) connection classes :func:`connect` uses."""
+FAST_CLASSES = (_FastConnection, _FastSSLConnection, _FastUnixConnection)
+"""The connection classes :func:`connect` uses (TCP, TLS, unix socket)."""
 
 
 def _retry() -> Retry:

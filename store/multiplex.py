@@ -10,10 +10,11 @@ turn of the event loop is sent in one write, and each reply read belongs to the 
 still waiting. That costs 2-5 us per command, and Redis too reads and writes less often.
 
 :class:`Multiplexed` carries the store's per-message commands (LOAD, COMMIT, THROTTLE, the first
-message's index entries) on one Redis server (``redis://`` or ``unix://``). Everything else
-(exports, erasure, SCAN, the reminder worker) stays on redis-py's pool: a long reply on the shared
-connection would hold up every message behind it. TLS, a cluster, RESP3 or a credential provider
-keep redis-py for everything (:meth:`Multiplexed.for_client` says None).
+message's index entries) on one Redis server (``redis://``, ``rediss://`` with the TLS context
+redis-py builds from the URL's options, or ``unix://``). Everything else (exports, erasure, SCAN,
+the reminder worker) stays on redis-py's pool: a long reply on the shared connection would hold
+up every message behind it. A cluster, RESP3 or a credential provider keep redis-py for
+everything (:meth:`Multiplexed.for_client` says None).
 
 Failures, as redis-py's (the same exception classes, so ``store.client.redis_errors`` maps them):
 
@@ -33,12 +34,13 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from ssl import SSLContext
 from typing import Any, TypeVar, cast
 
 import hiredis
 from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection, UnixDomainSocketConnection
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -48,8 +50,8 @@ from store.client import FAST_CLASSES, pack_command
 Command = Sequence[Any]
 _T = TypeVar("_T")
 
-_PLAIN = {Connection, UnixDomainSocketConnection, *FAST_CLASSES}
-"""Connection classes whose settings this module can reproduce: TCP or a unix socket, no TLS
+_REPRODUCIBLE = {Connection, SSLConnection, UnixDomainSocketConnection, *FAST_CLASSES}
+"""Connection classes whose settings this module can reproduce: TCP, TLS or a unix socket
 (fakeredis' connection class subclasses ``Connection`` too, hence a fixed set)."""
 
 
@@ -166,8 +168,10 @@ class Multiplexed:
         timeout: float = 5.0,
         connect_timeout: float = 2.0,
         retries: int = 2,
+        ssl: SSLContext | None = None,
     ) -> None:
         self.host, self.port, self.path = host, port, path
+        self.ssl = ssl
         self.db, self.username, self.password = db, username, password
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -184,7 +188,7 @@ class Multiplexed:
             return None
         pool = client.connection_pool
         kwargs: dict[str, Any] = pool.connection_kwargs
-        if pool.connection_class not in _PLAIN or kwargs.get("decode_responses"):
+        if pool.connection_class not in _REPRODUCIBLE or kwargs.get("decode_responses"):
             return None
         if kwargs.get("protocol") not in (None, 2, "2"):
             return None
@@ -199,6 +203,7 @@ class Multiplexed:
             password=kwargs.get("password"),
             timeout=float(kwargs.get("socket_timeout") or 5.0),
             connect_timeout=float(kwargs.get("socket_connect_timeout") or 2.0),
+            ssl=_ssl_context(pool.connection_class, kwargs),
         )
 
     @property
@@ -274,7 +279,7 @@ class Multiplexed:
                 if self.path:
                     await loop.create_unix_connection(lambda: proto, self.path)
                 else:
-                    await loop.create_connection(lambda: proto, self.host, self.port)
+                    await loop.create_connection(lambda: proto, self.host, self.port, ssl=self.ssl)
                 hello: list[tuple[Any, ...]] = []
                 if self.password is not None:
                     auth = (self.username, self.password) if self.username else (self.password,)
@@ -299,6 +304,15 @@ class Multiplexed:
 
     async def aclose(self) -> None:
         self._discard()
+
+
+def _ssl_context(cls: type[Any], kwargs: dict[str, Any]) -> SSLContext | None:
+    """The TLS context redis-py would connect with (for a ``rediss://`` client): built by its own
+    connection class from the same options (``ssl_cert_reqs``, ``ssl_ca_certs``...)."""
+    if not issubclass(cls, SSLConnection):
+        return None
+    context: SSLContext = cls(**kwargs).ssl_context.get()  # no I/O: only the settings
+    return context
 
 
 def _parse_error(message: str) -> Exception:

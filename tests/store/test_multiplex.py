@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
+import socket
+import ssl
+import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from store import KeyBuilder, RedisStore, RoundTripCounter, connect
 from store.client import pack_command
 from store.multiplex import Multiplexed, _Protocol
 from store.scripts import Script
-from tests.conftest import REAL_REDIS_URL, real_redis
+from tests.conftest import REAL_REDIS_URL, missing, real_redis
 
 # -- the protocol, without a server ---------------------------------------------------------------
 
@@ -145,14 +149,16 @@ async def test_no_reply_within_the_timeout_fails_the_waiting_commands() -> None:
 # -- which clients get one ------------------------------------------------------------------------
 
 
-def test_only_plain_single_server_clients_are_multiplexed(tmp_path: Path) -> None:
+def test_single_server_clients_are_multiplexed_and_others_are_not(tmp_path: Path) -> None:
     assert Multiplexed.for_client(connect("redis://127.0.0.1:6379/3")) is not None
     assert Multiplexed.for_client(Redis.from_url("redis://u:pw@127.0.0.1:6379/2")) is not None
     unix = Multiplexed.for_client(connect(f"unix://{tmp_path}/r.sock?db=4"))
     assert unix is not None
     assert (unix.path, unix.db) == (f"{tmp_path}/r.sock", 4)
     assert Multiplexed.for_client(fakeredis.FakeAsyncRedis()) is None
-    assert Multiplexed.for_client(connect("rediss://127.0.0.1:6379/0")) is None
+    tls = Multiplexed.for_client(connect("rediss://127.0.0.1:6379/0"))
+    assert tls is not None
+    assert tls.ssl is not None  # redis-py's own context for the URL's ssl_* options
     assert Multiplexed.for_client(Redis.from_url(REAL_REDIS_URL, decode_responses=True)) is None
     assert Multiplexed.for_client(Redis.from_url(REAL_REDIS_URL, protocol=3)) is None
     assert Multiplexed.for_client(connect("redis+cluster://127.0.0.1:7000")) is None
@@ -335,3 +341,85 @@ async def test_the_store_counts_the_same_round_trips_through_it(
         await store.load("r1", "m1")
         assert rt.take() in (1, 2)  # (EVALSHA, EVAL on a cold script cache)
     await store.close()
+
+
+# -- TLS (rediss://): a local redis-server with a throwaway CA ------------------------------------
+
+
+def _run(*cmd: str, cwd: Path) -> None:
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """A TLS-only redis-server on a free port; its CA certificate's path."""
+    if shutil.which("redis-server") is None or shutil.which("openssl") is None:
+        missing("redis-server and openssl are needed for the TLS tests")
+    d = tmp_path_factory.mktemp("tls")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _run("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+         "-subj", "/CN=surveybot test CA", cwd=d)  # fmt: skip
+    _run("openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr",
+         "-subj", "/CN=localhost", cwd=d)  # fmt: skip
+    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    _run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf", cwd=d)  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", "server.crt", "--tls-key-file", "server.key",
+         "--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "no",
+         "--save", "", "--appendonly", "no"],
+        cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    missing("the local TLS redis-server did not start")
+                time.sleep(0.05)
+        yield port, d / "ca.crt"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_tls_uses_the_context_redis_py_builds_from_the_url(
+    tls_server: tuple[int, Path],
+) -> None:
+    port, ca = tls_server
+    url = f"rediss://localhost:{port}/0?ssl_cert_reqs=required&ssl_ca_certs={ca}"
+    client = connect(url)
+    mux = Multiplexed.for_client(client)
+    assert mux is not None
+    assert mux.ssl is not None
+    assert mux.ssl.verify_mode is ssl.CERT_REQUIRED
+    await mux.execute_command("SET", "tls:k", "over TLS 🙂")
+    assert await client.get("tls:k") == "over TLS 🙂".encode()  # the same server, via redis-py
+    assert await mux.execute_many([("GET", "tls:k"), ("DEL", "tls:k")]) == [
+        "over TLS 🙂".encode(),
+        1,
+    ]
+    await mux.aclose()
+    await client.aclose()
+
+
+async def test_tls_refuses_a_server_it_cannot_verify(tls_server: tuple[int, Path]) -> None:
+    port, _ = tls_server
+    # Required verification against the system CAs only: the test CA is not among them.
+    mux = Multiplexed.for_client(connect(f"rediss://localhost:{port}/0?ssl_cert_reqs=required"))
+    assert mux is not None
+    mux.retries = 0
+    with pytest.raises(RedisConnectionError, match="certificate verify failed"):
+        await mux.execute_command("PING")
+    # The plain TCP client cannot talk to a TLS port either: a clean error, never a hang.
+    plain = Multiplexed(host="127.0.0.1", port=port, retries=0, timeout=0.5)
+    with pytest.raises((RedisConnectionError, RedisTimeoutError)):
+        await plain.execute_command("PING")
+    await plain.aclose()
