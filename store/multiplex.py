@@ -11,10 +11,11 @@ still waiting. That costs 2-5 us per command, and Redis too reads and writes les
 
 :class:`Multiplexed` carries the store's per-message commands (LOAD, COMMIT, THROTTLE, the first
 message's index entries) on one Redis server (``redis://``, ``rediss://`` with the TLS context
-redis-py builds from the URL's options, or ``unix://``). Everything else (exports, erasure, SCAN,
-the reminder worker) stays on redis-py's pool: a long reply on the shared connection would hold
-up every message behind it. A cluster, RESP3 or a credential provider keep redis-py for
-everything (:meth:`Multiplexed.for_client` says None).
+redis-py builds from the URL's options, or ``unix://``); on a Redis Cluster,
+:class:`ClusterMultiplexed` keeps one per master. Everything else (exports, erasure, SCAN, the
+reminder worker's claims) stays on redis-py's pool: a long reply on the shared connection would
+hold up every message behind it. RESP3, ``decode_responses`` or a credential provider keep
+redis-py for everything (:func:`multiplexed` says None).
 
 Failures, as redis-py's (the same exception classes, so ``store.client.redis_errors`` maps them):
 
@@ -40,8 +41,16 @@ from typing import Any, TypeVar, cast
 import hiredis
 from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MasterDownError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -182,29 +191,36 @@ class Multiplexed:
 
     @classmethod
     def for_client(cls, client: object) -> Multiplexed | None:
-        """One for the server of a redis-py client (same address, database, credentials and
+        """One for the server of a redis-py client (same address, database, credentials, TLS and
         timeouts), or None when that client's settings are not ones this module reproduces."""
         if type(client) is not Redis:  # not fakeredis, not a cluster
             return None
         pool = client.connection_pool
-        kwargs: dict[str, Any] = pool.connection_kwargs
-        if pool.connection_class not in _REPRODUCIBLE or kwargs.get("decode_responses"):
+        return cls.for_settings(pool.connection_class, pool.connection_kwargs)
+
+    @classmethod
+    def for_settings(
+        cls, connection_class: type[Any], kwargs: dict[str, Any], **override: Any
+    ) -> Multiplexed | None:
+        """One for redis-py connection settings (a pool's or a cluster node's), or None."""
+        if connection_class not in _REPRODUCIBLE or kwargs.get("decode_responses"):
             return None
         if kwargs.get("protocol") not in (None, 2, "2"):
             return None
         if kwargs.get("credential_provider") or kwargs.get("redis_connect_func"):
             return None
-        return cls(
-            host=kwargs.get("host", "127.0.0.1"),
-            port=int(kwargs.get("port", 6379)),
-            path=kwargs.get("path"),
-            db=int(kwargs.get("db") or 0),
-            username=kwargs.get("username"),
-            password=kwargs.get("password"),
-            timeout=float(kwargs.get("socket_timeout") or 5.0),
-            connect_timeout=float(kwargs.get("socket_connect_timeout") or 2.0),
-            ssl=_ssl_context(pool.connection_class, kwargs),
-        )
+        settings: dict[str, Any] = {
+            "host": kwargs.get("host", "127.0.0.1"),
+            "port": int(kwargs.get("port", 6379)),
+            "path": kwargs.get("path"),
+            "db": int(kwargs.get("db") or 0),
+            "username": kwargs.get("username"),
+            "password": kwargs.get("password"),
+            "timeout": float(kwargs.get("socket_timeout") or 5.0),
+            "connect_timeout": float(kwargs.get("socket_connect_timeout") or 2.0),
+            "ssl": _ssl_context(connection_class, kwargs),
+        }
+        return cls(**{**settings, **override})
 
     @property
     def where(self) -> str:
@@ -304,6 +320,79 @@ class Multiplexed:
 
     async def aclose(self) -> None:
         self._discard()
+
+
+_REDIRECTED = (
+    AskError,  # MovedError too
+    TryAgainError,
+    ClusterDownError,
+    MasterDownError,
+    SlotNotCoveredError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+"""What sends a command back through redis-py's cluster client: a resharding or failover moved
+the slot, or the node is down. That client follows the redirection and re-reads the slot map."""
+
+
+class ClusterMultiplexed:
+    """The per-message scripts of a Redis Cluster client, over one :class:`Multiplexed` connection
+    per master: each goes to the master of its first key's slot, by redis-py's own slot map.
+
+    Anything else, and any script the node does not run (:data:`_REDIRECTED`), goes through the
+    cluster client itself, once: safe, as every command sent this way may be repeated (see the
+    module docstring). The node connections do not retry on their own, so a failover is left to
+    redis-py's cluster logic at once.
+    """
+
+    def __init__(self, cluster: RedisCluster) -> None:
+        self.cluster = cluster
+        self.nodes: dict[str, Multiplexed | None] = {}
+
+    async def execute_command(self, *args: Any) -> Any:
+        node = self._node(args)
+        if node is not None:
+            try:
+                return await node.execute_command(*args)
+            except _REDIRECTED:
+                pass
+        return await self.cluster.execute_command(*args)
+
+    async def execute_many(self, commands: Sequence[Command]) -> list[Any]:
+        """Commands on keys in different slots (a first message's index entries): redis-py's
+        cluster pipeline, which sends each node its share."""
+        pipe = self.cluster.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(await pipe.execute())
+
+    def _node(self, args: tuple[Any, ...]) -> Multiplexed | None:
+        if args[0] not in ("EVALSHA", "EVAL") or int(args[2]) < 1:
+            return None
+        try:
+            slot = self.cluster.keyslot(args[3])
+            node = self.cluster.nodes_manager.get_node_from_slot(slot)
+        except (SlotNotCoveredError, KeyError, IndexError, TypeError):
+            return None  # no slot map yet: the cluster client reads it
+        if node.name not in self.nodes:
+            self.nodes[node.name] = Multiplexed.for_settings(
+                node.connection_class, node.connection_kwargs,
+                host=node.host, port=node.port, db=0, retries=0,
+            )  # fmt: skip
+        return self.nodes[node.name]
+
+    async def aclose(self) -> None:
+        for node in self.nodes.values():
+            if node is not None:
+                await node.aclose()
+        self.nodes.clear()
+
+
+def multiplexed(client: object) -> Multiplexed | ClusterMultiplexed | None:
+    """The multiplexed connection(s) for ``client``'s server or cluster, or None."""
+    if type(client) is RedisCluster:
+        return ClusterMultiplexed(client)
+    return Multiplexed.for_client(client)
 
 
 def _ssl_context(cls: type[Any], kwargs: dict[str, Any]) -> SSLContext | None:

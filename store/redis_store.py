@@ -58,7 +58,7 @@ from store.client import AnyRedis, is_redis_failure, redis_errors
 from store.encode import answer_json, meta_json, ms, session_json
 from store.identity import respondent_id
 from store.keys import KeyBuilder
-from store.multiplex import Multiplexed
+from store.multiplex import ClusterMultiplexed, Multiplexed, multiplexed
 from store.scripts import (
     COMMIT,
     DUPLICATE,
@@ -236,8 +236,8 @@ class RedisStore:
         self.redis = redis
         # The per-message commands share one connection when the client's settings allow it
         # (store.multiplex: ~25 us less CPU per command); the rest uses redis-py's pool.
-        self.hot = Multiplexed.for_client(redis) if multiplex else None
-        self._hot: AnyRedis | Multiplexed = self.hot or redis
+        self.hot = multiplexed(redis) if multiplex else None
+        self._hot: AnyRedis | Multiplexed | ClusterMultiplexed = self.hot or redis
         self.keys = keys or KeyBuilder()
         self.retention = retention
         self.dedupe_window = dedupe_window

@@ -2,9 +2,10 @@
 
 A round trip is one command sent through ``execute_command`` (which every single command, and
 EVALSHA/EVAL/SCRIPT LOAD, goes through), one non-empty ``pipeline().execute()``, or one
-non-empty ``execute_many`` of a :class:`store.multiplex.Multiplexed` (a store's ``hot`` client,
-which carries its per-message commands: count through ``RoundTripCounter(client, store.hot)``). Connection
-set-up (HELLO, CLIENT SETINFO) and health-check PINGs are not counted: they are not per message.
+non-empty ``execute_many`` of a :class:`store.multiplex.Multiplexed`. A store's ``hot`` client
+carries its per-message commands: count through ``RoundTripCounter(client, store.hot)`` (a
+cluster's ``hot`` sends its batches through the cluster client: counted as that client's).
+Connection set-up (HELLO, CLIENT SETINFO) and health-check PINGs are not counted.
 
 On a cluster client a pipeline whose commands live on several nodes is sent to those nodes in
 parallel: it still counts as one (one round trip of waiting), as does a command the client
@@ -17,14 +18,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from store.client import AnyRedis
-from store.multiplex import Multiplexed
+from store.multiplex import ClusterMultiplexed, Multiplexed
 
 
 class RoundTripCounter:
     """Instruments the clients in place until :meth:`close` (None is ignored, so a store's
     ``hot`` may be passed as is); ``count`` is the running total."""
 
-    def __init__(self, *clients: AnyRedis | Multiplexed | None) -> None:
+    def __init__(self, *clients: AnyRedis | Multiplexed | ClusterMultiplexed | None) -> None:
         self.count = 0
         self._clients = [c for c in clients if c is not None]
         # Instance attributes shadow the class methods, so only these clients are affected.
@@ -32,6 +33,8 @@ class RoundTripCounter:
             setattr(client, "execute_command", self._command(client.execute_command))  # noqa: B010
             if isinstance(client, Multiplexed):
                 setattr(client, "execute_many", self._many(client.execute_many))  # noqa: B010
+            elif isinstance(client, ClusterMultiplexed):
+                pass  # its batches are its cluster client's pipelines (counted there)
             else:
                 setattr(client, "pipeline", self._pipeline(client.pipeline))  # noqa: B010
 

@@ -34,9 +34,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store import KeyBuilder, RedisStore, RoundTripCounter, connect
 from store.client import pack_command
-from store.multiplex import Multiplexed, _Protocol
+from store.multiplex import ClusterMultiplexed, Multiplexed, _Protocol, multiplexed
 from store.scripts import Script
-from tests.conftest import REAL_REDIS_URL, missing, real_redis
+from store.testing_cluster import LocalCluster
+from tests.conftest import REAL_REDIS_URL, cluster_client, delete_prefix, missing, real_redis
 
 # -- the protocol, without a server ---------------------------------------------------------------
 
@@ -423,3 +424,58 @@ async def test_tls_refuses_a_server_it_cannot_verify(tls_server: tuple[int, Path
     with pytest.raises((RedisConnectionError, RedisTimeoutError)):
         await plain.execute_command("PING")
     await plain.aclose()
+
+
+# -- Redis Cluster: one connection per master ------------------------------------------------------
+
+
+@pytest.mark.cluster
+async def test_cluster_scripts_go_to_the_master_of_their_slot(
+    redis_cluster: LocalCluster, key_prefix: str
+) -> None:
+    cluster = await cluster_client(redis_cluster)
+    hot = multiplexed(cluster)
+    assert isinstance(hot, ClusterMultiplexed)
+    script = Script(f"-- {uuid.uuid4()}\nreturn redis.call('INCR', KEYS[1])")
+    try:
+        with RoundTripCounter(cluster) as rt:
+            for i in range(30):
+                assert await script(hot, [f"{key_prefix}:{{r{i}}}:n"], [], source=True) == 1
+            assert rt.take() == 0  # none through the cluster client
+        for i in range(30):
+            assert await cluster.get(f"{key_prefix}:{{r{i}}}:n") == b"1"
+        assert len([n for n in hot.nodes.values() if n is not None]) == 3  # one per master
+        assert await hot.execute_command("PING") in (True, b"PONG")  # not a script: redis-py
+    finally:
+        await hot.aclose()
+        await delete_prefix(cluster, key_prefix)
+        await cluster.aclose()
+
+
+@pytest.mark.cluster
+async def test_cluster_a_moved_slot_is_followed_through_redis_py(
+    redis_cluster: LocalCluster, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = await cluster_client(redis_cluster)
+    hot = multiplexed(cluster)
+    assert isinstance(hot, ClusterMultiplexed)
+    key = f"{key_prefix}:{{moved}}:n"
+    owner = cluster.nodes_manager.get_node_from_slot(cluster.keyslot(key))
+    wrong = next(n for n in cluster.get_primaries() if n.name != owner.name)
+    # A stale slot map (as after a resharding): the script goes to the wrong master first.
+    to_wrong = Multiplexed.for_settings(
+        wrong.connection_class, wrong.connection_kwargs, host=wrong.host, port=wrong.port, db=0
+    )
+    assert to_wrong is not None
+    monkeypatch.setattr(hot, "_node", lambda args: to_wrong)
+    try:
+        with RoundTripCounter(cluster) as rt:
+            got = await hot.execute_command("EVAL", "return redis.call('INCR', KEYS[1])", 1, key)
+            assert rt.take() == 1  # the fallback through the cluster client
+        assert got == 1
+        assert await cluster.get(key) == b"1"  # written once, on the right master
+    finally:
+        await to_wrong.aclose()
+        await hot.aclose()
+        await delete_prefix(cluster, key_prefix)
+        await cluster.aclose()
