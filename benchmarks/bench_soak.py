@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.reliab
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen
 
+from store.testing_cluster import delete_prefix
 from tests.reliability.harness import (
     FLOW_ID,
     SCRIPT,
@@ -48,11 +48,10 @@ from tests.reliability.harness import (
     Signer,
     app_env,
     copy_flows,
-    delete_prefix,
     message_sid,
-    mismatch,
     reference,
     store_for,
+    stored_differences,
     workspace,
 )
 
@@ -104,15 +103,14 @@ async def connection(run: Run, c: int, port: int) -> None:
                     start = time.perf_counter()
                     try:
                         writer.write(raw)
-                        status = await loadgen._read_response(reader)
+                        status = await loadgen.read_response(reader)
                     except (OSError, asyncio.IncompleteReadError) as exc:
                         run.errors.append(f"{num} message {m}: {exc!r}")
                         failed.add(num)
                         writer.close()
                         reader, writer = await asyncio.open_connection("127.0.0.1", port)
                         continue
-                    run.result.latencies.append(time.perf_counter() - start)
-                    run.result.statuses[status] += 1
+                    run.result.record(start, status)
                     if status == 200:
                         run.acked[num] += 1
                     else:
@@ -146,17 +144,6 @@ async def key_sizes(redis: Redis, prefix: str, num: str) -> dict[str, int]:
     return sizes
 
 
-async def verify(redis: Redis, prefix: str, acked: dict[str, int], flows: Path) -> list[str]:
-    ref = await reference(flows)
-    store = store_for(redis, prefix)
-    items = list(acked.items())
-    problems: list[str] = []
-    for i in range(0, len(items), 100):
-        found = await asyncio.gather(*(mismatch(store, n, a, ref) for n, a in items[i : i + 100]))
-        problems += [p for p in found if p]
-    return problems
-
-
 async def soak(a: argparse.Namespace, redis_url: str, own: RedisServer | None, work: Path) -> int:
     prefix = f"sbsoak-{uuid.uuid4().hex[:8]}"
     flows = copy_flows(work / "flows")
@@ -179,16 +166,16 @@ async def soak(a: argparse.Namespace, redis_url: str, own: RedisServer | None, w
         ))  # fmt: skip
         run.result.elapsed = time.perf_counter() - t0
         sampler.cancel()
-        cpu = [_cpu_seconds(s) for s in servers]
+        cpu = [loadgen.cpu_seconds(s.proc.pid) if s.proc else 0.0 for s in servers]
         after = int((await redis.info("memory"))["used_memory"])
         done = [n for n, k in run.acked.items() if k == len(SCRIPT)]
         live = [n for n, k in run.acked.items() if 0 < k < len(SCRIPT)]
         sizes_done = await key_sizes(redis, prefix, done[0]) if done else {}
         sizes_live = await key_sizes(redis, prefix, live[0]) if live else {}
         t1 = time.perf_counter()
-        problems = await verify(redis, prefix, run.acked, flows)
+        problems = await stored_differences(redis, prefix, run.acked, await reference(flows))
         checked_in = time.perf_counter() - t1
-        logs = {s.log.name: s.output() for s in servers if "Traceback" in s.output()}
+        logs = {s.log.name: crash for s in servers if (crash := s.crash_log())}
     finally:
         for s in servers:
             s.stop()
@@ -231,19 +218,9 @@ async def soak(a: argparse.Namespace, redis_url: str, own: RedisServer | None, w
           f"stored exactly as acknowledged ({len(done):,} complete responses equal the route "
           f"sent); {len(problems)} differ" + (f", first: {problems[:3]}" if problems else ""))  # fmt: skip
     for name, text in logs.items():
-        print(f"--- {name} has a traceback:\n{text}")
+        print(f"--- {name} has an unhandled exception:\n{text}")
     print(f"{deleted:,} keys deleted")
     return 1 if run.errors or problems or logs else 0
-
-
-def _cpu_seconds(server: AppServer) -> float:
-    if server.proc is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

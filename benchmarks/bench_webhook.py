@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ import loadgen
 
 from bot.models import Status
 from store import KeyBuilder, RedisStore, connect
-from store.testing_cluster import LocalCluster
+from store.testing_cluster import LocalCluster, delete_prefix, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-auth-token"
@@ -96,12 +95,6 @@ app = Starlette(routes=[Route("/sms/twilio", bare, methods=["POST"]),
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(target: str, port: int, env: dict[str, str], workers: int,
                  factory: bool, cwd: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
@@ -109,21 +102,6 @@ def start_server(target: str, port: int, env: dict[str, str], workers: int,
     if factory:
         cmd.append("--factory")
     return subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd)
-
-
-def cpu_seconds(root: int) -> float:
-    """User + system CPU of process ``root`` and its children (uvicorn's workers), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        pid, ppid = int(stat.parent.name), int(fields[1])
-        if root in (pid, ppid):
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def wait_ready(port: int, timeout: float = 30) -> None:
@@ -165,13 +143,7 @@ async def verify(redis_url: str, prefix: str, numbers: list[str]) -> tuple[int, 
         if resp is not None and resp.status is Status.COMPLETE and resp.answers["role"].value \
                 == "carer" and resp.answers["postcode"].value == "LE16":
             complete += 1
-    n = 0
-    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=2000)]
-    for i in range(0, len(keys), 1000):
-        pipe = redis.pipeline(transaction=False)
-        for key in keys[i:i + 1000]:
-            pipe.delete(key)  # one key per DEL: a cluster refuses DEL across slots
-        n += sum(await pipe.execute())
+    n = await delete_prefix(redis, prefix)
     await redis.aclose()
     return complete, n
 
@@ -222,9 +194,9 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
         try:
             wait_ready(port)
             reqs = build_requests(port, numbers, a.connections)
-            cpu = cpu_seconds(proc.pid)
+            cpu = loadgen.cpu_seconds(proc.pid)
             results[name] = asyncio.run(loadgen.run("127.0.0.1", port, reqs))
-            cpu_us[name] = (cpu_seconds(proc.pid) - cpu) / results[name].count * 1e6
+            cpu_us[name] = (loadgen.cpu_seconds(proc.pid) - cpu) / results[name].count * 1e6
         finally:
             proc.terminate()
             proc.wait(timeout=20)

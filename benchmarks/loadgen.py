@@ -1,17 +1,20 @@
 """A small HTTP/1.1 keep-alive load generator on asyncio streams (no client library overhead).
 
 Each connection sends its requests one after another (so one respondent's messages stay in
-order), and records the latency of each. Used by the webhook benchmarks.
+order), and records the latency of each. Used by the webhook benchmarks, which also take the
+server processes' CPU time from here (:func:`cpu_seconds`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -23,6 +26,11 @@ class Result:
     @property
     def count(self) -> int:
         return len(self.latencies)
+
+    def record(self, start: float, status: int) -> None:
+        """One response with ``status``, to a request sent at ``start`` (``time.perf_counter()``)."""
+        self.latencies.append(time.perf_counter() - start)
+        self.statuses[status] += 1
 
     def rps(self) -> float:
         return self.count / self.elapsed if self.elapsed else 0.0
@@ -41,7 +49,8 @@ class Result:
                 f"statuses {dict(sorted(self.statuses.items()))}; errors {errors}")
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response (head and body, by Content-Length or chunked); its status."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
@@ -70,9 +79,7 @@ async def _connection(host: str, port: int, requests: Sequence[bytes], result: R
         for raw in requests:
             start = time.perf_counter()
             writer.write(raw)
-            status = await _read_response(reader)
-            result.latencies.append(time.perf_counter() - start)
-            result.statuses[status] += 1
+            result.record(start, await read_response(reader))
     finally:
         writer.close()
 
@@ -94,3 +101,19 @@ def post(path: str, body: bytes, headers: dict[str, str], host: str) -> bytes:
 
 def get(path: str, host: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """User + system CPU seconds of process ``root_pid`` and its children (uvicorn's workers),
+    from /proc (0 where there is none)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root_pid in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total

@@ -93,12 +93,13 @@ class Dispatcher:
             loaded = await self.store.load(respondent, inbound.message_id, cached=cached)
             cached = False
             if loaded.duplicate:
-                return self._duplicate(inbound, loaded.session, loaded.latest_at, now, attempt)
+                recent = _recent(loaded.latest_at, now)
+                return self._duplicate(inbound, loaded.session, recent, attempt)
             chosen = self._choose(inbound, loaded.session, loaded.opted_out, respondent, now)
             if isinstance(chosen, list):
                 over = await self.store.throttle(respondent) if chosen and limited else 0
                 if over:  # a stranger sending and sending
-                    chosen = self._slow_down(RateLimited(over), None, "en", respondent)
+                    chosen = self._slow_down(over, None, "en", respondent)
                 return Outcome(replies=chosen, attempts=attempt)
             flow, session, resumed = chosen
             # Their keyword again mid-survey is a start for the engine, not an answer.
@@ -116,11 +117,11 @@ class Dispatcher:
             except DuplicateMessage as dup:
                 # Stepped on a cached copy: the commit saw the id. The stored session is the
                 # one this message produced, which the cached copy is not: read it if needed.
-                latest = _recent(dup.latest_at, now)
-                current = (await self.store.load(respondent, None)).session if latest else None
-                return self._duplicate(inbound, current, dup.latest_at, now, attempt)
+                recent = _recent(dup.latest_at, now)
+                current = (await self.store.load(respondent, None)).session if recent else None
+                return self._duplicate(inbound, current, recent, attempt)
             except RateLimited as exc:
-                replies = self._slow_down(exc, flow, session.lang, respondent)
+                replies = self._slow_down(exc.over, flow, session.lang, respondent)
                 return Outcome(replies=replies, attempts=attempt)
             except ConflictError as exc:
                 # Another message from the same person committed first (or this very message,
@@ -138,8 +139,7 @@ class Dispatcher:
         self,
         inbound: Inbound,
         session: Session | None,
-        latest_at: int | None,
-        now: datetime,
+        recent: bool,
         attempt: int,
     ) -> Outcome:
         """A message already committed: no second step. If it was their last one, committed a
@@ -147,7 +147,7 @@ class Dispatcher:
         the current question again (a respondent who got no reply tends to send the answer
         again, which would be taken for the next question). An old replay gets nothing."""
         replies: list[Reply] = []
-        if _recent(latest_at, now) and session is not None:
+        if recent and session is not None:
             flow = self.registry.get(session.flow)
             if flow is not None:
                 replies = engine.prompt_again(flow, session)
@@ -156,11 +156,11 @@ class Dispatcher:
         return Outcome(replies=replies, duplicate=True, session=session, attempts=attempt)
 
     @staticmethod
-    def _slow_down(exc: RateLimited, flow: Flow | None, lang: str, respondent: str) -> list[Reply]:
+    def _slow_down(over: int, flow: Flow | None, lang: str, respondent: str) -> list[Reply]:
         """One polite reply for the first message over the limit, then silence (each reply to
         a flood would cost an SMS, and would feed a loop with another bot)."""
-        log.warning("respondent %s over the message limit (%d over)", respondent, exc.over)
-        if exc.over > 1:
+        log.warning("respondent %s over the message limit (%d over)", respondent, over)
+        if over > 1:
             return []
         return [Reply(text=phrase(flow, lang, "slow_down"), kind="notice", lang=lang)]
 

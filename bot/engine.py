@@ -14,8 +14,9 @@ is asked again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from bot import answers as parsing
 from bot import expr, words
@@ -54,27 +55,41 @@ from bot.text import LANGUAGE_NAMES, tr
 
 COMMANDS = ("stop", "start", "help", "back", "skip", "restart", "language", "progress")
 
-_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
+_K = TypeVar("_K", bound=tuple[str, ...])
+_V = TypeVar("_V")
+
+
+def _per_version(cache: dict[_K, _V], key: _K, build: Callable[[], _V]) -> _V:
+    """What ``build`` makes for one flow version, made once (flows are immutable). The cache
+    starts afresh past 256 versions, so edited flows cannot grow it without bound."""
+    hit = cache.get(key)
+    if hit is None:
+        hit = build()
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = hit
+    return hit
+
+
+_VOCAB: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
 def _vocab(flow: Flow, lang: str) -> dict[str, Any]:
-    """Command and yes/no words for one flow version and language (cached: flows are immutable)."""
-    key = (flow.id, flow.version, lang)
-    hit = _cache.get(key)
-    if hit is None:
+    """Command and yes/no words for one flow version and language."""
+
+    def build() -> dict[str, Any]:
         extra = flow.commands.get(lang)
         extra_en = flow.commands.get("en")
-        hit = {}
+        found: dict[str, Any] = {}
         for kind in (*COMMANDS, "yes", "no"):
             more: list[str] = []
             for cw in (extra, extra_en):
                 if cw is not None:
                     more.extend(getattr(cw, kind))
-            hit[kind] = words.words_for(kind, lang, more)
-        if len(_cache) > 256:
-            _cache.clear()
-        _cache[key] = hit
-    return hit
+            found[kind] = words.words_for(kind, lang, more)
+        return found
+
+    return _per_version(_VOCAB, (flow.id, flow.version, lang), build)
 
 
 def new_session(
@@ -697,20 +712,18 @@ _MEMO_MAX = 4096
 
 
 def _whens(flow: Flow) -> dict[str, _When]:
-    """Each conditional question's parsed ``when:`` (flows are immutable: once per version)."""
-    key = (flow.id, flow.version)
-    hit = _WHEN.get(key)
-    if hit is None:
-        hit = {}
+    """Each conditional question's parsed ``when:``, once per flow version."""
+
+    def build() -> dict[str, _When]:
+        found: dict[str, _When] = {}
         for q in flow.questions:
             if q.when:
                 cond = expr.parse(q.when)
                 names = tuple(dict.fromkeys(r.name for r in expr.references(cond)))
-                hit[q.id] = _When(cond, names, {})
-        if len(_WHEN) > 256:
-            _WHEN.clear()
-        _WHEN[key] = hit
-    return hit
+                found[q.id] = _When(cond, names, {})
+        return found
+
+    return _per_version(_WHEN, (flow.id, flow.version), build)
 
 
 def _due(flow: Flow, q: Question, answers: dict[str, AnswerValue | None]) -> bool:

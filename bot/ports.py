@@ -43,9 +43,11 @@ class SessionStore(Protocol):
         now: datetime,
         limited: bool = True,
     ) -> Session:
-        """Raises ConflictError when the stored rev moved on (``DuplicateMessage`` when
-        ``message_id`` was already committed), RateLimited when the sender is over the limit
-        (an inbound message, i.e. one with a ``message_id``, unless ``limited`` is False)."""
+        """Store the step's session, answers and ``message_id`` together if the stored rev is
+        still ``expected_rev``; the session as stored. Raises ConflictError when the stored rev
+        moved on (reload and step again; ``DuplicateMessage`` when ``message_id`` was already
+        committed), RateLimited when the sender is over the limit (an inbound message, i.e. one
+        with a ``message_id``, unless ``limited`` is False). Nothing is written when it raises."""
 
     async def throttle(self, respondent: str) -> int:
         """Count a message that commits nothing; how far over the limit the sender is."""

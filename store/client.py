@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
-import hiredis
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import (
@@ -33,7 +32,8 @@ from redis.asyncio.connection import (
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import DataError, RedisClusterException, RedisError
+from redis.connection import HiredisRespSerializer
+from redis.exceptions import RedisClusterException, RedisError
 
 from bot.errors import StoreError
 from store.embedded import embedded_url
@@ -121,31 +121,20 @@ def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
     return nodes, options
 
 
+_PACKER = HiredisRespSerializer()
+
+
 def pack_command(args: tuple[Any, ...]) -> bytes:
-    """A command in Redis' wire format, packed by hiredis (C): the bytes redis-py's own packer
-    gives (tests/store/test_client.py checks). A first argument with spaces (``"SCRIPT LOAD"``)
-    is several words, as redis-py has it."""
-    if isinstance(args[0], str):
-        if " " in args[0]:
-            args = (*args[0].encode().split(), *args[1:])
-    elif b" " in args[0]:
-        args = (*args[0].split(), *args[1:])
-    try:
-        return bytes(hiredis.pack_command(args))
-    except TypeError:
-        pass
-    # hiredis takes str, int, float, bytes and memoryview; redis-py also takes bytearray.
-    args = tuple(bytes(a) if isinstance(a, bytearray) else a for a in args)
-    try:
-        return bytes(hiredis.pack_command(args))
-    except TypeError as exc:  # what redis-py's encoder says for None, bool, other types
-        raise DataError(f"invalid command argument: {exc}") from None
+    """A command in Redis' wire format, packed by hiredis (C) through redis-py's own
+    ``HiredisRespSerializer`` (what its sync client uses): ``"SCRIPT LOAD"`` is two words, a
+    bad argument type a ``DataError``."""
+    packed: list[bytes] = _PACKER.pack(*args)
+    return packed[0]
 
 
 class _HiredisPacking(AbstractConnection):
-    """Commands packed by hiredis (C) rather than redis-py's asyncio Python packer (its sync
-    client already does this), for ~4% of a web process's CPU per message, whose commit script
-    carries a dozen arguments."""
+    """Commands packed by hiredis (C) rather than redis-py's asyncio Python packer, for ~4% of a
+    web process's CPU per message, whose commit script carries a dozen arguments."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         return [pack_command(args)]
@@ -172,8 +161,10 @@ FAST_CLASSES = (_FastConnection, _FastSSLConnection, _FastUnixConnection)
 """The connection classes :func:`connect` uses (TCP, TLS, unix socket)."""
 
 
-def _retry() -> Retry:
-    return Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)
+def retry_policy(retries: int = 2) -> Retry:
+    """How often a command is sent again after a connection error or a timeout, and the
+    back-off between (every store operation is safe to repeat: see ``connect``)."""
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), retries)
 
 
 def connect(
@@ -200,7 +191,7 @@ def connect(
         max_connections=max_connections,
         socket_connect_timeout=2,
         socket_timeout=5,
-        retry=_retry(),
+        retry=retry_policy(),
         health_check_interval=30,
     )
     # from_url picked the class for the scheme (TCP, TLS, unix socket); no connection exists yet.
@@ -228,6 +219,6 @@ def connect_cluster(url: str, *, max_connections: int = 1024) -> RedisCluster:
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in nodes],
         max_connections=max_connections,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry=retry_policy(3),
         **settings,
     )

@@ -36,6 +36,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from store.client import AnyRedis, redis_errors
+from store.encode import ms, ttl_ms
 from store.keys import KeyBuilder
 from store.redis_store import RedisStore
 from store.scripts import Script, command
@@ -80,16 +81,6 @@ end
 return n
 """
 )
-
-
-def _ms(t: datetime) -> int:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return int(t.timestamp() * 1000)
-
-
-def _ttl_ms(d: timedelta) -> int:
-    return max(1, int(d.total_seconds() * 1000))
 
 
 def _day(t: datetime) -> date:
@@ -183,7 +174,7 @@ class DeliveryLog:
         channel: str = "sms",
     ) -> bool:
         """Record one failure; False if this message's ``status`` was already recorded."""
-        now_ms = _ms(now)
+        now_ms = ms(now)
         entry: dict[str, Any] = {"t": now_ms, "r": respondent, "m": message, "s": status}
         if code:
             entry["c"] = code
@@ -192,12 +183,12 @@ class DeliveryLog:
         args: list[str | int] = [
             f"{message}:{status}",
             now_ms,
-            now_ms - _ttl_ms(self.dedupe_window),
-            _ttl_ms(self.dedupe_window),
+            now_ms - ttl_ms(self.dedupe_window),
+            ttl_ms(self.dedupe_window),
             json.dumps(entry, separators=(",", ":")),
             self.cap,
             code or NO_CODE,
-            _ttl_ms(self.retention),
+            ttl_ms(self.retention),
         ]
         keys = [self.seen_key, self.recent_key, self.day_key(_day(now))]
         with redis_errors("delivery record"):
@@ -208,7 +199,7 @@ class DeliveryLog:
         key = self.keys.optout(respondent)
         with redis_errors("opt-out"):
             done = await command(
-                self.redis, "SET", key, _ms(now), "PX", _ttl_ms(self.optout_ttl), "NX"
+                self.redis, "SET", key, ms(now), "PX", ttl_ms(self.optout_ttl), "NX"
             )
         return bool(done)
 

@@ -1,4 +1,4 @@
-"""The JSON a commit writes: the session, the response's ``meta`` and each answer.
+"""The JSON a commit writes (the session, the response's ``meta``, each answer) and time units.
 
 Byte for byte what pydantic's ``model_dump_json`` gives (tests/store/test_encode.py checks it
 for any session), built with orjson from the models' fields: about a fifth of the CPU, which a
@@ -8,14 +8,14 @@ web process spends on every message. Fields are read from the model itself, so a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from bot.models import Answer, Session
+from bot.models import Answer, Session, Status
 
 _OPTIONS = orjson.OPT_UTC_Z  # UTC as "...Z", as pydantic writes it
 _DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
@@ -56,19 +56,26 @@ def session_json(s: Session) -> str:
     return orjson.dumps(_non_default(s, "rev"), option=_OPTIONS).decode()
 
 
+class ResponseMeta(BaseModel):
+    """The ``meta`` field of a response hash: the session's fields of these names."""
+
+    flow: str
+    version: str
+    channel: str
+    source: str | None = None
+    lang: str = "en"
+    status: Status = Status.ACTIVE
+    started_at: datetime
+    last_at: datetime
+    finished_at: datetime | None = None
+
+
+_META_FIELDS = tuple(ResponseMeta.model_fields)
+
+
 def meta_json(s: Session) -> bytes:
-    """The response's ``meta`` (:class:`store.redis_store.ResponseMeta`, None left out)."""
-    d: dict[str, Any] = {
-        "flow": s.flow,
-        "version": s.version,
-        "channel": s.channel,
-        "source": s.source,
-        "lang": s.lang,
-        "status": s.status,
-        "started_at": s.started_at,
-        "last_at": s.last_at,
-        "finished_at": s.finished_at,
-    }
+    """``ResponseMeta`` of ``s`` as ``model_dump_json(exclude_none=True)`` writes it."""
+    d = {name: getattr(s, name) for name in _META_FIELDS}
     return orjson.dumps({k: v for k, v in d.items() if v is not None}, option=_OPTIONS)
 
 
@@ -85,3 +92,8 @@ def ms(t: datetime) -> int:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return int(t.timestamp() * 1000)
+
+
+def ttl_ms(d: timedelta) -> int:
+    """A duration as a Redis TTL in milliseconds (at least 1: 0 would mean "no expiry")."""
+    return max(1, int(d.total_seconds() * 1000))

@@ -133,3 +133,8 @@ class KeyBuilder:
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this prefix (tests and tooling only)."""
         return f"{self.prefix}:*"
+
+
+def answer_field(question_id: str) -> str:
+    """The field of a response hash (``sb:{rid}:r:<flow>``) holding the answer to one question."""
+    return "a:" + question_id

@@ -23,8 +23,7 @@ Failures, as redis-py's (the same exception classes, so ``store.client.redis_err
   connects again;
 * no reply within ``timeout`` seconds: every command in flight fails with ``TimeoutError`` and
   the connection is dropped (a half-open connection would otherwise hang them all);
-* both are retried ``retries`` times with redis-py's exponential backoff, like the pool's
-  ``Retry``: every command sent this way is safe to repeat (the commit is version- and
+* both are retried by a redis-py ``Retry`` (the pool's own, from the client's settings): every command sent this way is safe to repeat (the commit is version- and
   message-id-checked, the rest idempotent);
 * an error reply raises what redis-py raises for it (``NoScriptError``, ``ResponseError``...).
 """
@@ -43,7 +42,8 @@ from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
-from redis.backoff import ExponentialBackoff
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import (
     AskError,
     ClusterDownError,
@@ -54,7 +54,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from store.client import FAST_CLASSES, pack_command
+from store.client import FAST_CLASSES, pack_command, retry_policy
 
 Command = Sequence[Any]
 _T = TypeVar("_T")
@@ -176,7 +176,7 @@ class Multiplexed:
         password: str | None = None,
         timeout: float = 5.0,
         connect_timeout: float = 2.0,
-        retries: int = 2,
+        retry: Retry | None = None,
         ssl: SSLContext | None = None,
     ) -> None:
         self.host, self.port, self.path = host, port, path
@@ -184,8 +184,7 @@ class Multiplexed:
         self.db, self.username, self.password = db, username, password
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self.retries = retries
-        self.backoff = ExponentialBackoff(cap=0.5, base=0.05)
+        self.retry = retry or retry_policy()
         self._proto: _Protocol | None = None
         self._opening: asyncio.Future[_Protocol] | None = None
 
@@ -219,6 +218,7 @@ class Multiplexed:
             "timeout": float(kwargs.get("socket_timeout") or 5.0),
             "connect_timeout": float(kwargs.get("socket_connect_timeout") or 2.0),
             "ssl": _ssl_context(connection_class, kwargs),
+            "retry": kwargs.get("retry"),
         }
         return cls(**{**settings, **override})
 
@@ -249,20 +249,16 @@ class Multiplexed:
         return await self._retrying(send_all)
 
     async def _retrying(self, send: Callable[[_Protocol], Awaitable[_T]]) -> _T:
-        """``send`` on the live connection, again on a new one after a connection error or a
-        timeout, at most ``retries`` times more, with redis-py's back-off between."""
-        failures = 0
-        while True:
-            try:
-                proto = self._proto
-                if proto is None or proto.error is not None or proto.loop is not _loop():
-                    proto = await self._open()
-                return await send(proto)
-            except (RedisConnectionError, RedisTimeoutError):
-                failures += 1
-                if failures > self.retries:
-                    raise
-                await asyncio.sleep(self.backoff.compute(failures))
+        """``send`` on the live connection, and on a new one after a connection error or a
+        timeout, as often as ``retry`` says."""
+
+        async def attempt() -> _T:
+            proto = self._proto
+            if proto is None or proto.error is not None or proto.loop is not _loop():
+                proto = await self._open()
+            return await send(proto)
+
+        return await self.retry.call_with_retry(attempt, _ignore)
 
     async def _open(self) -> _Protocol:
         """The live connection, opening it if needed (concurrent callers share one attempt)."""
@@ -322,6 +318,9 @@ class Multiplexed:
         self._discard()
 
 
+NO_RETRY = Retry(NoBackoff(), 0)
+"""For a cluster node's connection: a failure goes straight to redis-py's cluster client."""
+
 _REDIRECTED = (
     AskError,  # MovedError too
     TryAgainError,
@@ -370,14 +369,15 @@ class ClusterMultiplexed:
         if args[0] not in ("EVALSHA", "EVAL") or int(args[2]) < 1:
             return None
         try:
-            slot = self.cluster.keyslot(args[3])
-            node = self.cluster.nodes_manager.get_node_from_slot(slot)
+            node = self.cluster.get_node_from_key(args[3])
         except (SlotNotCoveredError, KeyError, IndexError, TypeError):
-            return None  # no slot map yet: the cluster client reads it
+            node = None  # no slot map yet: the cluster client reads it
+        if node is None:
+            return None
         if node.name not in self.nodes:
             self.nodes[node.name] = Multiplexed.for_settings(
                 node.connection_class, node.connection_kwargs,
-                host=node.host, port=node.port, db=0, retries=0,
+                host=node.host, port=node.port, db=0, retry=NO_RETRY,
             )  # fmt: skip
         return self.nodes[node.name]
 
@@ -408,6 +408,10 @@ def _parse_error(message: str) -> Exception:
     """The exception redis-py raises for an error reply (``NOSCRIPT ...`` -> NoScriptError)."""
     error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
     return error
+
+
+async def _ignore(error: Exception) -> None:
+    """Nothing to undo between attempts: a failed connection is replaced by the next one."""
 
 
 def _fresh(error: Exception) -> Exception:

@@ -49,18 +49,19 @@ from datetime import datetime, timedelta
 from heapq import heappop, heappush
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ValidationError
+from pydantic import Field, ValidationError
 
-from bot.errors import ConflictError, DuplicateMessage, RateLimited
+from bot.errors import ConflictError, DuplicateMessage, RateLimited, StoreError
 from bot.models import Answer, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
 from store.client import AnyRedis, is_redis_failure, redis_errors
-from store.encode import answer_json, meta_json, ms, session_json
+from store.encode import ResponseMeta, answer_json, meta_json, ms, session_json, ttl_ms
 from store.identity import respondent_id
-from store.keys import KeyBuilder
+from store.keys import KeyBuilder, answer_field
 from store.multiplex import ClusterMultiplexed, Multiplexed, multiplexed
 from store.scripts import (
     COMMIT,
+    CONFLICT,
     DUPLICATE,
     LOAD,
     RATE_LIMITED,
@@ -82,6 +83,10 @@ _THROTTLE = Script(THROTTLE)
 
 
 FIRST_CHECK = timedelta(hours=1)
+_ANSWER = answer_field("")
+_ANSWER_AT = len(_ANSWER)
+_OPTOUT_ACTION = {Status.OPTED_OUT: "set", Status.ACTIVE: "del"}
+"""What a commit does to the opt-out marker: STOP sets it, a live session clears it."""
 
 
 __all__ = ["DuplicateMessage", "Loaded", "RateLimit", "RedisStore", "Response", "ResponseMeta"]
@@ -154,29 +159,11 @@ class Loaded:
     latest_at: int | None = None  # a duplicate of their last committed message: its ms (LOAD)
 
 
-class ResponseMeta(BaseModel):
-    """The ``meta`` field of a response hash."""
-
-    flow: str
-    version: str
-    channel: str
-    source: str | None = None
-    lang: str = "en"
-    status: Status = Status.ACTIVE
-    started_at: datetime
-    last_at: datetime
-    finished_at: datetime | None = None
-
-
 class Response(ResponseMeta):
     """One respondent's answers to one flow, for exports and reports."""
 
     respondent: str
-    answers: dict[str, Answer | StoredAnswer] = {}
-
-
-def _ttl_ms(d: timedelta) -> int:
-    return max(1, int(d.total_seconds() * 1000))
+    answers: dict[str, Answer | StoredAnswer] = Field(default_factory=dict)
 
 
 def _text(v: bytes | str) -> str:
@@ -305,14 +292,9 @@ class RedisStore:
         now: datetime,
         limited: bool = True,
     ) -> Session:
-        """Store ``step`` atomically if the stored rev is still ``expected_rev``.
-
-        Returns the session as stored (``rev`` incremented, ``address`` dropped once finished).
-        Raises :class:`ConflictError` if another message got there first (reload and re-run the
-        step), :class:`DuplicateMessage` if ``message_id`` was already committed,
-        :class:`RateLimited` if the sender is over the limit (an inbound message, i.e. one with
-        a ``message_id``, unless ``limited`` is False), and :class:`StoreError` if Redis is unreachable. In each of those
-        cases nothing was written.
+        """:meth:`bot.ports.SessionStore.commit`, in one COMMIT script: the session (``rev``
+        incremented, ``address`` dropped once finished), answers, message id and markers, or
+        nothing. :class:`StoreError` if Redis is unreachable (nothing written either).
         """
         s = step.session
         if s.flow != flow.id:
@@ -323,7 +305,7 @@ class RedisStore:
             # No more messages will be sent, so the raw address is no longer needed.
             s = s.model_copy(update={"address": None})
             ttl = min(ttl, self.finished_ttl)
-        optout = {Status.OPTED_OUT: "set", Status.ACTIVE: "del"}.get(s.status, "")
+        optout = _OPTOUT_ACTION.get(s.status, "")
         now_ms = ms(now)
         k = self.keys
         data = session_json(s)  # = s.model_dump_json(exclude_defaults=True, exclude={"rev"})
@@ -337,10 +319,10 @@ class RedisStore:
             s.flow,
             message_id or "",
             now_ms,
-            now_ms - _ttl_ms(self.dedupe_window),
-            _ttl_ms(self.dedupe_window),
-            _ttl_ms(ttl),
-            _ttl_ms(self.retention),
+            now_ms - ttl_ms(self.dedupe_window),
+            ttl_ms(self.dedupe_window),
+            ttl_ms(ttl),
+            ttl_ms(self.retention),
             optout,
             meta_json(s),
             *self._rate_args(message_id if limited else None),
@@ -348,8 +330,8 @@ class RedisStore:
             len(step.answers),
         ]
         for a in step.answers:
-            args += [f"a:{a.question}", answer_json(a)]
-        args += [f"a:{q}" for q in step.cleared]
+            args += [answer_field(a.question), answer_json(a)]
+        args += [answer_field(q) for q in step.cleared]
         keys = [
             k.session(rid), k.seen(rid), k.response(rid, s.flow), k.flows(rid), k.optout(rid),
             k.rate(rid),
@@ -368,21 +350,22 @@ class RedisStore:
             await self.remember_questions(flow)
         with redis_errors("commit"):
             code, value = (int(x) for x in await _COMMIT(self._hot, keys, args))
-        if code < 0:
-            # Whatever this process had cached for them is now suspect.
-            self.cache.drop(rid)
+        if code == RATE_LIMITED:  # checked after the rev: a cached copy is still current
+            assert self.rate_limit is not None
+            raise RateLimited(value - self.rate_limit.messages)
+        if code in (DUPLICATE, CONFLICT):
+            self.cache.drop(rid)  # whatever this process had cached for them is suspect
             if code == DUPLICATE:
                 raise DuplicateMessage(
                     f"message {message_id!r} of {rid} was already committed",
                     latest_at=value or None,
                 )
-            if code == RATE_LIMITED:
-                assert self.rate_limit is not None
-                raise RateLimited(value - self.rate_limit.messages)
             raise ConflictError(
                 f"session of {rid} is at rev {value}, expected {expected_rev}",
                 immediate=bool(guard),
             )
+        if code < 0:
+            raise StoreError(f"unexpected commit reply {code} for {rid}")
         if value and not indexed:
             await self._index(s.flow, rid, s.started_at, first_check)
         stored = s.model_copy(update={"rev": code})
@@ -393,13 +376,13 @@ class RedisStore:
         """COMMIT's (window ms, limit): only inbound messages count (not reminders)."""
         if self.rate_limit is None or not message_id:
             return 0, 0
-        return _ttl_ms(self.rate_limit.window), self.rate_limit.messages
+        return ttl_ms(self.rate_limit.window), self.rate_limit.messages
 
     async def throttle(self, respondent: str) -> int:
         """Count a message that commits nothing; how far over the limit the sender now is."""
         if self.rate_limit is None:
             return 0
-        window = _ttl_ms(self.rate_limit.window)
+        window = ttl_ms(self.rate_limit.window)
         with redis_errors("throttle"):
             count = int(await _THROTTLE(self._hot, [self.keys.rate(respondent)], [window]))
         return max(0, count - self.rate_limit.messages)
@@ -410,7 +393,7 @@ class RedisStore:
         key = self.keys.index_for(flow, rid)
         commands: list[tuple[str | int, ...]] = [
             ("ZADD", key, "NX", ms(started), rid),
-            ("PEXPIRE", key, _ttl_ms(self.retention)),
+            ("PEXPIRE", key, ttl_ms(self.retention)),
             ("ZADD", self.keys.due_for(flow, rid), "NX", ms(check), rid),
         ]
         with redis_errors("index"):
@@ -565,7 +548,7 @@ class RedisStore:
                 c.buf.clear()
             with redis_errors("response read"):
                 for names in await pipe.execute():
-                    found.update(n[2:] for n in map(_text, names) if n.startswith("a:"))
+                    found.update(n[_ANSWER_AT:] for n in map(_text, names) if n.startswith(_ANSWER))
             cursors = [c for c in cursors if not c.done]
         return found
 
@@ -583,8 +566,8 @@ class RedisStore:
     async def prepare(self) -> None:
         """Load the scripts, so the first commit after a start needs no EVAL fallback."""
         with redis_errors("script load"):
-            await _COMMIT.load(self.redis)
-            await _LOAD.load(self.redis)
+            for script in (_COMMIT, _LOAD, _THROTTLE):
+                await script.load(self.redis)
 
     async def ping(self) -> bool:
         try:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from store.client import AnyRedis, redis_errors
+from store.encode import ms
 from store.keys import KeyBuilder
 from store.scripts import Script
 
@@ -57,10 +58,6 @@ return 1
 )
 
 
-def _ms(t: datetime) -> int:
-    return int(t.timestamp() * 1000)
-
-
 @dataclass(frozen=True)
 class Claim:
     flow: str
@@ -81,12 +78,12 @@ class ReminderQueue:
 
     async def schedule(self, flow: str, rid: str, at: datetime, *, only_new: bool = False) -> None:
         with redis_errors("schedule"):
-            await self.redis.zadd(self.key_for(flow, rid), {rid: _ms(at)}, nx=only_new)
+            await self.redis.zadd(self.key_for(flow, rid), {rid: ms(at)}, nx=only_new)
 
     async def schedule_many(self, flow: str, items: dict[str, datetime]) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for rid, at in items.items():
-            pipe.zadd(self.key_for(flow, rid), {rid: _ms(at)})
+            pipe.zadd(self.key_for(flow, rid), {rid: ms(at)})
         with redis_errors("schedule"):
             await pipe.execute()
 
@@ -96,14 +93,14 @@ class ReminderQueue:
 
     async def claim(self, flow: str, shard: int, now: datetime, lease: timedelta,
                     limit: int) -> list[Claim]:
-        lease_ms = _ms(now + lease)
+        lease_ms = ms(now + lease)
         with redis_errors("claim"):
-            rids = await _CLAIM(self.redis, [self.key(flow, shard)], [_ms(now), limit, lease_ms])
+            rids = await _CLAIM(self.redis, [self.key(flow, shard)], [ms(now), limit, lease_ms])
         return [Claim(flow, r.decode() if isinstance(r, bytes) else str(r), lease_ms) for r in rids]
 
     async def finish(self, claim: Claim, next_at: datetime | None) -> bool:
         """Re-schedule (or remove, if ``next_at`` is None) a claimed entry; False if we lost it."""
-        args = [claim.rid, claim.lease, "" if next_at is None else _ms(next_at)]
+        args = [claim.rid, claim.lease, "" if next_at is None else ms(next_at)]
         with redis_errors("finish"):
             done = await _FINISH(self.redis, [self.key_for(claim.flow, claim.rid)], args)
         return bool(done)

@@ -8,36 +8,58 @@ the whole hash) and builds answer objects only when asked (``answers``, used by 
 
 * ``fields``: every field of the hash by its raw name (``b"meta"``, ``b"a:<question id>"``), each
   value the decoded JSON: ``{"v": value, "t": ms, "o": other?}`` for an answer (see
-  :mod:`store.keys`). Exports fill their columns straight from these.
+  :mod:`store.keys`). Only this module reads that layout: exports take the values through
+  :meth:`StoredResponse.answer_values`, which ``answers`` is built from too.
 * ``meta``: the ``meta`` object (``ResponseMeta`` as JSON); its times are also parsed into
-  ``started_at``, ``last_at``, ``finished_at``.
+  ``started_at``, ``last_at``, ``finished_at`` (that parse, ~0.1 us each, is what checks them),
+  and :meth:`StoredResponse.utc_texts` gives them as export text, cut from the stored text
+  rather than formatted from the parsed time (~1.6 us each).
 
 A response whose ``meta`` is missing or unreadable is skipped (an index entry without a
-response: erased, expired, or a crash between the two writes). An unreadable answer field is
-left out of ``answers`` (and of an export's row) with a warning, rather than losing the rest of
-that respondent's answers.
+response: erased, expired, or a crash between the two writes). An unreadable answer field (not
+an object, or without its time ``"t"``) is left out of ``answer_values``, and so of ``answers``
+and of every export format, with a warning, rather than losing the rest of that respondent's
+answers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from bot.models import Status, StoredAnswer
+from bot.models import AnswerValue, Status, StoredAnswer
 from store.client import AnyRedis, is_cluster
+from store.keys import answer_field
 from store.scripts import Script
 
 log = logging.getLogger(__name__)
 
 META = b"meta"
-ANSWER_PREFIX = b"a:"
+ANSWER_PREFIX = answer_field("").encode()
+_PREFIX_LEN = len(ANSWER_PREFIX)
 
 _STATUSES: dict[str, Status] = {s.value: s for s in Status}
+
+_QUESTION_IDS: dict[bytes, str | None] = {}
+"""Field name -> question id (None for a field that is no answer, like ``meta``): the same few
+dozen names come with every response. Emptied when full."""
+_QUESTION_IDS_MAX = 4096
+_UNSEEN: Any = object()
+
+
+def _question_id(name: bytes) -> str | None:
+    """The question id of an answer field's name, or None for another field (remembered).
+    Raises UnicodeDecodeError for a name that is not UTF-8 (not remembered: warned about)."""
+    qid = name[_PREFIX_LEN:].decode() if name[:_PREFIX_LEN] == ANSWER_PREFIX else None
+    if len(_QUESTION_IDS) >= _QUESTION_IDS_MAX:
+        _QUESTION_IDS.clear()
+    _QUESTION_IDS[name] = qid
+    return qid
 
 
 def iso_time(text: str) -> datetime:
@@ -46,9 +68,18 @@ def iso_time(text: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+def _utc_text(text: str, parsed: datetime) -> str:
+    """A stored time as ``2026-11-23T10:00:00Z`` (UTC, whole seconds). What the store writes
+    (``...Z``, maybe with a fraction) already is that in its first 19 characters: cut, not
+    formatted (formatting a datetime costs ~1.6 us, three a row); other text is formatted."""
+    if len(text) >= 20 and text[-1] == "Z" and text[10] == "T" and text[19] in "Z.":
+        return text[:19] + "Z"
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class StoredResponse:
     """One respondent's response to one flow, as stored; satisfies ``bot.results.export``'s
-    ``ResponseLike`` (exports and reports read these, never write them)."""
+    ``StoredResponseLike`` (exports and reports read these, never write them)."""
 
     __slots__ = (
         "_answers",
@@ -82,23 +113,43 @@ class StoredResponse:
         self.finished_at = iso_time(finished) if finished else None
         self._answers: dict[str, StoredAnswer] | None = None
 
+    def answer_values(self) -> Iterator[tuple[str, AnswerValue | None, str | None, int]]:
+        """``(question id, value, other, ms)`` of each readable answer, in the hash's order (no
+        answer objects: the cheap way to every value, for exports). A skipped answer has value
+        None. An unreadable answer field is left out with a warning (each time it is met)."""
+        ids = _QUESTION_IDS
+        for name, d in self.fields.items():
+            try:
+                qid = ids.get(name, _UNSEEN)
+                if qid is _UNSEEN:
+                    qid = _question_id(name)
+                if qid is None:  # meta, or another field that is no answer
+                    continue
+                value, other, ms = d.get("v"), d.get("o"), d["t"]
+            except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+                log.warning("skipping unreadable answer %r of %s: %r", name, self.respondent, exc)
+                continue
+            yield qid, value, other, ms
+
     @property
     def answers(self) -> dict[str, StoredAnswer]:
         """Answers by question id, in the order they were given (time, then question id)."""
         if self._answers is None:
-            found: list[StoredAnswer] = []
-            for name, d in self.fields.items():
-                if name[:2] != ANSWER_PREFIX:
-                    continue
-                try:
-                    found.append(StoredAnswer(name[2:].decode(), d.get("v"), d.get("o"), d["t"]))
-                except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-                    log.warning(
-                        "skipping unreadable answer %r of %s: %r", name, self.respondent, exc
-                    )
+            found = [StoredAnswer._make(a) for a in self.answer_values()]
             found.sort(key=_answer_order)
             self._answers = {a.question: a for a in found}
         return self._answers
+
+    def utc_texts(self) -> tuple[str, str | None, str]:
+        """Started, finished (None until then) and last message times as ISO text in UTC, whole
+        seconds (``2026-11-23T10:00:00Z``): what an export writes, without formatting a time."""
+        meta = self.meta
+        finished = self.finished_at
+        return (
+            _utc_text(meta["started_at"], self.started_at),
+            _utc_text(meta["finished_at"], finished) if finished is not None else None,
+            _utc_text(meta["last_at"], self.last_at),
+        )
 
     def __repr__(self) -> str:
         return (

@@ -7,6 +7,9 @@ node reports ``cluster_state:ok`` with all 16,384 slots assigned. :meth:`LocalCl
 :meth:`LocalCluster.restart` stop one node outright and bring it back on the same port and folder
 (its ``nodes.conf`` and append-only file), for failover tests.
 
+Also two helpers the tests and benchmarks share, importable without pytest: :func:`free_port`
+and :func:`delete_prefix`.
+
 Try it by hand::
 
     .venv/bin/python -m store.testing_cluster      # prints the REDIS_URL, Ctrl-C stops it
@@ -28,6 +31,8 @@ from types import TracebackType
 
 import redis
 
+from store.client import AnyRedis
+
 SLOTS = 16384
 
 
@@ -39,6 +44,13 @@ def find_binaries() -> tuple[str, str] | None:
     """``(redis-server, redis-cli)`` on PATH, or None if either is missing."""
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     return (server, cli) if server and cli else None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the kernel picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _port_free(port: int) -> bool:
@@ -54,14 +66,36 @@ def free_cluster_ports(n: int) -> list[int]:
     """``n`` ports whose cluster bus port (port + 10000) is free too."""
     ports: list[int] = []
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
+        port = free_port()
         if port + 10000 < 65536 and port not in ports and _port_free(port + 10000):
             ports.append(port)
             if len(ports) == n:
                 return ports
     raise ClusterStartError("no free port pairs (P, P+10000) on 127.0.0.1")
+
+
+async def delete_prefix(client: AnyRedis, prefix: str) -> int:
+    """Delete every key of ``prefix`` (SCAN visits every master of a cluster), a pipeline of
+    single-key DELs per thousand keys (one DEL of many keys would be CROSSSLOT on a cluster).
+    Returns how many were deleted."""
+    n = 0
+    batch: list[bytes] = []
+
+    async def flush() -> int:
+        pipe = client.pipeline(transaction=False)
+        for key in batch:
+            pipe.delete(key)
+        done = sum(int(x) for x in await pipe.execute())
+        batch.clear()
+        return done
+
+    async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            n += await flush()
+    if batch:
+        n += await flush()
+    return n
 
 
 @dataclass

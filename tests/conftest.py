@@ -11,10 +11,13 @@ else. An unreachable real server, or a cluster that cannot be started, skips the
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import NoReturn
 
 import fakeredis
@@ -25,6 +28,7 @@ from redis.exceptions import RedisError
 
 from store.client import AnyRedis, connect_cluster
 from store.testing_cluster import ClusterStartError, LocalCluster
+from store.testing_cluster import delete_prefix as delete_prefix  # the tests' (re-exported)
 
 REAL_REDIS_URL = os.environ.get("SURVEYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -57,27 +61,25 @@ async def real_redis(url: str = REAL_REDIS_URL) -> Redis:
     return client
 
 
-async def delete_prefix(client: AnyRedis, prefix: str) -> int:
-    """Delete every key of ``prefix`` (SCAN visits every master of a cluster), a pipeline of
-    single-key DELs per thousand keys (one DEL of many keys would be CROSSSLOT on a cluster)."""
-    n = 0
-    batch: list[bytes] = []
-
-    async def flush() -> int:
-        pipe = client.pipeline(transaction=False)
-        for key in batch:
-            pipe.delete(key)
-        done = sum(int(x) for x in await pipe.execute())
-        batch.clear()
-        return done
-
-    async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        batch.append(key)
-        if len(batch) >= 1000:
-            n += await flush()
-    if batch:
-        n += await flush()
-    return n
+async def eventually(
+    cond: Callable[[], bool | Awaitable[bool]],
+    timeout: float = 60,  # noqa: ASYNC109 - a deadline for the condition, reported as a failure
+    interval: float = 0.01,
+) -> None:
+    """Until ``cond()`` (or what it returns, awaited) is true, checked every ``interval`` seconds;
+    fails the test if it is still false after ``timeout`` seconds. For waiting on work done
+    elsewhere (other tasks, processes, servers) before asserting on it: the deadline is generous,
+    since a slow machine must only make the test slower, never fail it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if inspect.isawaitable(got):
+            got = await got
+        if got:
+            return
+        if time.monotonic() >= deadline:
+            pytest.fail(f"still not true after {timeout:g} s: {getattr(cond, '__qualname__', cond)}")
+        await asyncio.sleep(interval)
 
 
 def start_cluster() -> LocalCluster:
@@ -109,6 +111,18 @@ async def cluster_client(cluster: LocalCluster) -> RedisCluster:
         await client.aclose()
         missing(f"local Redis Cluster at {cluster.url} does not answer: {exc}")
     return client
+
+
+@pytest.fixture
+async def cluster(redis_cluster: LocalCluster, key_prefix: str) -> AsyncIterator[RedisCluster]:
+    """A client of the session's local cluster (:func:`cluster_client`); the test's keys (under
+    ``key_prefix``) are deleted afterwards."""
+    client = await cluster_client(redis_cluster)
+    try:
+        yield client
+    finally:
+        await delete_prefix(client, key_prefix)
+        await client.aclose()
 
 
 @pytest.fixture(

@@ -13,11 +13,8 @@ dict lookup rather than a filter over all pairs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TypeVar, overload
+from collections.abc import Iterator, Mapping
 from urllib.parse import unquote_plus
-
-_T = TypeVar("_T")
 
 MAX_FIELDS = 200
 """More form fields than any Twilio webhook sends (an MMS with 10 media has about 45)."""
@@ -31,74 +28,29 @@ class Params(Mapping[str, str]):
     """The form, name -> values in the order sent, names in order of first appearance.
 
     As a mapping (``[]``, ``get``, ``items``) a repeated field gives its last value, as
-    starlette's ``ImmutableMultiDict`` does; ``getall``/``getlist`` give them all. ``getall`` is
-    what Twilio's ``RequestValidator`` asks for first: without it, it raises and catches an
+    starlette's ``ImmutableMultiDict`` does; ``getall`` gives them all. ``getall`` is what
+    Twilio's ``RequestValidator`` asks for first: without it, it raises and catches an
     AttributeError per field.
     """
 
     __slots__ = ("_lists",)
 
-    _lists: dict[str, list[str]]
-
-    def __init__(self, pairs: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
-        lists: dict[str, list[str]] = {}
-        items = pairs.items() if isinstance(pairs, Mapping) else pairs
-        for name, value in items:
-            if name in lists:
-                lists[name].append(value)
-            else:
-                lists[name] = [value]
+    def __init__(self, lists: dict[str, list[str]]) -> None:
+        """Takes ``lists`` (non-empty lists, owned from now on) without copying."""
         self._lists = lists
-
-    @classmethod
-    def _of(cls, lists: dict[str, list[str]]) -> Params:
-        """Take ``lists`` (non-empty lists, owned from now on) without copying."""
-        params = cls.__new__(cls)
-        params._lists = lists
-        return params
 
     def __getitem__(self, name: str) -> str:
         return self._lists[name][-1]
 
-    @overload
-    def get(self, name: str, /) -> str | None: ...
-    @overload
-    def get(self, name: str, /, default: str | _T) -> str | _T: ...
-
-    def get(self, name: str, /, default: object = None) -> object:
-        values = self._lists.get(name)
-        return default if values is None else values[-1]
-
     def getall(self, name: str) -> list[str]:
         """Every value of ``name`` in the order sent (a copy; ``[]`` when absent)."""
         return list(self._lists.get(name, ()))
-
-    getlist = getall
-
-    def multi_items(self) -> list[tuple[str, str]]:
-        """Every (name, value) pair, grouped by name in order of first appearance."""
-        return [(name, value) for name, values in self._lists.items() for value in values]
-
-    def lists(self) -> dict[str, list[str]]:
-        """A copy of the form as name -> values."""
-        return {name: list(values) for name, values in self._lists.items()}
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._lists
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._lists)
 
     def __len__(self) -> int:
         return len(self._lists)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Params):
-            return self._lists == other._lists
-        return super().__eq__(other)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.multi_items()!r})"
 
 
 def parse_form(body: bytes, max_fields: int = MAX_FIELDS) -> Params:
@@ -128,4 +80,4 @@ def parse_form(body: bytes, max_fields: int = MAX_FIELDS) -> Params:
                 values.append(value)
     except ValueError as exc:  # UnicodeDecodeError is a ValueError too
         raise BadRequest(f"not a valid form: {exc}") from None
-    return Params._of(lists)
+    return Params(lists)

@@ -155,10 +155,8 @@ class TwilioWebhooks:
             outcome = await self.services.dispatcher.handle(inbound)
         except StoreError as exc:  # ConflictError included: nothing was written either way
             return _unavailable(exc)
-        if outcome.duplicate:
-            # No second step. Its replies are the current question again when this was their
-            # last message (Twilio retrying a reply that never arrived), else none.
-            log.info("duplicate Twilio message %s from %s", sid, mask(sender))
+        # A duplicate (no second step) has the current question again as its replies when it
+        # was their last message (Twilio retrying a reply that never arrived), else none.
         return _twiml(messages(outcome.replies))
 
     async def status(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
@@ -20,6 +21,8 @@ TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "twilio-test-auth-token"
 TELEGRAM_TOKEN = "123456:TEST-token-for-tests"
 TELEGRAM_SECRET = "telegram-webhook-secret"
+BOT_NUMBER = "+447700900000"  # the Twilio number respondents text
+START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # where the test clock starts
 
 
 class Clock:
@@ -35,36 +38,48 @@ class Clock:
         self.now += timedelta(**kw)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
+def copy_flows_dir(tmp_path: Path) -> Path:
+    """``tmp_path/flows``: the shipped flows plus tests/bot/flows/every-type.yaml."""
     folder = tmp_path / "flows"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     for f in (ROOT / "flows").glob("*.yaml"):
         shutil.copy(f, folder / f.name)
     shutil.copy(ROOT / "tests" / "bot" / "flows" / "every-type.yaml", folder / "every-type.yaml")
     return folder
 
 
+def adapter_settings(flows: Path, data: Path, **extra: Any) -> Settings:
+    """Settings with every channel configured with the test credentials; ``extra`` adds or
+    overrides values (keyed as below)."""
+    values: dict[str, Any] = {
+        "SURVEYBOT_FLOWS": flows,
+        "SURVEYBOT_DATA": data,
+        "SURVEYBOT_SECRET": SecretStr("test-secret"),
+        "SURVEYBOT_PUBLIC_URL": PUBLIC_URL,
+        "twilio_account_sid": TWILIO_SID,
+        "twilio_auth_token": SecretStr(TWILIO_TOKEN),
+        "twilio_from_number": BOT_NUMBER,
+        "telegram_token": SecretStr(TELEGRAM_TOKEN),
+        "telegram_secret_token": SecretStr(TELEGRAM_SECRET),
+        "telegram_bot_username": "LLRCarersBot",
+        "_env_file": None,
+    }
+    return Settings(**(values | extra))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+def flows_dir(tmp_path: Path) -> Path:
+    return copy_flows_dir(tmp_path)
+
+
 @pytest.fixture
 def settings(flows_dir: Path, tmp_path: Path) -> Settings:
-    return Settings(
-        SURVEYBOT_FLOWS=flows_dir,
-        SURVEYBOT_DATA=tmp_path / "data",
-        SURVEYBOT_SECRET=SecretStr("test-secret"),
-        SURVEYBOT_PUBLIC_URL=PUBLIC_URL,
-        twilio_account_sid=TWILIO_SID,
-        twilio_auth_token=SecretStr(TWILIO_TOKEN),
-        twilio_from_number="+447700900000",
-        telegram_token=SecretStr(TELEGRAM_TOKEN),
-        telegram_secret_token=SecretStr(TELEGRAM_SECRET),
-        telegram_bot_username="LLRCarersBot",
-        _env_file=None,
-    )
+    return adapter_settings(flows_dir, tmp_path / "data")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Shared by the fault tests (tests/reliability) and the soak benchmark (benchmarks/bench_soak.py):
 a private ``redis-server`` and ``surveybot serve`` processes, signed Twilio webhooks walking the
-carers flow, and the check that what Redis holds is exactly what was acknowledged.
+carers flow, and the check that what Redis holds is exactly what was acknowledged
+(:func:`stored_differences`). No pytest here: the benchmark imports it too.
 
 The oracle for "what was acknowledged" is a clean run of the same script through the real
 dispatcher on fakeredis (:func:`reference`): after ``k`` messages acknowledged with 200, a
@@ -39,6 +40,7 @@ from adapters.services import build_services
 from bot.config import Settings
 from bot.models import Inbound, Status
 from store import KeyBuilder, RedisStore
+from store.testing_cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW_ID = "carers-strategy"
@@ -58,12 +60,6 @@ SCRIPT = [
 """A carer's whole route through flows/carers-strategy.yaml, one SMS per item."""
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 """What the webhook answers to a duplicate MessageSid (and nothing else in this script)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def copy_flows(dest: Path) -> Path:
@@ -204,6 +200,10 @@ def app_env(redis_url: str, prefix: str, flows: Path, data: Path) -> dict[str, s
     return env
 
 
+CRASH_MARKS = ("Traceback", "Exception in ASGI")
+"""In an app's output: an exception nothing handled."""
+
+
 class AppServer:
     """``adapters.app:create_app`` (or another factory) under uvicorn, in its own process."""
 
@@ -259,6 +259,18 @@ class AppServer:
 
     def output(self) -> str:
         return _tail(self.log, 60)
+
+    def crash_log(self) -> str | None:
+        """The app's output from its first unhandled exception on (a ``Traceback``, or uvicorn's
+        ``Exception in ASGI application``), or None if there was none."""
+        try:
+            lines = self.log.read_text(errors="replace").splitlines(keepends=True)
+        except OSError:
+            return None
+        for at, line in enumerate(lines):
+            if any(mark in line for mark in CRASH_MARKS):
+                return "".join(lines[at : at + 60])
+        return None
 
 
 @contextlib.contextmanager
@@ -341,12 +353,19 @@ async def mismatch(
     return f"{number}: " + "; ".join(problems) if problems else None
 
 
-async def delete_prefix(client: Redis, prefix: str) -> int:
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=2000)]
-    n = 0
-    for i in range(0, len(keys), 1000):
-        n += int(await client.delete(*keys[i : i + 1000]))
-    return n
+async def stored_differences(
+    client: Redis, prefix: str, acked: Mapping[str, int], ref: Sequence[Answers]
+) -> list[str]:
+    """The check after a run: for every number whose stored state (under ``prefix``) is not
+    exactly its first ``acked[number]`` messages, the ones acknowledged with 200, why not
+    (:func:`mismatch`). A hundred numbers at a time."""
+    store = store_for(client, prefix)
+    items = list(acked.items())
+    problems: list[str] = []
+    for i in range(0, len(items), 100):
+        found = await asyncio.gather(*(mismatch(store, n, a, ref) for n, a in items[i : i + 100]))
+        problems += [p for p in found if p]
+    return problems
 
 
 class Lanes:

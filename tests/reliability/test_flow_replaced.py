@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -88,10 +90,19 @@ async def live(
             await redis.aclose()
 
 
+def _save(path: Path, text: str) -> None:
+    """Replace the file in one step, as an editor saving through a temporary file does: the
+    refresh loop (every REFRESH s) never reads it half-written (empty, or cut short)."""
+    tmp = path.with_name(f".{path.name}.tmp")  # not a flow file name: the loader skips it
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 async def _until(
     client: httpx.AsyncClient, done: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + 5
+    """``/healthz`` once ``done`` holds for it, or at the (generous) deadline."""
+    deadline = time.monotonic() + 60
     while True:
         health: dict[str, Any] = (await client.get("/healthz")).json()
         if done(health) or time.monotonic() > deadline:
@@ -126,7 +137,7 @@ async def test_invalid_flow_file_keeps_the_last_good_version_serving(
     caplog.set_level(logging.ERROR, logger="bot.loader")
     good_text = path.read_text(encoding="utf-8")
     broken, line, why = breakage(good_text.splitlines(keepends=True))
-    path.write_text("".join(broken), encoding="utf-8")
+    _save(path, "".join(broken))
     health = await _until(client, lambda h: bool(h["flow_errors"]))
 
     # /healthz names the file and the line, and says why.
@@ -155,7 +166,7 @@ async def test_invalid_flow_file_keeps_the_last_good_version_serving(
         assert loaded.session.version == good
 
     # The officer fixes the file (with a change): the new version serves, the error clears.
-    path.write_text(good_text.replace("Text STOP to stop", "Text STOP to end"), encoding="utf-8")
+    _save(path, good_text.replace("Text STOP to stop", "Text STOP to end"))
     health = await _until(client, lambda h: not h["flow_errors"])
     assert health["flow_errors"] == {}, health
     assert health["flows"][FLOW_ID] != good, health

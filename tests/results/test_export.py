@@ -21,7 +21,15 @@ from redis.asyncio import Redis
 from bot.loader import FlowRegistry, require_flow
 from bot.models import Answer, AnswerValue, Status
 from bot.results.commands import export_flow
-from bot.results.export import Table, column_letter, export, neutralise
+from bot.results.export import (
+    Cell,
+    Table,
+    _SheetWriter,
+    column_letter,
+    csv_cells,
+    export,
+    neutralise,
+)
 from store import KeyBuilder, RedisStore, Response
 from tests.results.world import (
     ADDRESSES,
@@ -306,6 +314,19 @@ def test_formula_injection_neutralised_in_csv() -> None:
     assert rows_of(out.getvalue())[0]["hours"] == "'=2+2"
 
 
+def test_csv_cells_neutralise_every_text_and_nothing_else() -> None:
+    # CSV's one safety pass, over a finished row: text from any column (stored values, labels,
+    # meta), never numbers; a str subclass is text too.
+    class Label(str):
+        pass
+
+    row: list[Cell] = ["=a", "-1", -1, 1.5, None, "", "ok", "@x", "\tz", "\rz", "+", Label("-l")]
+    assert csv_cells(row) == [
+        "'=a", "'-1", -1, 1.5, None, "", "ok", "'@x", "'\tz", "'\rz", "'+", "'-l",
+    ]  # fmt: skip
+    assert csv_cells(row) == [neutralise(c) if isinstance(c, str) else c for c in row]
+
+
 def test_formula_injection_neutralised_in_xlsx() -> None:
     flow = require_flow(EVERY_TYPE)
     out = io.BytesIO()
@@ -348,6 +369,44 @@ async def test_xlsx_reads_back_in_excel_form(world: World) -> None:
         assert ["" if v is None else str(v) for v in xrow] == [
             v.removeprefix("'") for v in crow.values()
         ]
+
+
+def test_xlsx_header_row_is_bold_and_the_rest_is_not() -> None:
+    flow = require_flow(EVERY_TYPE)
+    out = io.BytesIO()
+    export(flow, [response({"name": "Asha", "hours": 3, "know": True})], out, "xlsx")
+    wb = openpyxl.load_workbook(io.BytesIO(out.getvalue()))
+    ws = wb["Responses"]
+    assert all(c.font.b for c in ws[1])
+    assert [c.value for c in ws[1]] == Table(flow).headers
+    data = [c for c in ws[2] if c.value is not None]
+    assert {type(c.value) for c in data} == {str, int}
+    assert not any(c.font.b for c in data)
+    assert not any(c.font.b for row in wb["About"].iter_rows() for c in row)
+
+
+def test_sheet_rows_with_and_without_a_style() -> None:
+    # One writer for both: a styled row (the header) carries s="1" on every cell, and a text
+    # remembered from a plain row is not reused without it (nor the other way round).
+    buf = io.BytesIO()
+    sheet = _SheetWriter(buf, 8, freeze=False, widths=[])
+    cells: list[Cell] = [" a & b", "x\x07y", 3, 1.5, True, None, "", "Zażółć\t"]
+    for style in (0, 1, 0):
+        sheet.row(cells, style=style)
+    sheet.close(autofilter=False)
+    xml = buf.getvalue().decode()
+
+    def row(n: int, s: str) -> str:
+        return (
+            f'<row r="{n}"><c r="A{n}" t="inlineStr"{s}><is><t xml:space="preserve"> a &amp; b'
+            f'</t></is></c><c r="B{n}" t="inlineStr"{s}><is><t>xy</t></is></c>'
+            f'<c r="C{n}"{s}><v>3</v></c><c r="D{n}"{s}><v>1.5</v></c>'
+            f'<c r="E{n}" t="b"{s}><v>1</v></c><c r="H{n}" t="inlineStr"{s}><is>'
+            f'<t xml:space="preserve">Zażółć\t</t></is></c></row>'
+        )
+
+    bold = ' s="1"'
+    assert f"<sheetData>{row(1, '')}{row(2, bold)}{row(3, '')}</sheetData>" in xml
 
 
 def test_xlsx_to_a_pipe_and_with_unreadable_characters() -> None:

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import urlencode
 
 import fakeredis
+import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -33,26 +32,23 @@ from twilio.request_validator import RequestValidator
 from adapters import telegram as tg
 from adapters.app import create_app
 from adapters.services import Services, build_services
+from adapters.web.chat import COOKIE_NAME
 from bot.config import Settings
 from store.client import AnyRedis
 from tests.adapters.conftest import (
     PUBLIC_URL,
+    START,
     TELEGRAM_SECRET,
-    TELEGRAM_TOKEN,
-    TWILIO_SID,
     TWILIO_TOKEN,
     Clock,
+    adapter_settings,
+    copy_flows_dir,
 )
-from tests.adapters.sms_twilio.twilio_fakes import snapshot as redis_snapshot
+from tests.adapters.sms_twilio import twilio_fakes
+from tests.adapters.sms_twilio.twilio_fakes import FORM, WEBHOOK, inbound_form, twiml_messages
 from tests.adapters.telegram.conftest import FakeTelegram
 
-ROOT = Path(__file__).resolve().parents[2]
-START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-FORM = "application/x-www-form-urlencoded"
-SMS = "/sms/twilio"
-STATUS = "/sms/twilio/status"
-TELEGRAM = "/telegram/webhook"
-BOT_NUMBER = "+447700900000"
+SECRET = "security-test-secret"  # SURVEYBOT_SECRET, the respondent-id key
 
 Headers = list[tuple[bytes, bytes]]
 Pairs = Sequence[tuple[str, str]]
@@ -72,6 +68,11 @@ class Answer:
             if k == key:
                 return v.decode("latin-1")
         return None
+
+    def twiml(self) -> list[str]:
+        """The texts of the ``<Message>`` verbs of a 200 TwiML answer."""
+        assert self.status == 200, self
+        return twiml_messages(httpx.Response(200, headers=self.headers, content=self.body))
 
 
 async def call(
@@ -145,40 +146,20 @@ def twilio_headers(signature: str | None, content_type: str = FORM) -> Headers:
     return headers
 
 
+# Empty in every GB message; left out so that ``From`` and ``FromCountry`` are neighbours in the
+# string Twilio signs (test_forged_and_replayed re-splits a request along that seam).
+LOCATION = {"FromCity", "FromState", "FromZip", "ToCity", "ToState", "ToZip"}
+
+
 def sms_form(body: str, *, sid: str, sender: str) -> list[tuple[str, str]]:
-    """The fields Twilio POSTs for one inbound SMS."""
-    return [
-        ("ToCountry", "GB"),
-        ("SmsMessageSid", sid),
-        ("NumMedia", "0"),
-        ("SmsSid", sid),
-        ("SmsStatus", "received"),
-        ("Body", body),
-        ("FromCountry", "GB"),
-        ("To", BOT_NUMBER),
-        ("NumSegments", "1"),
-        ("MessageSid", sid),
-        ("AccountSid", TWILIO_SID),
-        ("From", sender),
-        ("ApiVersion", "2010-04-01"),
-    ]
+    """The fields Twilio POSTs for one inbound SMS (:func:`inbound_form`, less ``LOCATION``)."""
+    form = inbound_form(body, sid=sid, sender=sender)
+    return [(k, v) for k, v in form.items() if k not in LOCATION]
 
 
 def status_form(state: str, *, sid: str, to: str, code: str | None = None) -> list[tuple[str, str]]:
-    """A Twilio message status callback."""
-    form = [
-        ("AccountSid", TWILIO_SID),
-        ("ApiVersion", "2010-04-01"),
-        ("From", BOT_NUMBER),
-        ("MessageSid", sid),
-        ("MessageStatus", state),
-        ("SmsSid", sid),
-        ("SmsStatus", state),
-        ("To", to),
-    ]
-    if code is not None:
-        form.append(("ErrorCode", code))
-    return form
+    """A Twilio message status callback (:func:`twilio_fakes.status_form`, as pairs)."""
+    return list(twilio_fakes.status_form(state, sid=sid, to=to, code=code).items())
 
 
 def telegram_headers(secret: bytes | None = TELEGRAM_SECRET.encode()) -> Headers:
@@ -191,32 +172,14 @@ def telegram_headers(secret: bytes | None = TELEGRAM_SECRET.encode()) -> Headers
 # -- the world ------------------------------------------------------------------------------------
 
 
-def flows_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    folder.mkdir(exist_ok=True)
-    for f in (ROOT / "flows").glob("*.yaml"):
-        shutil.copy(f, folder / f.name)
-    shutil.copy(ROOT / "tests/bot/flows/every-type.yaml", folder / "every-type.yaml")
-    return folder
-
-
 def make_settings(tmp_path: Path, *, prefix: str = "sb", **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "SURVEYBOT_FLOWS": flows_folder(tmp_path),
-        "SURVEYBOT_DATA": tmp_path / "data",
-        "SURVEYBOT_SECRET": SecretStr("security-test-secret"),
-        "SURVEYBOT_PUBLIC_URL": PUBLIC_URL,
-        "SURVEYBOT_REDIS_PREFIX": prefix,
-        "twilio_account_sid": TWILIO_SID,
-        "twilio_auth_token": SecretStr(TWILIO_TOKEN),
-        "twilio_from_number": BOT_NUMBER,
-        "telegram_token": SecretStr(TELEGRAM_TOKEN),
-        "telegram_secret_token": SecretStr(TELEGRAM_SECRET),
-        "telegram_bot_username": "LLRCarersBot",
-        "_env_file": None,
-    }
-    values.update(extra)
-    return Settings(**values)
+    return adapter_settings(
+        copy_flows_dir(tmp_path),
+        tmp_path / "data",
+        SURVEYBOT_SECRET=SecretStr(SECRET),
+        SURVEYBOT_REDIS_PREFIX=prefix,
+        **extra,
+    )
 
 
 @dataclass
@@ -238,9 +201,18 @@ class World:
     async def snapshot(self) -> dict[str, tuple[str, Any]]:
         return await snapshot(self.redis, self.prefix)
 
-    async def sms(self, text: str, *, sid: str, sender: str, path: str = SMS) -> Answer:
+    async def sms(self, text: str, *, sid: str, sender: str, path: str = WEBHOOK) -> Answer:
         form = sms_form(text, sid=sid, sender=sender)
         return await self.post_form(path, form)
+
+    async def say_sms(self, sender: str, texts: Iterable[str], *, sid: str, **gap: float) -> None:
+        """``sender`` texts each of ``texts`` in turn, each ``gap`` (``Clock.advance`` keywords;
+        a minute if none) after the last, with message sids ``{sid}0``, ``{sid}1``...; every one
+        must be answered 200."""
+        for i, text in enumerate(texts):
+            self.clock.advance(**(gap or {"minutes": 1}))
+            answer = await self.sms(text, sid=f"{sid}{i}", sender=sender)
+            assert answer.status == 200, answer
 
     async def post_form(self, path: str, form: Pairs, *, query: str = "") -> Answer:
         url = PUBLIC_URL + path + (f"?{query}" if query else "")
@@ -255,7 +227,20 @@ class World:
 
     async def telegram_update(self, update: dict[str, Any]) -> Answer:
         return await call(
-            self.app, "POST", TELEGRAM, headers=telegram_headers(), body=json.dumps(update).encode()
+            self.app, "POST", tg.PATH, headers=telegram_headers(), body=json.dumps(update).encode()
+        )
+
+    async def web(self, flow: str, body: dict[str, Any], *, cookie: str) -> Answer:
+        """A web chat message (JSON) to ``flow`` from the browser whose cookie is ``cookie``."""
+        return await call(
+            self.app,
+            "POST",
+            f"/chat/{flow}/messages",
+            headers=[
+                (b"content-type", b"application/json"),
+                (b"cookie", f"{COOKIE_NAME}={cookie}".encode()),
+            ],
+            body=json.dumps(body).encode(),
         )
 
     async def close(self) -> None:
@@ -318,4 +303,4 @@ class Touches:
 
 async def snapshot(redis: AnyRedis, prefix: str) -> dict[str, tuple[str, Any]]:
     """Every key of this world's prefix with its type and content."""
-    return await redis_snapshot(redis, match=f"{prefix}:*")
+    return await twilio_fakes.snapshot(redis, match=f"{prefix}:*")

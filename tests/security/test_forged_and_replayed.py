@@ -11,8 +11,6 @@ re-delivery of the same update and of the same button press; a web chat double c
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,13 +18,13 @@ from urllib.parse import urlencode
 import pytest
 from pydantic import SecretStr
 
+from adapters import telegram as tg
 from bot.models import Status
 from tests.adapters.conftest import PUBLIC_URL, TELEGRAM_SECRET, TWILIO_TOKEN
+from tests.adapters.sms_twilio.twilio_fakes import STATUS, WEBHOOK
 from tests.adapters.telegram.conftest import CHAT, callback, message
 from tests.security.harness import (
-    SMS,
-    STATUS,
-    TELEGRAM,
+    SECRET,
     Answer,
     World,
     call,
@@ -41,18 +39,6 @@ from tests.security.harness import (
 
 CARER = "+447700900461"
 NEIGHBOUR = "+447700900462"
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = await make_world(tmp_path)
-    yield w
-    await w.close()
-
-
-def twiml_texts(answer: Answer) -> list[str]:
-    assert answer.status == 200, answer
-    return [m.text or "" for m in ET.fromstring(answer.body).iter("Message")]
 
 
 async def send_raw(
@@ -70,12 +56,6 @@ async def send_raw(
         headers=[*twilio_headers(signature), *(extra or [])],
         body=urlencode(pairs).encode(),
     )
-
-
-async def answered(w: World, sender: str, texts: list[str], sid: str = "SM") -> None:
-    for i, text in enumerate(texts):
-        w.clock.advance(minutes=2)
-        assert (await w.sms(text, sid=f"{sid}{i}", sender=sender)).status == 200
 
 
 # -- Twilio: signatures that do not fit the request ----------------------------------------------
@@ -100,10 +80,10 @@ def _altered(change: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("change", ["body", "sid", "added", "removed", "repeated From"])
 async def test_a_body_altered_after_signing_is_refused(world: World, change: str) -> None:
-    await answered(world, CARER, ["TEST"], sid="SMa")
+    await world.say_sms(CARER, ["TEST"], sid="SMa", minutes=2)
     before = await world.snapshot()
-    signature = twilio_signature(PUBLIC_URL + SMS, SIGNED)
-    answer = await send_raw(world, SMS, _altered(change), signature)
+    signature = twilio_signature(PUBLIC_URL + WEBHOOK, SIGNED)
+    answer = await send_raw(world, WEBHOOK, _altered(change), signature)
     assert answer.status == 403
     assert await world.snapshot() == before
 
@@ -116,10 +96,10 @@ async def test_a_genuine_request_re_split_under_the_same_signature_changes_nothi
     ``From=+44...FromCountryGB``. A captured genuine request re-split that way keeps its signature;
     it must still change nothing: the same sender and MessageSid are a duplicate (a ``From``
     with ``FromCountryGB`` stuck on still normalises to the sender's number)."""
-    await answered(world, CARER, ["TEST"], sid="SMh")
+    await world.say_sms(CARER, ["TEST"], sid="SMh", minutes=2)
     genuine = sms_form("yes", sid="SMgenuine", sender=CARER)
-    signature = twilio_signature(PUBLIC_URL + SMS, genuine)
-    assert twiml_texts(await send_raw(world, SMS, genuine, signature)) == [
+    signature = twilio_signature(PUBLIC_URL + WEBHOOK, genuine)
+    assert (await send_raw(world, WEBHOOK, genuine, signature)).twiml() == [
         "What should we call you?"
     ]
     before = await world.snapshot()
@@ -133,10 +113,10 @@ async def test_a_genuine_request_re_split_under_the_same_signature_changes_nothi
     # number) and MessageSid: a duplicate of their last message, so no step, only the question
     # they are on again.
     for forged, expected in ((body_shift, "What should"), (from_shift, "What should")):
-        assert twilio_signature(PUBLIC_URL + SMS, forged) == signature  # the scheme's weakness
-        answer = await send_raw(world, SMS, forged, signature)
+        assert twilio_signature(PUBLIC_URL + WEBHOOK, forged) == signature  # the scheme's weakness
+        answer = await send_raw(world, WEBHOOK, forged, signature)
         assert answer.status == 200
-        texts = twiml_texts(answer)
+        texts = answer.twiml()
         assert len(texts) == 1
         assert texts[0].startswith(expected)
     assert await world.snapshot() == before
@@ -145,12 +125,12 @@ async def test_a_genuine_request_re_split_under_the_same_signature_changes_nothi
 @pytest.mark.parametrize(
     ("signed_for", "posted_to", "proxy_headers"),
     [
-        (PUBLIC_URL + STATUS, SMS, []),
-        (PUBLIC_URL + SMS, STATUS, []),
-        ("https://evil.example" + SMS, SMS, []),
+        (PUBLIC_URL + STATUS, WEBHOOK, []),
+        (PUBLIC_URL + WEBHOOK, STATUS, []),
+        ("https://evil.example" + WEBHOOK, WEBHOOK, []),
         (
-            "https://evil.example" + SMS,
-            SMS,
+            "https://evil.example" + WEBHOOK,
+            WEBHOOK,
             [
                 (b"host", b"evil.example"),
                 (b"x-forwarded-host", b"evil.example"),
@@ -158,8 +138,8 @@ async def test_a_genuine_request_re_split_under_the_same_signature_changes_nothi
                 (b"forwarded", b"host=evil.example;proto=https"),
             ],
         ),
-        (PUBLIC_URL + SMS + "/", SMS, []),
-        (PUBLIC_URL.upper() + SMS, SMS, []),
+        (PUBLIC_URL + WEBHOOK + "/", WEBHOOK, []),
+        (PUBLIC_URL.upper() + WEBHOOK, WEBHOOK, []),
     ],
     ids=[
         "status URL on inbound",
@@ -175,11 +155,11 @@ async def test_a_signature_for_another_url_is_refused(
 ) -> None:
     """The app checks against its configured public URL only; the Host and X-Forwarded-* headers
     of a request (which anyone can send) never choose the URL."""
-    await answered(world, CARER, ["TEST", "yes"], sid="SMb")
+    await world.say_sms(CARER, ["TEST", "yes"], sid="SMb", minutes=2)
     before = await world.snapshot()
     pairs = (
         sms_form("STOP", sid="SMx", sender=CARER)
-        if posted_to == SMS
+        if posted_to == WEBHOOK
         else status_form("failed", sid="SMx", to=CARER, code="21610")
     )
     answer = await send_raw(
@@ -194,8 +174,8 @@ async def test_a_genuine_opt_out_callback_cannot_be_redirected_to_another_number
 ) -> None:
     """A status callback saying 21610 (opted out) opts that number out; the same signed callback
     with ``To`` changed must not opt out anyone else."""
-    await answered(world, CARER, ["TEST", "yes"], sid="SMc")
-    await answered(world, NEIGHBOUR, ["TEST", "yes"], sid="SMd")
+    await world.say_sms(CARER, ["TEST", "yes"], sid="SMc", minutes=2)
+    await world.say_sms(NEIGHBOUR, ["TEST", "yes"], sid="SMd", minutes=2)
     genuine = status_form("failed", sid="SM21610", to=CARER, code="21610")
     signature = twilio_signature(PUBLIC_URL + STATUS, genuine)
     before = await world.snapshot()
@@ -217,15 +197,15 @@ async def test_a_genuine_opt_out_callback_cannot_be_redirected_to_another_number
 async def test_an_old_sms_replayed_after_the_person_moved_on_is_ignored(world: World) -> None:
     """A captured "yes" replayed 47 hours later, after three more answers: acknowledged with an
     empty answer, and not a single key changes (within the dedupe window, 48 hours)."""
-    await answered(world, CARER, ["TEST"], sid="SMe")
+    await world.say_sms(CARER, ["TEST"], sid="SMe", minutes=2)
     consent = sms_form("yes", sid="SMconsent", sender=CARER)
-    first = await world.post_form(SMS, consent)
-    assert twiml_texts(first) == ["What should we call you?"]
-    await answered(world, CARER, ["Asha", "1", "sometimes"], sid="SMf")
+    first = await world.post_form(WEBHOOK, consent)
+    assert first.twiml() == ["What should we call you?"]
+    await world.say_sms(CARER, ["Asha", "1", "sometimes"], sid="SMf", minutes=2)
     world.clock.advance(hours=47)
     before = await world.snapshot()
-    again = await world.post_form(SMS, consent)
-    assert twiml_texts(again) == []
+    again = await world.post_form(WEBHOOK, consent)
+    assert again.twiml() == []
     assert await world.snapshot() == before
 
 
@@ -233,15 +213,13 @@ async def test_a_replay_cannot_change_a_finished_response(world: World) -> None:
     """Even after the dedupe window, an old signed message (Twilio signatures carry no time)
     reaches a finished response: it may be answered, but the answers stay as they were."""
     answers = ["TEST", "yes", "Asha", "3", "No more to say."]  # an organisation: a short route
-    await answered(world, CARER, answers, sid="SMg")
+    await world.say_sms(CARER, answers, sid="SMg", minutes=2)
     store = world.services.store
     rid = store.respondent("sms", CARER)
     done = await store.response(rid, "every-type")
     assert done is not None
     assert done.status is Status.COMPLETE
-    for i, text in enumerate(answers):
-        world.clock.advance(days=3)
-        assert (await world.sms(text, sid=f"SMg{i}", sender=CARER)).status == 200
+    await world.say_sms(CARER, answers, sid="SMg", days=3)  # the same messages, replayed
     after = await store.response(rid, "every-type")
     assert after is not None
     assert after.status is Status.COMPLETE
@@ -260,9 +238,7 @@ async def test_no_configured_secret_refuses_every_update(tmp_path: Path) -> None
     try:
         body = json.dumps(message(1, "/start every-type")).encode()
         for secret in (None, b"", b"None", TELEGRAM_SECRET.encode()):
-            answer = await call(
-                w.app, "POST", TELEGRAM, headers=telegram_headers(secret), body=body
-            )
+            answer = await call(w.app, "POST", tg.PATH, headers=telegram_headers(secret), body=body)
             assert answer.status == 403
         assert await w.snapshot() == {}
         assert w.telegram.calls == []
@@ -280,7 +256,7 @@ async def test_near_miss_secrets_are_refused(world: World, secret: bytes) -> Non
     before = await world.snapshot()
     calls = len(world.telegram.calls)
     body = json.dumps(message(2, "yes")).encode()
-    answer = await call(world.app, "POST", TELEGRAM, headers=telegram_headers(secret), body=body)
+    answer = await call(world.app, "POST", tg.PATH, headers=telegram_headers(secret), body=body)
     assert answer.status == 403
     assert await world.snapshot() == before
     assert len(world.telegram.calls) == calls
@@ -312,17 +288,8 @@ async def test_an_old_update_replayed_after_the_person_moved_on_is_ignored(world
 
 
 async def test_a_web_chat_message_replayed_later_is_ignored(world: World) -> None:
-    cookie = (b"cookie", b"sb_web=" + b"r" * 32)
-    json_type = (b"content-type", b"application/json")
-
     async def post(body: dict[str, Any]) -> Answer:
-        return await call(
-            world.app,
-            "POST",
-            "/chat/every-type/messages",
-            headers=[json_type, cookie],
-            body=json.dumps(body).encode(),
-        )
+        return await world.web("every-type", body, cookie="r" * 32)
 
     assert (await post({"start": True})).status == 200
     consent = {"button": {"question": "consent", "value": "yes"}, "id": "click-0001"}
@@ -342,6 +309,6 @@ def test_secrets_never_show_in_the_settings(tmp_path: Path) -> None:
     dump of the settings (which an error report or a debug log might print)."""
     s = make_settings(tmp_path)
     shown = repr(s) + str(s.model_dump()) + str(s)
-    for secret in (TELEGRAM_SECRET, TWILIO_TOKEN, "security-test-secret"):
+    for secret in (TELEGRAM_SECRET, TWILIO_TOKEN, SECRET):
         assert secret not in shown
     assert isinstance(s.telegram_secret_token, SecretStr)

@@ -14,8 +14,6 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -23,7 +21,7 @@ import pytest
 
 from bot.results.commands import export_flow
 from bot.results.export import FORMULA_START
-from tests.security.harness import Answer, World, call, make_world
+from tests.security.harness import World
 
 FLOW = """\
 id: formula-test
@@ -72,7 +70,6 @@ SMS_PEOPLE = {
     "+447700900472": ["SUMS", "-2+3", "1", "2", "-1000", "\t=1+1"],
     "+447700900473": ["SUMS", "@ben", "3", "3", "=2+2", "0", "\r=1+1"],
 }  # fmt: skip
-SMS_OTHER = {"+447700900471": ("+44 7700 900471 is my number", "@SUM(1+1)*cmd|' /C calc'!A0")}
 HOSTILE = [
     HYPERLINK,
     DDE,
@@ -88,33 +85,19 @@ HOSTILE = [
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = await make_world(tmp_path)
-    (w.settings.flows_dir / "formula-test.yaml").write_text(FLOW, encoding="utf-8")
-    w.services.registry.refresh(force=True)
-    assert w.services.registry.get("formula-test") is not None, w.services.registry.errors
-    yield w
-    await w.close()
-
-
-async def web(w: World, body: dict[str, Any]) -> Answer:
-    answer = await call(
-        w.app,
-        "POST",
-        "/chat/formula-test/messages",
-        headers=[(b"content-type", b"application/json"), (b"cookie", b"sb_web=" + b"w" * 32)],
-        body=json.dumps(body).encode(),
-    )
-    assert answer.status == 200, answer
-    return answer
+def world(world: World) -> World:
+    """The security tests' world (tests/security/conftest.py) with the formula-test flow."""
+    (world.settings.flows_dir / "formula-test.yaml").write_text(FLOW, encoding="utf-8")
+    world.services.registry.refresh(force=True)
+    assert world.services.registry.get("formula-test") is not None, world.services.registry.errors
+    return world
 
 
 async def answer_everything(w: World) -> None:
     for number, texts in SMS_PEOPLE.items():
-        for i, text in enumerate(texts):
-            w.clock.advance(minutes=1)
-            assert (await w.sms(text, sid=f"SM{number[-3:]}-{i}", sender=number)).status == 200
-    await web(w, {"start": True})
+        await w.say_sms(number, texts, sid=f"SM{number[-3:]}-")
+    cookie = "w" * 32
+    assert (await w.web("formula-test", {"start": True}, cookie=cookie)).status == 200
     steps: list[dict[str, Any]] = [
         {"text": "+1 555 0100"},
         {"button": {"question": "change", "value": "better"}},
@@ -124,7 +107,8 @@ async def answer_everything(w: World) -> None:
     ]
     for n, step in enumerate(steps):
         w.clock.advance(minutes=1)
-        await web(w, {**step, "id": f"web-step-{n:04d}"})
+        answer = await w.web("formula-test", {**step, "id": f"web-step-{n:04d}"}, cookie=cookie)
+        assert answer.status == 200, answer
 
 
 async def export(w: World, fmt: str) -> str | bytes:

@@ -44,9 +44,10 @@ from adapters.worker import ReminderWorker
 from bot import cli_ops  # registers `surveybot erase` on the app
 from bot.cli import app as cli
 from bot.results.commands import export_flow
-from tests.adapters.telegram.conftest import BOT_ID, DATE, message
+from tests.adapters.sms_twilio.twilio_fakes import STATUS
+from tests.adapters.telegram.conftest import blocked, message
 from tests.conftest import REAL_REDIS_URL
-from tests.security.harness import STATUS, World, call, make_world, snapshot, status_form
+from tests.security.harness import World, make_world, snapshot, status_form
 
 FLOW = "every-type"
 ORGANISATION = ["yes", "Asha", "3", "We run a carers cafe."]  # a short, complete route
@@ -119,55 +120,30 @@ class FakeTwilioApi(BaseAdapter):
         pass
 
 
-def telegram_message(update_id: int, text: str, chat: int) -> dict[str, Any]:
-    update = message(update_id, text, chat_id=chat)
-    for who in (update["message"]["from"], update["message"]["chat"]):
+def named(update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` (a message or a chat member change) with the person's names from Telegram."""
+    body = update.get("message") or update["my_chat_member"]
+    for who in (body["from"], body["chat"]):
         who.update(first_name=FIRST, last_name=LAST, username=USERNAME)
     return update
-
-
-def blocked(update_id: int, chat: int) -> dict[str, Any]:
-    bot = {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey"}
-    person = {"id": chat, "is_bot": False, "first_name": FIRST, "last_name": LAST}
-    return {
-        "update_id": update_id,
-        "my_chat_member": {
-            "chat": {"id": chat, "type": "private", "first_name": FIRST, "last_name": LAST},
-            "from": person,
-            "date": DATE,
-            "old_chat_member": {"user": bot, "status": "member"},
-            "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0},
-        },
-    }
-
-
-async def web_say(w: World, cookie: str, text: str, n: int) -> None:
-    body: dict[str, Any] = (
-        {"start": True} if text == "start" else {"text": text, "id": f"m-{n:06d}"}
-    )
-    answer = await call(
-        w.app,
-        "POST",
-        f"/chat/{FLOW}/messages",
-        headers=[(b"content-type", b"application/json"), (b"cookie", f"sb_web={cookie}".encode())],
-        body=json.dumps(body).encode(),
-    )
-    assert answer.status == 200, answer
 
 
 async def run_everyone(w: World) -> FakeTwilioApi:
     update = 100
     for p in PEOPLE:
+        if p.channel == "sms":
+            await w.say_sms(p.address, p.says, sid=f"SM{p.address[-3:]}-", minutes=2)
+            continue
         for n, text in enumerate(p.says):
             w.clock.advance(minutes=2)
-            if p.channel == "sms":
-                answer = await w.sms(text, sid=f"SM{p.address[-3:]}{n:029d}", sender=p.address)
-            elif p.channel == "telegram":
+            if p.channel == "telegram":
                 update += 1
-                answer = await w.telegram_update(telegram_message(update, text, int(p.address)))
+                answer = await w.telegram_update(
+                    named(message(update, text, chat_id=int(p.address)))
+                )
             else:
-                await web_say(w, p.address, text, n)
-                continue
+                body = {"start": True} if text == "start" else {"text": text, "id": f"m-{n:06d}"}
+                answer = await w.web(FLOW, body, cookie=p.address)
             assert answer.status == 200, answer
     # A reply to one number could not be delivered; Twilio says another number opted out.
     failed = status_form("undelivered", sid="SM" + "5" * 32, to=FAILED.address, code="30003")
@@ -176,7 +152,7 @@ async def run_everyone(w: World) -> FakeTwilioApi:
     assert (await w.post_form(STATUS, stop)).status == 204
     # A Telegram user blocks the bot.
     update += 1
-    assert (await w.telegram_update(blocked(update, int(BLOCKS_BOT.address)))).status == 200
+    assert (await w.telegram_update(named(blocked(update, int(BLOCKS_BOT.address))))).status == 200
     # A day later the worker sends the reminders (SMS and Telegram; a web page cannot be sent to).
     w.clock.advance(hours=25)
     api = FakeTwilioApi()

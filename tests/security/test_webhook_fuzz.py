@@ -31,7 +31,7 @@ import string
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import pytest
@@ -39,24 +39,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+from adapters import telegram as tg
 from adapters.app import MAX_BODY_BYTES
 from adapters.web.chat import COOKIE_NAME
 from adapters.web.chat import MAX_BODY as WEB_MAX_BODY
 from tests.adapters.conftest import PUBLIC_URL, TELEGRAM_SECRET
-from tests.adapters.telegram.conftest import (
-    BOT_ID,
-    DATE,
-    callback,
-    json_paths,
-    message,
-    private_chat,
-    user,
-)
+from tests.adapters.sms_twilio.twilio_fakes import FORM, STATUS, WEBHOOK
+from tests.adapters.telegram.conftest import DATE, blocked, callback, json_paths, message, user
 from tests.security.harness import (
-    FORM,
-    SMS,
-    STATUS,
-    TELEGRAM,
     Answer,
     Headers,
     Touches,
@@ -106,7 +96,6 @@ PREFIX = ["TEST", "yes", "Asha", "1", "sometimes", "1 and 3", "agree", "4", "no"
 
 def test_the_shares_add_up_to_the_total() -> None:
     assert sum(SHARES.values()) == pytest.approx(1.0)
-    assert abs(sum(cases(n) for n in SHARES) - TOTAL) <= len(SHARES)
 
 
 # -- running cases ----------------------------------------------------------------------------------
@@ -121,6 +110,9 @@ class _Errors(logging.Handler):
         self.records.append(record)
 
 
+Request = TypeVar("Request")
+
+
 class Fuzz:
     """One test's cases: one event loop, one app, a Redis round-trip counter, ERROR records."""
 
@@ -133,15 +125,40 @@ class Fuzz:
         logging.getLogger().addHandler(self.errors)
         self.count = 0
         self.statuses: dict[int, int] = {}
+        self._touched = self._sent = 0
 
-    def run(self, case: Callable[[World], Coroutine[Any, Any, Answer]]) -> None:
-        self.count += 1
-        answer = self.runner.run(case(self.world))
-        self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
-        assert not self.errors.records, [r.getMessage() for r in self.errors.records][:3]
+    @property
+    def round_trips(self) -> int:
+        """Redis round trips in the current case so far."""
+        return self.touches.count - self._touched
 
-    def reached(self, name: str, statuses: set[int]) -> None:
-        """Every case ran, and (given a few hundred) each outcome happened: not a vacuous run."""
+    @property
+    def bot_api_calls(self) -> int:
+        """Telegram Bot API calls in the current case so far."""
+        return len(self.world.telegram.calls) - self._sent
+
+    def each(
+        self,
+        name: str,
+        requests: st.SearchStrategy[Request],
+        case: Callable[[Request], Coroutine[Any, Any, Answer]],
+        statuses: set[int],
+    ) -> None:
+        """Run ``case`` (which sends a request and asserts about it) on ``cases(name)`` requests,
+        the clock a minute on each time, and check that nothing was logged at ERROR; then that
+        every case ran and (given a few hundred) each of ``statuses`` came back: not a vacuous run."""
+
+        @fuzz_settings(name)
+        @given(request=requests)
+        def check(request: Request) -> None:
+            self.count += 1
+            self.world.clock.advance(minutes=1)
+            self._touched, self._sent = self.touches.count, len(self.world.telegram.calls)
+            answer = self.runner.run(case(request))
+            self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
+            assert not self.errors.records, [r.getMessage() for r in self.errors.records][:3]
+
+        check()
         print(f"{name}: {self.count} cases, HTTP status counts {sorted(self.statuses.items())}")
         assert self.count >= cases(name)
         if cases(name) >= 200:
@@ -170,9 +187,7 @@ def well_formed_twiml(answer: Answer) -> None:
 async def seed_sms(w: World) -> None:
     """SENDERS[k] has answered the first k messages of PREFIX (their sids: SMs<k>-<i>)."""
     for k, sender in enumerate(SENDERS):
-        for i, text in enumerate(PREFIX[:k]):
-            w.clock.advance(minutes=1)
-            assert (await w.sms(text, sid=f"SMs{k}-{i}", sender=sender)).status == 200
+        await w.say_sms(sender, PREFIX[:k], sid=f"SMs{k}-")
 
 
 async def seed_telegram(w: World) -> None:
@@ -181,17 +196,7 @@ async def seed_telegram(w: World) -> None:
 
 
 async def seed_web(w: World) -> None:
-    answer = await call(
-        w.app,
-        "POST",
-        "/chat/every-type/messages",
-        headers=[
-            (b"content-type", b"application/json"),
-            (b"cookie", f"{COOKIE_NAME}={COOKIE}".encode()),
-        ],
-        body=b'{"start": true}',
-    )
-    assert answer.status == 200
+    assert (await w.web("every-type", {"start": True}, cookie=COOKIE)).status == 200
 
 
 def test_the_round_trip_counter_sees_what_the_app_does(fuzz: Fuzz) -> None:
@@ -319,15 +324,15 @@ content_types = st.sampled_from(
         "",
     ]
 ) | st.text(max_size=20)
-paths = st.sampled_from([SMS] * 5 + [STATUS] * 3 + [SMS + "/", "/sms/Twilio"])
+paths = st.sampled_from([WEBHOOK] * 5 + [STATUS] * 3 + [WEBHOOK + "/", "/sms/Twilio"])
 queries = st.sampled_from(["", "x=1", "campaign=leics%20carers", "a=%FF", "&&=="])
 OTHER_URLS = [
-    PUBLIC_URL.replace("https://", "http://") + SMS,  # the scheme Twilio did not use
-    "https://evil.example" + SMS,  # another host
-    "http://10.0.0.5:8000" + SMS,  # what the app sees behind the proxy
+    PUBLIC_URL.replace("https://", "http://") + WEBHOOK,  # the scheme Twilio did not use
+    "https://evil.example" + WEBHOOK,  # another host
+    "http://10.0.0.5:8000" + WEBHOOK,  # what the app sees behind the proxy
     PUBLIC_URL + STATUS,  # the other endpoint
-    PUBLIC_URL + SMS + "?x=1",  # another query string
-    PUBLIC_URL + SMS,
+    PUBLIC_URL + WEBHOOK + "?x=1",  # another query string
+    PUBLIC_URL + WEBHOOK,
 ]
 
 
@@ -399,37 +404,29 @@ def test_unsigned_twilio_requests_are_refused_and_touch_nothing(fuzz: Fuzz) -> N
     w = fuzz.world
     fuzz.runner.run(seed_sms(w))
     before = fuzz.runner.run(w.snapshot())
-    sent = len(w.telegram.calls)
 
-    @fuzz_settings("twilio_unsigned")
-    @given(request=unsigned_twilio())
-    def check(request: dict[str, Any]) -> None:
-        async def case(w: World) -> Answer:
-            touched = fuzz.touches.count
-            answer = await call(w.app, "POST", **request)
-            assert 400 <= answer.status < 500 or answer.status == 307, answer
-            if announced_too_big(request["headers"]):
-                assert answer.status == 413
-            assert fuzz.touches.count == touched
-            assert len(w.telegram.calls) == sent
-            return answer
+    async def case(request: dict[str, Any]) -> Answer:
+        answer = await call(w.app, "POST", **request)
+        assert 400 <= answer.status < 500 or answer.status == 307, answer
+        if announced_too_big(request["headers"]):
+            assert answer.status == 413
+        assert fuzz.round_trips == 0
+        assert fuzz.bot_api_calls == 0
+        return answer
 
-        fuzz.run(case)
-
-    check()
-    fuzz.reached("twilio_unsigned", {400, 403, 413})
+    fuzz.each("twilio_unsigned", unsigned_twilio(), case, {400, 403, 413})
     assert fuzz.runner.run(w.snapshot()) == before
 
 
 @st.composite
 def signed_twilio(draw: st.DrawFn) -> dict[str, Any]:
     """A correctly signed request (the case signs it) whose fields are anything at all."""
-    path = draw(st.sampled_from([SMS, SMS, SMS, STATUS]))
+    path = draw(st.sampled_from([WEBHOOK, WEBHOOK, WEBHOOK, STATUS]))
     k = draw(st.integers(0, len(SENDERS) - 1))
     sender = draw(st.sampled_from([SENDERS[k]] * 4 + ["", " "]) | st.text(max_size=20))
     # a fresh sid, one this sender already used (a replay), or anything
     sid = draw(st.sampled_from(["fresh", f"SMs{k}-{max(0, k - 1)}"]) | st.text(max_size=30))
-    if path == SMS:
+    if path == WEBHOOK:
         text = draw(
             st.sampled_from([*KEYWORDS, *PREFIX, *FORMULAS, ""])
             | st.text(max_size=60)
@@ -463,50 +460,40 @@ def test_signed_but_fuzzed_twilio_requests_never_fail(fuzz: Fuzz) -> None:
     w = fuzz.world
     fuzz.runner.run(seed_sms(w))
 
-    @fuzz_settings("twilio_signed")
-    @given(request=signed_twilio())
-    def check(request: dict[str, Any]) -> None:
-        async def case(w: World) -> Answer:
-            w.clock.advance(minutes=1)
-            fresh = f"SMf{fuzz.count}"
-            pairs = [(k, fresh if v == "fresh" else v) for k, v in request["pairs"]]
-            query = request["query"]
-            url = PUBLIC_URL + request["path"] + (f"?{query}" if query else "")
-            body = urlencode(pairs).encode()
-            headers = [
-                *twilio_headers(twilio_signature(url, pairs), request["content_type"]),
-                *framed(body, request["framing"]),
-                *request["extra"],
-            ]
-            sent = len(w.telegram.calls)
-            touched = fuzz.touches.count
-            answer = await call(
-                w.app,
-                "POST",
-                request["path"],
-                headers=headers,
-                body=body,
-                chunks=request["chunks"],
-                query=query.encode(),
-            )
-            assert answer.status in (200, 204, 400, 413), answer
-            assert (answer.status == 413) == (len(body) > MAX_BODY_BYTES)
-            assert len(w.telegram.calls) == sent
-            if answer.status == 200:
-                well_formed_twiml(answer)
-            elif answer.status != 204:
-                assert fuzz.touches.count == touched
-            return answer
+    async def case(request: dict[str, Any]) -> Answer:
+        fresh = f"SMf{fuzz.count}"
+        pairs = [(k, fresh if v == "fresh" else v) for k, v in request["pairs"]]
+        query = request["query"]
+        url = PUBLIC_URL + request["path"] + (f"?{query}" if query else "")
+        body = urlencode(pairs).encode()
+        headers = [
+            *twilio_headers(twilio_signature(url, pairs), request["content_type"]),
+            *framed(body, request["framing"]),
+            *request["extra"],
+        ]
+        answer = await call(
+            w.app,
+            "POST",
+            request["path"],
+            headers=headers,
+            body=body,
+            chunks=request["chunks"],
+            query=query.encode(),
+        )
+        assert answer.status in (200, 204, 400, 413), answer
+        assert (answer.status == 413) == (len(body) > MAX_BODY_BYTES)
+        assert fuzz.bot_api_calls == 0
+        if answer.status == 200:
+            well_formed_twiml(answer)
+        elif answer.status != 204:
+            assert fuzz.round_trips == 0
+        return answer
 
-        fuzz.run(case)
-
-    check()
-    fuzz.reached("twilio_signed", {200, 204, 400, 413})
+    fuzz.each("twilio_signed", signed_twilio(), case, {200, 204, 400, 413})
 
 
 # -- Telegram ---------------------------------------------------------------------------------------
 
-BOT = {"id": BOT_ID, "is_bot": True, "first_name": "B"}
 GROUP_CHAT = {"id": -1001234567890, "title": "Harborough carers", "type": "supergroup"}
 SAMPLES: list[dict[str, Any]] = [
     message(500, "yes"),
@@ -515,16 +502,7 @@ SAMPLES: list[dict[str, Any]] = [
     callback(503, "a:consent:yes"),
     callback(504, "m:support:0:1"),
     {"update_id": 505, "edited_message": message(505, "no")["message"] | {"edit_date": DATE + 9}},
-    {
-        "update_id": 506,
-        "my_chat_member": {
-            "chat": private_chat(),
-            "from": user(),
-            "date": DATE,
-            "old_chat_member": {"user": BOT, "status": "member"},
-            "new_chat_member": {"user": BOT, "status": "kicked", "until_date": 0},
-        },
-    },
+    blocked(506),
     {
         "update_id": 507,
         "message": {
@@ -605,29 +583,29 @@ def unauthenticated_telegram(draw: st.DrawFn) -> dict[str, Any]:
     return {"headers": headers, "body": body, "chunks": draw(st.integers(1, 3))}
 
 
+@st.composite
+def authenticated_telegram(draw: st.DrawFn) -> dict[str, Any]:
+    body = draw(telegram_bodies)
+    framing = framed(body, draw(st.sampled_from(["length", "none"])))
+    headers = [*telegram_headers(), *framing, *draw(random_headers)]
+    return {"headers": headers, "body": body, "chunks": draw(st.integers(1, 3))}
+
+
 def test_telegram_without_the_secret_token_is_refused_and_touches_nothing(fuzz: Fuzz) -> None:
     w = fuzz.world
     fuzz.runner.run(seed_telegram(w))
     before = fuzz.runner.run(w.snapshot())
-    sent = len(w.telegram.calls)
 
-    @fuzz_settings("telegram_unauthenticated")
-    @given(request=unauthenticated_telegram())
-    def check(request: dict[str, Any]) -> None:
-        async def case(w: World) -> Answer:
-            touched = fuzz.touches.count
-            answer = await call(w.app, "POST", TELEGRAM, **request)
-            assert answer.status in (403, 413), answer
-            if announced_too_big(request["headers"]):
-                assert answer.status == 413
-            assert fuzz.touches.count == touched
-            assert len(w.telegram.calls) == sent
-            return answer
+    async def case(request: dict[str, Any]) -> Answer:
+        answer = await call(w.app, "POST", tg.PATH, **request)
+        assert answer.status in (403, 413), answer
+        if announced_too_big(request["headers"]):
+            assert answer.status == 413
+        assert fuzz.round_trips == 0
+        assert fuzz.bot_api_calls == 0
+        return answer
 
-        fuzz.run(case)
-
-    check()
-    fuzz.reached("telegram_unauthenticated", {403, 413})
+    fuzz.each("telegram_unauthenticated", unauthenticated_telegram(), case, {403, 413})
     assert fuzz.runner.run(w.snapshot()) == before
 
 
@@ -635,31 +613,16 @@ def test_telegram_with_the_secret_but_bodies_that_are_not_updates(fuzz: Fuzz) ->
     w = fuzz.world
     fuzz.runner.run(seed_telegram(w))
 
-    @fuzz_settings("telegram_authenticated")
-    @given(
-        body=telegram_bodies,
-        framing=st.sampled_from(["length", "none"]),
-        chunks=st.integers(1, 3),
-        extra=random_headers,
-    )
-    def check(body: bytes, framing: str, chunks: int, extra: Headers) -> None:
-        async def case(w: World) -> Answer:
-            w.clock.advance(minutes=1)
-            sent = len(w.telegram.calls)
-            touched = fuzz.touches.count
-            headers = [*telegram_headers(), *framed(body, framing), *extra]
-            answer = await call(w.app, "POST", TELEGRAM, headers=headers, body=body, chunks=chunks)
-            assert answer.status in (200, 400, 413), answer
-            assert (answer.status == 413) == (len(body) > MAX_BODY_BYTES)
-            if answer.status != 200:
-                assert fuzz.touches.count == touched
-                assert len(w.telegram.calls) == sent
-            return answer
+    async def case(request: dict[str, Any]) -> Answer:
+        answer = await call(w.app, "POST", tg.PATH, **request)
+        assert answer.status in (200, 400, 413), answer
+        assert (answer.status == 413) == (len(request["body"]) > MAX_BODY_BYTES)
+        if answer.status != 200:
+            assert fuzz.round_trips == 0
+            assert fuzz.bot_api_calls == 0
+        return answer
 
-        fuzz.run(case)
-
-    check()
-    fuzz.reached("telegram_authenticated", {200, 400, 413})
+    fuzz.each("telegram_authenticated", authenticated_telegram(), case, {200, 400, 413})
 
 
 # -- web chat ---------------------------------------------------------------------------------------
@@ -766,28 +729,20 @@ def test_web_chat_bad_input_never_fails_and_refusals_touch_nothing(fuzz: Fuzz) -
     w = fuzz.world
     fuzz.runner.run(seed_web(w))
 
-    @fuzz_settings("web_chat")
-    @given(request=web_requests())
-    def check(request: dict[str, Any]) -> None:
-        async def case(w: World) -> Answer:
-            w.clock.advance(minutes=1)
-            touched = fuzz.touches.count
-            answer = await call(w.app, **request)
-            assert answer.status in (200, 400, 404, 413), answer
-            if announced_too_big(request["headers"]):
-                assert answer.status == 413
-            elif request["method"] == "POST" and answer.status != 404:
-                assert (answer.status == 413) == (len(request["body"]) > WEB_MAX_BODY)
-            if request["method"] == "POST" and answer.status in (200, 400):
-                assert (answer.header("content-type") or "").startswith("application/json")
-                parsed = json.loads(answer.body)
-                assert isinstance(parsed, dict)
-                assert ("replies" in parsed) == (answer.status == 200)
-            if answer.status != 200 or request["method"] == "GET":
-                assert fuzz.touches.count == touched
-            return answer
+    async def case(request: dict[str, Any]) -> Answer:
+        answer = await call(w.app, **request)
+        assert answer.status in (200, 400, 404, 413), answer
+        if announced_too_big(request["headers"]):
+            assert answer.status == 413
+        elif request["method"] == "POST" and answer.status != 404:
+            assert (answer.status == 413) == (len(request["body"]) > WEB_MAX_BODY)
+        if request["method"] == "POST" and answer.status in (200, 400):
+            assert (answer.header("content-type") or "").startswith("application/json")
+            parsed = json.loads(answer.body)
+            assert isinstance(parsed, dict)
+            assert ("replies" in parsed) == (answer.status == 200)
+        if answer.status != 200 or request["method"] == "GET":
+            assert fuzz.round_trips == 0
+        return answer
 
-        fuzz.run(case)
-
-    check()
-    fuzz.reached("web_chat", {200, 400, 404, 413})
+    fuzz.each("web_chat", web_requests(), case, {200, 400, 404, 413})

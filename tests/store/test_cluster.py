@@ -24,7 +24,7 @@ from store import KeyBuilder, RedisStore, connect
 from store.client import is_cluster_url, parse_cluster_url
 from store.scheduler import ReminderQueue
 from store.testing_cluster import LocalCluster
-from tests.conftest import cluster_client, delete_prefix
+from tests.conftest import cluster_client, delete_prefix, eventually
 from tests.store.conftest import NOW, SECRET, answer, make_flow, new_session
 
 # -- the URL (no server needed) -------------------------------------------------------------------
@@ -91,23 +91,19 @@ async def test_unreachable_cluster_raises_store_error(unused_tcp_port: int) -> N
 
 @pytest.mark.cluster
 async def test_prepare_loads_the_scripts_on_every_master(
-    redis_cluster: LocalCluster, key_prefix: str
+    redis_cluster: LocalCluster, cluster: RedisCluster, key_prefix: str
 ) -> None:
-    client = await cluster_client(redis_cluster)
-    store = RedisStore(client, secret=SECRET, keys=KeyBuilder(prefix=key_prefix))
-    queue = ReminderQueue(client, store.keys)
-    try:
-        await store.prepare()
-        await queue.prepare()
-        from store.redis_store import _COMMIT, _LOAD
-        from store.scheduler import _CLAIM, _FINISH
+    store = RedisStore(cluster, secret=SECRET, keys=KeyBuilder(prefix=key_prefix))
+    queue = ReminderQueue(cluster, store.keys)
+    await store.prepare()
+    await queue.prepare()
+    from store.redis_store import _COMMIT, _LOAD
+    from store.scheduler import _CLAIM, _FINISH
 
-        shas = [s.sha for s in (_COMMIT, _LOAD, _CLAIM, _FINISH)]
-        for node in redis_cluster.nodes:
-            with node.client() as c:
-                assert c.script_exists(*shas) == [True] * 4, node.address
-    finally:
-        await client.aclose()
+    shas = [s.sha for s in (_COMMIT, _LOAD, _CLAIM, _FINISH)]
+    for node in redis_cluster.nodes:
+        with node.client() as c:
+            assert c.script_exists(*shas) == [True] * 4, node.address
 
 
 def port_of(client: RedisCluster, key: str) -> int:
@@ -186,16 +182,18 @@ async def test_a_master_killed_and_restarted_mid_run_keeps_every_committed_answe
 
     tasks = [asyncio.create_task(writer(r)) for r in rids]
     try:
-        await asyncio.sleep(0.7)
+        await eventually(lambda: len(ledger.acked) == len(rids))  # every writer committed once
         acked_before = dict(ledger.acked)
         assert len(acked_before) == len(rids)
+        failures_before = ledger.failures
         await asyncio.to_thread(redis_cluster.kill, victim)
-        await asyncio.sleep(0.5)
+        await eventually(lambda: ledger.failures > failures_before)  # the writers saw the outage
         t = time.monotonic()
         await asyncio.to_thread(redis_cluster.restart, victim)
         healed_in = time.monotonic() - t
         restarted.set()
-        await asyncio.sleep(1.0)
+        # Until every master, the restarted one included, took a commit again.
+        await eventually(lambda: set(ledger.after_restart) == set(node_of.values()))
     finally:
         stop.set()
         await asyncio.gather(*tasks)

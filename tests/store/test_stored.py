@@ -6,6 +6,7 @@ import pytest
 
 from store import RoundTripCounter
 from store.client import AnyRedis, is_cluster
+from store.keys import answer_field
 from store.stored import decode_stored, read_hashes
 
 META = (
@@ -84,3 +85,52 @@ async def test_read_hashes_in_one_round_trip(
         r = decode_stored(f"r{i}", raw)
         assert r is not None
         assert r.answers["n"].value == i
+
+
+def test_answer_values_are_what_answers_are_made_of(caplog: pytest.LogCaptureFixture) -> None:
+    r = decode_stored(
+        "rid",
+        {
+            **RAW,
+            b"a:no_time": b'{"v":"hello"}',  # an answer object without its time
+            b"a:list": b'["v", "t"]',
+            b"a:str": b'"just text"',
+            b"a:\xff": b'{"v":1,"t":1}',  # a name that is not UTF-8
+            b"other": b'{"v":1,"t":1}',  # not an answer field
+        },
+    )
+    assert r is not None
+    values = sorted(r.answer_values())
+    assert values == [
+        ("a", ["x", "y"], "else", 1767603990000),
+        ("b", 2, None, 1767603990000),
+        ("c", None, None, 1767603900000),
+    ]
+    assert sorted(tuple(a) for a in r.answers.values()) == values
+    warned = [m.getMessage() for m in caplog.records if "unreadable answer" in m.getMessage()]
+    # Each damaged field warned about once by answer_values, once more by answers.
+    assert len(warned) == 8
+    for name in (b"a:no_time", b"a:list", b"a:str", b"a:\xff"):
+        assert sum(repr(name) in m for m in warned) == 2, name
+    # The field names are the store's layout (store.keys).
+    assert answer_field("b") == "a:b"
+    assert answer_field("b").encode() in r.fields
+
+
+def test_utc_texts_as_an_export_writes_them() -> None:
+    r = decode_stored("rid", RAW)
+    assert r is not None
+    assert r.utc_texts() == ("2026-01-05T09:00:00Z", "2026-01-05T10:00:00Z", "2026-01-05T10:00:00Z")
+    odd = META.replace(b"09:00:00Z", b"10:00:00.999+01:00").replace(
+        b'"last_at":"2026-01-05T10:00:00Z"', b'"last_at":"2026-01-05T10:00:00.5Z"'
+    )
+    odd = odd.replace(b',"finished_at":"2026-01-05T10:00:00Z"', b"")
+    r = decode_stored("rid", {b"meta": odd})
+    assert r is not None
+    assert r.finished_at is None
+    # Cut from the stored text when it is UTC ("...Z"), formatted from the parsed time if not.
+    assert r.utc_texts() == ("2026-01-05T09:00:00Z", None, "2026-01-05T10:00:00Z")
+    naive = decode_stored("rid", {b"meta": META.replace(b'09:00:00Z"', b'09:00:00"')})
+    assert naive is not None
+    assert naive.utc_texts()[0] == "2026-01-05T09:00:00Z"  # naive means UTC
+    assert decode_stored("rid", {b"meta": META.replace(b"09:00:00Z", b"9 o'clock")}) is None

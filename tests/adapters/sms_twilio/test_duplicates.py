@@ -6,6 +6,7 @@ from __future__ import annotations
 from adapters.services import Services
 from tests.adapters.conftest import Clock
 from tests.adapters.sms_twilio.twilio_fakes import (
+    WEBHOOK,
     client_for,
     inbound_form,
     post_signed,
@@ -14,7 +15,6 @@ from tests.adapters.sms_twilio.twilio_fakes import (
 )
 
 CARER = "+447700900321"
-WEBHOOK = "/sms/twilio"
 
 
 async def test_a_retry_within_ten_minutes_gets_the_question_again(

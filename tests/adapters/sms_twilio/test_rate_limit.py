@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import fakeredis
 import pytest
 
 from adapters.services import Services, build_services
-from bot.config import Settings
 from bot.models import Status
-from tests.adapters.conftest import Clock
 from tests.adapters.sms_twilio.twilio_fakes import (
+    WEBHOOK,
     client_for,
     inbound_form,
     post_signed,
@@ -23,12 +19,10 @@ LIMIT = 5
 
 
 @pytest.fixture
-async def limited(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    svc = build_services(settings.model_copy(update={"rate_limit": LIMIT}), redis=redis,
-                         clock=clock)  # fmt: skip
-    yield svc
-    await redis.aclose()
+def limited(services: Services) -> Services:
+    """The ``services`` fixture's, with a limit of LIMIT messages a minute per sender."""
+    settings = services.settings.model_copy(update={"rate_limit": LIMIT})
+    return build_services(settings, redis=services.redis, clock=services.clock)
 
 
 async def test_a_flood_gets_one_polite_reply_then_silence(limited: Services) -> None:
@@ -37,7 +31,7 @@ async def test_a_flood_gets_one_polite_reply_then_silence(limited: Services) -> 
         for n in range(LIMIT + 4):
             body = "TEST" if n == 0 else "yes" if n == 1 else f"flood {n}"
             form = inbound_form(body, sid=f"SMflood{n:04d}", sender=FLOODER)
-            r = await post_signed(client, "/sms/twilio", form)
+            r = await post_signed(client, WEBHOOK, form)
             assert r.status_code == 200
             replies.append(twiml_messages(r))
     assert all(replies[:LIMIT])  # every message within the limit is answered
@@ -58,7 +52,7 @@ async def test_a_stranger_flooding_without_a_keyword_stops_getting_menus(
         replies = []
         for n in range(LIMIT + 3):
             form = inbound_form(f"hello {n}", sid=f"SMstranger{n:04d}", sender=FLOODER)
-            r = await post_signed(client, "/sms/twilio", form)
+            r = await post_signed(client, WEBHOOK, form)
             assert r.status_code == 200
             replies.append(twiml_messages(r))
     assert all("Which survey?" in m[0] for m in replies[:LIMIT])

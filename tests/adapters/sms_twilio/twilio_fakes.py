@@ -21,9 +21,9 @@ from adapters.services import Services
 from adapters.sms_twilio import routes
 from bot.sms import segments
 from store.client import AnyRedis
+from tests.adapters.conftest import BOT_NUMBER as BOT_NUMBER  # re-exported for the tests
 from tests.adapters.conftest import PUBLIC_URL, TWILIO_SID, TWILIO_TOKEN
 
-BOT_NUMBER = "+447700900000"
 SERVICE_SID = "MG" + "1" * 32
 WEBHOOK = "/sms/twilio"
 STATUS = "/sms/twilio/status"

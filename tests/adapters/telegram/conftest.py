@@ -21,11 +21,17 @@ from telegram.request import BaseRequest, RequestData
 
 from adapters import telegram as tg
 from adapters.services import Services
-from tests.adapters.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN
+from tests.adapters.conftest import START, TELEGRAM_SECRET, TELEGRAM_TOKEN
 
 BOT_ID = int(TELEGRAM_TOKEN.split(":")[0])
 BOT_USERNAME = "LLRCarersBot"
-DATE = 1795428000  # 2026-11-23 10:00 UTC, the services clock
+BOT_USER: dict[str, Any] = {  # the bot, as a User in updates and sent messages
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "LLR Carers survey",
+    "username": BOT_USERNAME,
+}
+DATE = int(START.timestamp())  # 2026-11-23 10:00 UTC, the services clock
 CHAT = 5550001234
 GROUP = -1001234567890
 
@@ -102,10 +108,7 @@ class FakeTelegram(BaseRequest):
     async def _result(self, api: str, p: dict[str, Any]) -> Any:
         if api == "getMe":
             return {
-                "id": BOT_ID,
-                "is_bot": True,
-                "first_name": "LLR Carers survey",
-                "username": BOT_USERNAME,
+                **BOT_USER,
                 "can_join_groups": True,
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
@@ -114,12 +117,7 @@ class FakeTelegram(BaseRequest):
             chat_id = int(p["chat_id"])
             msg: dict[str, Any] = {
                 "message_id": p.get("message_id") or next(self._ids),
-                "from": {
-                    "id": BOT_ID,
-                    "is_bot": True,
-                    "first_name": "LLR Carers survey",
-                    "username": BOT_USERNAME,
-                },
+                "from": dict(BOT_USER),
                 "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
                 "date": DATE,
                 "text": p.get("text", "(text)"),
@@ -203,14 +201,23 @@ def callback(
         "date": DATE,
         "chat": private_chat(chat_id),
         "text": "(question)",
-        "from": {
-            "id": BOT_ID,
-            "is_bot": True,
-            "first_name": "LLR Carers survey",
-            "username": BOT_USERNAME,
-        },
+        "from": dict(BOT_USER),
     }
     return {"update_id": update_id, "callback_query": query}
+
+
+def blocked(update_id: int, chat: int = CHAT) -> dict[str, Any]:
+    """The person in private chat ``chat`` blocked the bot."""
+    return {
+        "update_id": update_id,
+        "my_chat_member": {
+            "chat": private_chat(chat),
+            "from": user(chat),
+            "date": DATE,
+            "old_chat_member": {"user": dict(BOT_USER), "status": "member"},
+            "new_chat_member": {"user": dict(BOT_USER), "status": "kicked", "until_date": 0},
+        },
+    }
 
 
 def json_paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -230,12 +237,7 @@ def as_sent(call: Call, message_id: int = 4242) -> dict[str, Any]:
     msg: dict[str, Any] = {
         "message_id": message_id,
         "date": DATE,
-        "from": {
-            "id": BOT_ID,
-            "is_bot": True,
-            "first_name": "LLR Carers survey",
-            "username": BOT_USERNAME,
-        },
+        "from": dict(BOT_USER),
         "chat": private_chat(int(call.params["chat_id"])),
         "text": call.params["text"],
     }

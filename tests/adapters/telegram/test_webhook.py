@@ -13,7 +13,7 @@ from bot.errors import StoreError
 from bot.models import Status
 from tests.adapters.conftest import Clock
 from tests.adapters.telegram.conftest import (
-    BOT_ID,
+    BOT_USER,
     CHAT,
     DATE,
     GROUP,
@@ -21,10 +21,10 @@ from tests.adapters.telegram.conftest import (
     FakeTelegram,
     Webhook,
     as_sent,
+    blocked,
     callback,
     json_paths,
     message,
-    private_chat,
     redis_keys,
     user,
 )
@@ -195,14 +195,7 @@ NOTHING_STORED: list[tuple[str, dict[str, Any] | bytes, str | None, int, list[st
         group_msg(
             9014,
             None,
-            new_chat_members=[
-                {
-                    "id": BOT_ID,
-                    "is_bot": True,
-                    "first_name": "LLR Carers survey",
-                    "username": "LLRCarersBot",
-                }
-            ],
+            new_chat_members=[dict(BOT_USER)],
         ),
         "telegram-webhook-secret",
         200,
@@ -543,25 +536,6 @@ async def test_a_blocked_bot_opts_the_person_out(
     assert [c.params["text"][:10] for c in fake.of("sendMessage")][2:] == ["Which best"]
 
 
-def blocked(update_id: int, chat: int = CHAT) -> dict[str, Any]:
-    bot = {
-        "id": BOT_ID,
-        "is_bot": True,
-        "first_name": "LLR Carers survey",
-        "username": "LLRCarersBot",
-    }
-    return {
-        "update_id": update_id,
-        "my_chat_member": {
-            "chat": private_chat(),
-            "from": user(),
-            "date": DATE,
-            "old_chat_member": {"user": bot, "status": "member"},
-            "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0},
-        },
-    }
-
-
 async def test_blocking_the_bot_mid_survey_opts_out(hook: Webhook, services: Services) -> None:
     await hook.send(message(1, DEEP))
     assert await hook.send(blocked(2)) == []
@@ -649,21 +623,11 @@ async def test_broken_updates_never_give_500_nor_reach_the_catch_all(
     hook: Webhook, services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
     await hook.send(message(1, DEEP))  # a live session, so the deeper paths run too
-    bot = {"id": BOT_ID, "is_bot": True, "first_name": "LLR Carers survey"}
     samples = [
         message(2, "yes"),
         message(3, **MEDIA["photo"]),
         callback(4, "a:consent:yes"),
-        {
-            "update_id": 5,
-            "my_chat_member": {
-                "chat": private_chat(),
-                "from": user(),
-                "date": DATE,
-                "old_chat_member": {"user": bot, "status": "member"},
-                "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0},
-            },
-        },
+        blocked(5),
         group_msg(6, "/start"),
     ]
     statuses: set[int] = set()
