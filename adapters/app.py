@@ -85,8 +85,9 @@ async def _store_error(request: Request, exc: Exception) -> Response:
     # Redis unreachable or a respondent's messages racing beyond our retries: nothing was
     # written, so ask the provider to retry later.
     log.warning("store unavailable for %s: %s", request.url.path, exc)
-    return PlainTextResponse("temporarily unavailable, please retry", 503,
-                             headers={"Retry-After": "5"})
+    return PlainTextResponse(
+        "temporarily unavailable, please retry", 503, headers={"Retry-After": "5"}
+    )
 
 
 def create_app(

@@ -35,9 +35,13 @@ def build_services(
 ) -> Services:
     """Wire the parts together. ``redis`` may be injected (tests pass fakeredis)."""
     if settings.using_dev_secret:
-        log.warning("SURVEYBOT_SECRET is not set: using the local-trial secret. Set it before "
-                    "going live, and never change it afterwards (respondent ids depend on it).")
-    client = redis if redis is not None else connect(settings.redis_url, settings.data_dir / "redis")
+        log.warning(
+            "SURVEYBOT_SECRET is not set: using the local-trial secret. Set it before "
+            "going live, and never change it afterwards (respondent ids depend on it)."
+        )
+    client = (
+        redis if redis is not None else connect(settings.redis_url, settings.data_dir / "redis")
+    )
     registry = FlowRegistry(settings.flows_dir)
     store = RedisStore(
         client,

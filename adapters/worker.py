@@ -161,19 +161,26 @@ class ReminderWorker:
 
     def _message(self, flow: Flow, session: Session, p: Plan) -> list[Reply]:
         if p.kind == "final":
-            return [Reply(text=tr(flow.reminders.final, session.lang), kind="end",
-                          lang=session.lang)]
+            return [
+                Reply(text=tr(flow.reminders.final, session.lang), kind="end", lang=session.lang)
+            ]
         return engine.reminder(flow, session)
 
     async def _commit(self, flow: Flow, session: Session, p: Plan, now: datetime) -> Session | None:
         """Record the reminder on the session; re-read and re-apply if the respondent wrote."""
         store = self.services.store
         for _ in range(20):
-            updated = reminded(session, now) if p.kind == "remind" else finalised(session, now,
-                                                                                  p.reason)
+            updated = (
+                reminded(session, now) if p.kind == "remind" else finalised(session, now, p.reason)
+            )
             try:
-                return await store.commit(Step(session=updated), expected_rev=session.rev,
-                                          message_id=None, flow=flow, now=now)
+                return await store.commit(
+                    Step(session=updated),
+                    expected_rev=session.rev,
+                    message_id=None,
+                    flow=flow,
+                    now=now,
+                )
             except ConflictError:
                 loaded = await store.load(session.respondent)
                 if loaded.session is None or loaded.session.flow != flow.id:
@@ -182,8 +189,9 @@ class ReminderWorker:
         log.warning("could not record a reminder for %s after 20 tries", session.respondent)
         return session
 
-    async def _finish(self, claim: Claim, at: datetime | None, stats: WorkerStats, *,
-                      counted: bool = True) -> None:
+    async def _finish(
+        self, claim: Claim, at: datetime | None, stats: WorkerStats, *, counted: bool = True
+    ) -> None:
         ok = await self.queue.finish(claim, at)
         if not ok:
             stats.lost += 1

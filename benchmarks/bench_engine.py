@@ -18,8 +18,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # One carer's replies, as typed: numbers, words, a typo, a multi answer, free text, a postcode.
 SCRIPT = [
-    "CARERS", "yes", "1", "parent", "5", "2", "agree", "strongly agree", "2", "1 and 2", "no",
-    "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2", "2", "le16 7aa",
+    "CARERS",
+    "yes",
+    "1",
+    "parent",
+    "5",
+    "2",
+    "agree",
+    "strongly agree",
+    "2",
+    "1 and 2",
+    "no",
+    "More short breaks would help me most.",
+    "skip",
+    "1",
+    "1",
+    "1",
+    "1",
+    "2",
+    "2",
+    "le16 7aa",
 ]
 
 
@@ -42,9 +60,11 @@ def run(seconds: float) -> None:
             steps += 1
         completed += s.status is Status.COMPLETE
     elapsed = time.perf_counter() - start
-    print(f"engine.step on carers-strategy: {steps:,} steps in {elapsed:.2f} s "
-          f"= {steps / elapsed:,.0f} steps/s (one core); {completed:,} of {walks:,} walks of "
-          f"{len(SCRIPT)} messages completed the survey")
+    print(
+        f"engine.step on carers-strategy: {steps:,} steps in {elapsed:.2f} s "
+        f"= {steps / elapsed:,.0f} steps/s (one core); {completed:,} of {walks:,} walks of "
+        f"{len(SCRIPT)} messages completed the survey"
+    )
     if completed != walks:
         raise SystemExit("the script no longer completes the flow: fix SCRIPT")
 
@@ -52,8 +72,11 @@ def run(seconds: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--no-memo", action="store_true",
-                        help="turn off the memo of parsed short answers (as if every text were new)")
+    parser.add_argument(
+        "--no-memo",
+        action="store_true",
+        help="turn off the memo of parsed short answers (as if every text were new)",
+    )
     args = parser.parse_args()
     if args.no_memo:
         engine._MEMO_MAX_TEXT = -1

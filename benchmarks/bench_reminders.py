@@ -52,8 +52,12 @@ async def run(n: int, workers: int, url: str) -> None:
     prefix = f"sbbench-{uuid.uuid4().hex[:8]}"
     redis = Redis.from_url(url, max_connections=200)
     clock = Clock()
-    settings = Settings(SURVEYBOT_FLOWS=ROOT / "flows", SURVEYBOT_SECRET=SecretStr("bench"),
-                        SURVEYBOT_REDIS_PREFIX=prefix, _env_file=None)
+    settings = Settings(
+        SURVEYBOT_FLOWS=ROOT / "flows",
+        SURVEYBOT_SECRET=SecretStr("bench"),
+        SURVEYBOT_REDIS_PREFIX=prefix,
+        _env_file=None,
+    )
     svc = build_services(settings, redis=redis, clock=clock)
     flow = svc.registry.flows["carers-strategy"]
     await svc.store.prepare()
@@ -63,27 +67,34 @@ async def run(n: int, workers: int, url: str) -> None:
         async def start(i: int) -> None:
             number = f"+4477{i:08d}"
             rid = svc.store.respondent("sms", number)
-            s = engine.new_session(flow, respondent=rid, channel="sms", address=number,
-                                   now=clock.now)
-            s = engine.step(flow, s, Inbound(channel="sms", address=number, text="CARERS"),
-                            clock.now).session
-            step = engine.step(flow, s, Inbound(channel="sms", address=number, text="yes"),
-                               clock.now)
+            s = engine.new_session(
+                flow, respondent=rid, channel="sms", address=number, now=clock.now
+            )
+            s = engine.step(
+                flow, s, Inbound(channel="sms", address=number, text="CARERS"), clock.now
+            ).session
+            step = engine.step(
+                flow, s, Inbound(channel="sms", address=number, text="yes"), clock.now
+            )
             async with sem:
-                await svc.store.commit(step, expected_rev=0, message_id=f"m{i}", flow=flow,
-                                       now=clock.now)
+                await svc.store.commit(
+                    step, expected_rev=0, message_id=f"m{i}", flow=flow, now=clock.now
+                )
 
         t0 = time.perf_counter()
         for lo in range(0, n, 1000):  # in waves, so no connection waits behind 100,000 steps
             await asyncio.gather(*(start(i) for i in range(lo, min(n, lo + 1000))))
         scheduled = time.perf_counter() - t0
-        print(f"schedule: {n:,} sessions committed with their reminder check queued in "
-              f"{scheduled:.1f} s ({n / scheduled:,.0f}/s)")
+        print(
+            f"schedule: {n:,} sessions committed with their reminder check queued in "
+            f"{scheduled:.1f} s ({n / scheduled:,.0f}/s)"
+        )
 
         clock.now += timedelta(hours=25)  # 11:00 next day: in the allowed window
         sender = CountingSender()
-        ws = [ReminderWorker(svc, {"sms": sender}, batch=500, concurrency=64)
-              for _ in range(workers)]
+        ws = [
+            ReminderWorker(svc, {"sms": sender}, batch=500, concurrency=64) for _ in range(workers)
+        ]
         t0 = time.perf_counter()
         # First pass: the queued first checks (an hour in) are re-planned to the 24-hour mark,
         # which is already past, so they are sent in the same pass.
@@ -96,9 +107,11 @@ async def run(n: int, workers: int, url: str) -> None:
         dispatched = time.perf_counter() - t0
         total = sum(sender.sent.values())
         twice = sum(1 for c in sender.sent.values() if c > 1)
-        print(f"dispatch: {total:,} reminders sent by {workers} worker(s) in {dispatched:.1f} s "
-              f"({total / dispatched:,.0f}/s); respondents reminded twice: {twice}; "
-              f"failures: {sum(s.failed for s in stats)}")
+        print(
+            f"dispatch: {total:,} reminders sent by {workers} worker(s) in {dispatched:.1f} s "
+            f"({total / dispatched:,.0f}/s); respondents reminded twice: {twice}; "
+            f"failures: {sum(s.failed for s in stats)}"
+        )
     finally:
         deleted = 0
         async for key in redis.scan_iter(match=f"{prefix}:*", count=5000):

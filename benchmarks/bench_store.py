@@ -23,8 +23,26 @@ from store.redis_store import SessionCache
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = [
-    "CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "1 and 2", "no",
-    "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2", "2", "le16 7aa",
+    "CARERS",
+    "yes",
+    "1",
+    "1",
+    "5",
+    "2",
+    "agree",
+    "strongly agree",
+    "2",
+    "1 and 2",
+    "no",
+    "More short breaks would help me most.",
+    "skip",
+    "1",
+    "1",
+    "1",
+    "1",
+    "2",
+    "2",
+    "le16 7aa",
 ]
 
 
@@ -42,8 +60,9 @@ async def walk(d: Dispatcher, number: str, messages: int, counter: list[int]) ->
         text = SCRIPT[i % len(SCRIPT)]
         if i and i % len(SCRIPT) == 0:
             text = "RESTART"
-        await d.handle(Inbound(channel="sms", address=number, text=text,
-                               message_id=f"SM{uuid.uuid4().hex}"))
+        await d.handle(
+            Inbound(channel="sms", address=number, text=text, message_id=f"SM{uuid.uuid4().hex}")
+        )
         counter[0] += 1
 
 
@@ -59,11 +78,17 @@ async def run(url: str, total: int) -> None:
             per = max(total // concurrency, len(SCRIPT))
             done = [0]
             start = time.perf_counter()
-            await asyncio.gather(*(walk(d, f"+4477009{concurrency:02d}{n:03d}", per, done)
-                                   for n in range(concurrency)))
+            await asyncio.gather(
+                *(
+                    walk(d, f"+4477009{concurrency:02d}{n:03d}", per, done)
+                    for n in range(concurrency)
+                )
+            )
             elapsed = time.perf_counter() - start
-            print(f"{concurrency:>2} concurrent respondent(s): {done[0]:,} messages in "
-                  f"{elapsed:.2f} s = {done[0] / elapsed:,.0f} messages/s (load + step + commit)")
+            print(
+                f"{concurrency:>2} concurrent respondent(s): {done[0]:,} messages in "
+                f"{elapsed:.2f} s = {done[0] / elapsed:,.0f} messages/s (load + step + commit)"
+            )
 
         # Round trips of ordinary answers (not the first message of a respondent): with this
         # process's session cache (the next message comes back to the same process), and
@@ -74,8 +99,10 @@ async def run(url: str, total: int) -> None:
             await walk(d, number, 2, [0])
             with RoundTripCounter(redis, store.hot) as rt:
                 await walk(d, number, 10, [0])
-                print(f"round trips per ordinary answer, {label}: {rt.count / 10:.1f} "
-                      f"({'commit 1' if size else 'load 1 + commit 1'})")
+                print(
+                    f"round trips per ordinary answer, {label}: {rt.count / 10:.1f} "
+                    f"({'commit 1' if size else 'load 1 + commit 1'})"
+                )
         store.cache = SessionCache()
 
         # A live session of the carers flow after 10 answers.
@@ -85,9 +112,11 @@ async def run(url: str, total: int) -> None:
         session_bytes = await redis.memory_usage(store.keys.session(rid))
         response_bytes = await redis.memory_usage(store.keys.response(rid, "carers-strategy"))
         seen_bytes = await redis.memory_usage(store.keys.seen(rid))
-        print(f"MEMORY USAGE of a live carers session after 10 answers: {session_bytes} bytes "
-              f"(target <= 1536); its response hash {response_bytes} bytes, dedupe set "
-              f"{seen_bytes} bytes")
+        print(
+            f"MEMORY USAGE of a live carers session after 10 answers: {session_bytes} bytes "
+            f"(target <= 1536); its response hash {response_bytes} bytes, dedupe set "
+            f"{seen_bytes} bytes"
+        )
     finally:
         n = 0
         async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):

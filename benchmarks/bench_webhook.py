@@ -4,12 +4,16 @@ doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
      [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster] [--bare-multiplexed]
+     [--compare-with DIR]
 
 ``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
 temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
 ``appendfsync everysec``, Redis' default) and runs both servers against it
 (``REDIS_URL=redis+cluster://...``), then prints how the keys spread over the masters and
 stops it.
+
+``--compare-with DIR`` runs a third server in the same run: surveybot from another checkout
+(e.g. ``git worktree add /tmp/before HEAD~1``) on the same packages, for before/after figures.
 
 Each connection walks its numbers one message at a time (so a respondent's messages stay in
 order), every request signed with Twilio's real RequestValidator. Afterwards every number's
@@ -45,10 +49,28 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-auth-token"
 SID = "AC" + "1" * 32
 SCRIPT = [
-    "CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "1 and 2", "no",
-    "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2", "2", "le16 7aa",
+    "CARERS",
+    "yes",
+    "1",
+    "1",
+    "5",
+    "2",
+    "agree",
+    "strongly agree",
+    "2",
+    "1 and 2",
+    "no",
+    "More short breaks would help me most.",
+    "skip",
+    "1",
+    "1",
+    "1",
+    "1",
+    "2",
+    "2",
+    "le16 7aa",
 ]
-BARE_APP = '''
+BARE_APP = """
 import contextlib
 import os
 from redis.asyncio import Redis
@@ -92,13 +114,27 @@ async def health(request):
 
 app = Starlette(routes=[Route("/sms/twilio", bare, methods=["POST"]),
                         Route("/healthz", health)], lifespan=lifespan)
-'''
+"""
 
 
-def start_server(target: str, port: int, env: dict[str, str], workers: int,
-                 factory: bool, cwd: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+def start_server(
+    target: str, port: int, env: dict[str, str], workers: int, factory: bool, cwd: Path
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     if factory:
         cmd.append("--factory")
     return subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd)
@@ -123,14 +159,30 @@ def build_requests(port: int, numbers: list[str], connections: int) -> list[list
     for n, number in enumerate(numbers):
         for m, text in enumerate(SCRIPT):
             sid = f"SM{uuid.uuid5(uuid.NAMESPACE_URL, f'{number}/{m}').hex}"
-            params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": SID, "From": number,
-                      "To": "+447700900000", "Body": text, "NumMedia": "0", "NumSegments": "1",
-                      "ApiVersion": "2010-04-01"}
+            params = {
+                "MessageSid": sid,
+                "SmsSid": sid,
+                "AccountSid": SID,
+                "From": number,
+                "To": "+447700900000",
+                "Body": text,
+                "NumMedia": "0",
+                "NumSegments": "1",
+                "ApiVersion": "2010-04-01",
+            }
             body = urlencode(params).encode()
             sig = validator.compute_signature(url, params)
-            per[n % connections].append(loadgen.post(
-                "/sms/twilio", body, {"Content-Type": "application/x-www-form-urlencoded",
-                                      "X-Twilio-Signature": sig}, f"127.0.0.1:{port}"))
+            per[n % connections].append(
+                loadgen.post(
+                    "/sms/twilio",
+                    body,
+                    {
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Twilio-Signature": sig,
+                    },
+                    f"127.0.0.1:{port}",
+                )
+            )
     return per
 
 
@@ -140,8 +192,12 @@ async def verify(redis_url: str, prefix: str, numbers: list[str]) -> tuple[int, 
     complete = 0
     for number in numbers:
         resp = await store.response(store.respondent("sms", number), "carers-strategy")
-        if resp is not None and resp.status is Status.COMPLETE and resp.answers["role"].value \
-                == "carer" and resp.answers["postcode"].value == "LE16":
+        if (
+            resp is not None
+            and resp.status is Status.COMPLETE
+            and resp.answers["role"].value == "carer"
+            and resp.answers["postcode"].value == "LE16"
+        ):
             complete += 1
     n = await delete_prefix(redis, prefix)
     await redis.aclose()
@@ -154,11 +210,23 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
-    ap.add_argument("--bare-multiplexed", action="store_true",
-                    help="run the bare endpoint's GET and SET over store.multiplex (the "
-                    "connection surveybot's per-message commands use) instead of redis-py's pool")
-    ap.add_argument("--cluster", action="store_true",
-                    help="start a temporary local 3-master Redis Cluster and use it")
+    ap.add_argument(
+        "--compare-with",
+        type=Path,
+        metavar="DIR",
+        help="also run surveybot from this checkout (same run, same packages)",
+    )
+    ap.add_argument(
+        "--bare-multiplexed",
+        action="store_true",
+        help="run the bare endpoint's GET and SET over store.multiplex (the "
+        "connection surveybot's per-message commands use) instead of redis-py's pool",
+    )
+    ap.add_argument(
+        "--cluster",
+        action="store_true",
+        help="start a temporary local 3-master Redis Cluster and use it",
+    )
     a = ap.parse_args()
     if a.cluster:
         with LocalCluster(masters=3) as cluster:
@@ -169,28 +237,38 @@ def main() -> None:
 
 
 def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
-    prefix = f"sbbench-{uuid.uuid4().hex[:8]}"
+    run_id = uuid.uuid4().hex[:8]
     tmp = Path(tempfile.mkdtemp(prefix="surveybot-bench-"))
     flows = tmp / "flows"
     flows.mkdir()
     shutil.copy(ROOT / "flows" / "carers-strategy.yaml", flows)
     (tmp / "bare_app.py").write_text(BARE_APP)
     numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
+    # name -> (source tree, its own key prefix): every target starts from empty Redis keys.
+    targets = {"bare": (tmp, f"sbbench-{run_id}-bare"), "surveybot": (ROOT, f"sbbench-{run_id}")}
+    if a.compare_with is not None:
+        targets["compared"] = (a.compare_with.resolve(), f"sbbench-{run_id}-cmp")
     results = {}
     cpu_us: dict[str, float] = {}
-    for name in ("bare", "surveybot"):
+    for name, (tree, prefix) in targets.items():
         port = free_port()
-        env = {"REDIS_URL": a.redis, "SURVEYBOT_REDIS_PREFIX": prefix,
-               "SURVEYBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-               "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
-               "TWILIO_FROM_NUMBER": "+447700900000", "SURVEYBOT_FLOWS": str(flows),
-               "SURVEYBOT_SECRET": "bench-secret", "PYTHONPATH": f"{ROOT}:{tmp}"}
+        env = {
+            "REDIS_URL": a.redis,
+            "SURVEYBOT_REDIS_PREFIX": prefix,
+            "SURVEYBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "TWILIO_ACCOUNT_SID": SID,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_FROM_NUMBER": "+447700900000",
+            "SURVEYBOT_FLOWS": str(flows),
+            "SURVEYBOT_SECRET": "bench-secret",
+            "PYTHONPATH": f"{tree}:{ROOT}:{tmp}",
+        }
         if a.bare_multiplexed:
             env["BARE_MULTIPLEXED"] = "1"
         if name == "bare":
             proc = start_server("bare_app:app", port, env, a.workers, False, tmp)
         else:
-            proc = start_server("adapters.app:create_app", port, env, a.workers, True, ROOT)
+            proc = start_server("adapters.app:create_app", port, env, a.workers, True, tree)
         try:
             wait_ready(port)
             reqs = build_requests(port, numbers, a.connections)
@@ -201,25 +279,44 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             proc.terminate()
             proc.wait(timeout=20)
     spread = cluster.dbsize() if cluster is not None else {}  # keys per master, before clean-up
-    complete, deleted = asyncio.run(verify(a.redis, prefix, numbers))
+    checked = {
+        name: asyncio.run(verify(a.redis, prefix, numbers if name != "bare" else []))
+        for name, (_, prefix) in targets.items()
+    }
     shutil.rmtree(tmp, ignore_errors=True)
-    bare, bot = results["bare"], results["surveybot"]
+    bare = results["bare"]
     where = "a 3-master Redis Cluster" if a.cluster else "one Redis"
-    print(f"{a.numbers:,} numbers x {len(SCRIPT)} messages, {a.connections} connections, "
-          f"{a.workers} server process(es), against {where}")
+    print(
+        f"{a.numbers:,} numbers x {len(SCRIPT)} messages, {a.connections} connections, "
+        f"{a.workers} server process(es), against {where}"
+    )
     client = "store.multiplex" if a.bare_multiplexed else "redis-py"
     print(bare.line(f"bare Starlette endpoint (1 GET + 1 SET, {client})"))
-    print(bot.line("surveybot /sms/twilio (verify, step, commit, TwiML)"))
-    print(f"ratio: {bot.rps() / bare.rps():.2f}x the bare endpoint's throughput (target >= 0.7); "
-          f"p99 {bot.pct(99):.1f} ms (target <= 50)")
-    print(f"server CPU per request: bare {cpu_us['bare']:.0f} us, surveybot "
-          f"{cpu_us['surveybot']:.0f} us")
-    print(f"verified: {complete:,} of {a.numbers:,} numbers have a complete response with the "
-          f"answers sent; {deleted:,} keys cleaned up")
+    labels = {
+        "surveybot": "surveybot /sms/twilio (verify, step, commit, TwiML)",
+        "compared": f"surveybot from {a.compare_with}",
+    }
+    for name in targets:
+        if name == "bare":
+            continue
+        bot = results[name]
+        print(bot.line(labels[name]))
+        print(
+            f"  ratio: {bot.rps() / bare.rps():.2f}x the bare endpoint's throughput "
+            f"(target >= 0.7); p99 {bot.pct(99):.1f} ms (target <= 50)"
+        )
+        complete, deleted = checked[name]
+        print(
+            f"  verified: {complete:,} of {a.numbers:,} numbers have a complete response with "
+            f"the answers sent; {deleted:,} keys cleaned up"
+        )
+    print("server CPU per request: " + ", ".join(f"{n} {us:.0f} us" for n, us in cpu_us.items()))
     if spread:
         total = sum(spread.values()) or 1
-        print("keys per master: " + ", ".join(
-            f"{port}: {n:,} ({n / total:.0%})" for port, n in sorted(spread.items())))
+        print(
+            "keys per master: "
+            + ", ".join(f"{port}: {n:,} ({n / total:.0%})" for port, n in sorted(spread.items()))
+        )
 
 
 if __name__ == "__main__":

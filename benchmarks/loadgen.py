@@ -43,10 +43,12 @@ class Result:
 
     def line(self, name: str) -> str:
         errors = sum(n for s, n in self.statuses.items() if s >= 400)
-        return (f"{name}: {self.count:,} requests in {self.elapsed:.1f} s = {self.rps():,.0f} req/s;"
-                f" latency p50 {self.pct(50):.1f} ms, p99 {self.pct(99):.1f} ms, "
-                f"mean {statistics.fmean(self.latencies) * 1000:.1f} ms; "
-                f"statuses {dict(sorted(self.statuses.items()))}; errors {errors}")
+        return (
+            f"{name}: {self.count:,} requests in {self.elapsed:.1f} s = {self.rps():,.0f} req/s;"
+            f" latency p50 {self.pct(50):.1f} ms, p99 {self.pct(99):.1f} ms, "
+            f"mean {statistics.fmean(self.latencies) * 1000:.1f} ms; "
+            f"statuses {dict(sorted(self.statuses.items()))}; errors {errors}"
+        )
 
 
 async def read_response(reader: asyncio.StreamReader) -> int:

@@ -107,6 +107,7 @@ REASONS = (
 )
 """Every ``Invalid.reason`` this module returns."""
 
+
 def _set(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
@@ -137,7 +138,25 @@ _SEP = "\x00"  # marks a comma (or similar) between tokens; normalise() never pr
 _LEAD = _set("um umm erm er uh well oh hi hello hey hiya so and its it is thats that s i think say")
 # Yes/no words too mild to contradict a clear answer ("no, I'm ok" is still no).
 _WEAK_YES_NO = frozenset(
-    {*["ok", "okay", "k", "kk", "fine", "right", "sure", "alright", "correct", "true", "never", "wrong", "false", "dont"], "all right"}
+    {
+        *[
+            "ok",
+            "okay",
+            "k",
+            "kk",
+            "fine",
+            "right",
+            "sure",
+            "alright",
+            "correct",
+            "true",
+            "never",
+            "wrong",
+            "false",
+            "dont",
+        ],
+        "all right",
+    }
 )
 _SCALE_WORDS = _set("star stars point points out of outta mark marks score rating")
 _DATE_FILLER = _set("""
@@ -438,8 +457,11 @@ def _find_numbers(text: str) -> tuple[list[float], list[str]]:
         j = i
         while j < len(tokens) and (
             tokens[j] in _NUMBER_WORDS
-            or (tokens[j] in ("a", "and") and j + 1 < len(tokens)
-                and tokens[j + 1] in (*_NUMBER_WORDS, "a"))
+            or (
+                tokens[j] in ("a", "and")
+                and j + 1 < len(tokens)
+                and tokens[j + 1] in (*_NUMBER_WORDS, "a")
+            )
         ):
             j += 1
         value = _parse_words(tokens[i:j])
@@ -520,8 +542,10 @@ def _build_choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str) -> list[_C
         texts = [*_translations(c.label), *c.synonyms_for(lang)]
         if c.id == other_id:
             texts += ["other", "something else"]
-        if isinstance(q, MultiQuestion) and c.exclusive and (
-            c.id == "none" or normalise(tr(c.label, lang)) in none_words
+        if (
+            isinstance(q, MultiQuestion)
+            and c.exclusive
+            and (c.id == "none" or normalise(tr(c.label, lang)) in none_words)
         ):
             texts += sorted(none_words)
         cands.append(_Cand(c.id, i, tr(c.label, lang), _phrases(texts)))
@@ -531,8 +555,12 @@ def _build_choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str) -> list[_C
 def _build_scale_cands(q: ScaleQuestion, lang: str) -> list[_Cand]:
     if q.choices is not None:
         return [
-            _Cand(i + 1, i, tr(c.label, lang),
-                  _phrases([*_translations(c.label), *c.synonyms_for(lang)]))
+            _Cand(
+                i + 1,
+                i,
+                tr(c.label, lang),
+                _phrases([*_translations(c.label), *c.synonyms_for(lang)]),
+            )
             for i, c in enumerate(q.choices)
         ]
     return [
@@ -552,9 +580,7 @@ class _Hit:
     spans: tuple[tuple[int, int], ...] = ()
 
 
-def _find_spans(
-    cands: Sequence[_Cand], tokens: Sequence[str]
-) -> list[tuple[int, int, _Cand]]:
+def _find_spans(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[tuple[int, int, _Cand]]:
     """Where labels occur in the tokens; a span inside a longer one is dropped, so "strongly
     agree" beats the "agree" inside it. Overlaps left are resolved longest first."""
     found: list[tuple[int, int, _Cand]] = []
@@ -647,8 +673,11 @@ def _exact(
     values: list[str | int] = []
     for cand in cands:
         for p in cand.phrases:
-            p_core, p_sorted = _forms(p) if filler is _FILLER else (
-                tuple(t for t in p if t not in filler), sorted(p) if len(p) > 1 else None)
+            p_core, p_sorted = (
+                _forms(p)
+                if filler is _FILLER
+                else (tuple(t for t in p if t not in filler), sorted(p) if len(p) > 1 else None)
+            )
             same = (
                 p in (whole, core)
                 or (bool(p_core) and p_core == core)
@@ -683,7 +712,9 @@ def _match_label(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
             if fuzzy.kind in ("strong", "weak") and fuzzy.values != values:
                 longer = any(
                     len(p) > s[1] - s[0]
-                    for c in cands if c.value == fuzzy.values[0] for p in c.phrases
+                    for c in cands
+                    if c.value == fuzzy.values[0]
+                    for p in c.phrases
                     for s in spans
                 )
                 if longer:
@@ -731,7 +762,9 @@ def _other_text(raw: str, lead: Iterable[str], *, anywhere: bool = False) -> str
         )
         m = (re.search if anywhere else re.match)(pattern, prepped)
         if m:
-            rest = raw[m.end():].strip() if len(prepped) == len(raw) else prepped[m.end():].strip()
+            rest = (
+                raw[m.end() :].strip() if len(prepped) == len(raw) else prepped[m.end() :].strip()
+            )
             meaningful = [t for t in normalise(rest).split() if t not in _FILLER]
             return rest if meaningful else None
     return None
@@ -750,8 +783,7 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
     def ok(idx: int) -> Outcome:
         cid = cs[idx].id
         if cid == other_id:
-            lead = [choice_keys(q)[idx].casefold(),
-                    *(" ".join(p) for p in cands[idx].phrases)]
+            lead = [choice_keys(q)[idx].casefold(), *(" ".join(p) for p in cands[idx].phrases)]
             return Ok(cid, _other_text(text, lead))
         return Ok(cid)
 
@@ -815,8 +847,11 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
         yes_no = parse_yes_no(text, lang)
         if yes_no is not None:
             ws = W.words_for("yes" if yes_no else "no", lang)
-            named = [i for i, c in enumerate(cs)
-                     if any(normalise(t) in ws for t in _translations(c.label))]
+            named = [
+                i
+                for i, c in enumerate(cs)
+                if any(normalise(t) in ws for t in _translations(c.label))
+            ]
             if len(named) == 1:
                 return ok(named[0])
     if hit.kind == "weak":
@@ -1207,8 +1242,7 @@ def _parse_postcode(text: str) -> Outcome:
     if len(text) > 500:
         return Invalid("not_a_postcode")
     toks = re.findall(r"[A-Z0-9]+", _upper_ascii(text))
-    full = {d for a, b in pairwise(toks)
-            if (d := _district(a + b, full_only=True)) is not None}
+    full = {d for a, b in pairwise(toks) if (d := _district(a + b, full_only=True)) is not None}
     full |= {d for t in toks if (d := _district(t, full_only=True)) is not None}
     if len(full) == 1:
         return Ok(full.pop())

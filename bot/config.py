@@ -36,22 +36,30 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", alias="SURVEYBOT_HOST")
     port: int = Field(default=8000, alias="SURVEYBOT_PORT")
     run_worker: bool = Field(
-        default=False, alias="SURVEYBOT_WORKER",
+        default=False,
+        alias="SURVEYBOT_WORKER",
         description="Also run the reminder worker inside each `serve` process",
     )
     retention_days: int = Field(default=400, alias="SURVEYBOT_RETENTION_DAYS")
     dedupe_hours: int = Field(default=48, alias="SURVEYBOT_DEDUPE_HOURS")
     max_body_bytes: int = Field(
-        default=64 * 1024, ge=1024, le=10 * 1024 * 1024, alias="SURVEYBOT_MAX_BODY_BYTES",
+        default=64 * 1024,
+        ge=1024,
+        le=10 * 1024 * 1024,
+        alias="SURVEYBOT_MAX_BODY_BYTES",
         description="Largest request body accepted (413 above it, before any parsing)",
     )
     rate_limit: int = Field(
-        default=30, ge=0, alias="SURVEYBOT_RATE_LIMIT",
+        default=30,
+        ge=0,
+        alias="SURVEYBOT_RATE_LIMIT",
         description="Most messages one sender may send a minute (0 = no limit); the first over "
         "it gets a polite reply, the rest silence",
     )
     session_cache: int = Field(
-        default=10_000, ge=0, alias="SURVEYBOT_SESSION_CACHE",
+        default=10_000,
+        ge=0,
+        alias="SURVEYBOT_SESSION_CACHE",
         description="Sessions each process keeps in memory to save a Redis read per answer "
         "(0 = none; always checked against Redis at commit)",
     )

@@ -67,7 +67,9 @@ def in_quiet_hours(flow: Flow, at: datetime) -> bool:
     return flow.reminders.quiet_hours.contains(at.astimezone(flow.tz).time())
 
 
-def allowed_time(flow: Flow, at: datetime, respondent: str = "", *, spread: bool = True) -> datetime:
+def allowed_time(
+    flow: Flow, at: datetime, respondent: str = "", *, spread: bool = True
+) -> datetime:
     """``at``, or if that is in quiet hours, the end of the quiet window (+ a stable spread)."""
     q = flow.reminders.quiet_hours
     tz = flow.tz

@@ -23,16 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.connection import (
-    AbstractConnection,
-    Connection,
-    SSLConnection,
-    UnixDomainSocketConnection,
-    parse_url,
-)
+from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.connection import HiredisRespSerializer
 from redis.exceptions import RedisClusterException, RedisError
 
 from bot.errors import StoreError
@@ -121,46 +114,6 @@ def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
     return nodes, options
 
 
-_PACKER = HiredisRespSerializer()
-
-
-def pack_command(args: tuple[Any, ...]) -> bytes:
-    """A command in Redis' wire format, packed by hiredis (C) through redis-py's own
-    ``HiredisRespSerializer`` (what its sync client uses): ``"SCRIPT LOAD"`` is two words, a
-    bad argument type a ``DataError``."""
-    packed: list[bytes] = _PACKER.pack(*args)
-    return packed[0]
-
-
-class _HiredisPacking(AbstractConnection):
-    """Commands packed by hiredis (C) rather than redis-py's asyncio Python packer, for ~4% of a
-    web process's CPU per message, whose commit script carries a dozen arguments."""
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        return [pack_command(args)]
-
-
-class _FastConnection(_HiredisPacking, Connection):
-    pass
-
-
-class _FastSSLConnection(_HiredisPacking, SSLConnection):
-    pass
-
-
-class _FastUnixConnection(_HiredisPacking, UnixDomainSocketConnection):
-    pass
-
-
-_FAST: dict[type[AbstractConnection], type[AbstractConnection]] = {
-    Connection: _FastConnection,
-    SSLConnection: _FastSSLConnection,
-    UnixDomainSocketConnection: _FastUnixConnection,
-}
-FAST_CLASSES = (_FastConnection, _FastSSLConnection, _FastUnixConnection)
-"""The connection classes :func:`connect` uses (TCP, TLS, unix socket)."""
-
-
 def retry_policy(retries: int = 2) -> Retry:
     """How often a command is sent again after a connection error or a timeout, and the
     back-off between (every store operation is safe to repeat: see ``connect``)."""
@@ -194,8 +147,6 @@ def connect(
         retry=retry_policy(),
         health_check_interval=30,
     )
-    # from_url picked the class for the scheme (TCP, TLS, unix socket); no connection exists yet.
-    pool.connection_class = _FAST.get(pool.connection_class, pool.connection_class)
     return Redis.from_pool(pool)  # closing the client closes its pool
 
 

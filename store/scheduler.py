@@ -91,8 +91,9 @@ class ReminderQueue:
         with redis_errors("schedule"):
             await self.redis.zrem(self.key_for(flow, rid), rid)
 
-    async def claim(self, flow: str, shard: int, now: datetime, lease: timedelta,
-                    limit: int) -> list[Claim]:
+    async def claim(
+        self, flow: str, shard: int, now: datetime, lease: timedelta, limit: int
+    ) -> list[Claim]:
         lease_ms = ms(now + lease)
         with redis_errors("claim"):
             rids = await _CLAIM(self.redis, [self.key(flow, shard)], [ms(now), limit, lease_ms])
@@ -113,9 +114,12 @@ class ReminderQueue:
         with redis_errors("read"):
             shards = await pipe.execute()
         out = [
-            (r.decode() if isinstance(r, bytes) else str(r),
-             datetime.fromtimestamp(score / 1000, UTC))
-            for rows in shards for r, score in rows
+            (
+                r.decode() if isinstance(r, bytes) else str(r),
+                datetime.fromtimestamp(score / 1000, UTC),
+            )
+            for rows in shards
+            for r, score in rows
         ]
         return sorted(out, key=lambda x: (x[1], x[0]))
 

@@ -33,7 +33,9 @@ local function count(rate, window)
 end
 """
 
-LOAD = _LATEST + """
+LOAD = (
+    _LATEST
+    + """
 -- KEYS: 1 session, 2 optout, 3 seen.  ARGV: 1 message id ('' = none).
 -- Reply: {rev or false, data or false, opted out 0/1, seen 0/1, latest}: latest = the ms the
 -- seen message was committed if it is the respondent's last committed one (its reply may never
@@ -46,8 +48,12 @@ if ARGV[1] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[1]) then
 end
 return {s[1], s[2], redis.call('EXISTS', KEYS[2]), seen, last}
 """
+)
 
-COMMIT = _LATEST + _COUNT + """
+COMMIT = (
+    _LATEST
+    + _COUNT
+    + """
 -- KEYS: 1 session, 2 seen, 3 response, 4 flows, 5 optout, 6 rate
 -- ARGV: 1 expected rev, 2 session JSON, 3 flow id, 4 message id ('' = none), 5 now ms,
 --       6 seen cutoff ms, 7 dedupe window ms, 8 session ttl ms, 9 retention ms,
@@ -106,12 +112,16 @@ end
 if fresh then return {rev, 1} end
 return {rev, 0}
 """
+)
 
-THROTTLE = _COUNT + """
+THROTTLE = (
+    _COUNT
+    + """
 -- KEYS: 1 rate.  ARGV: 1 window ms.  Reply: messages counted in the window, this one included.
 -- For messages that commit nothing (the menu a stranger gets); COMMIT counts the others.
 return count(KEYS[1], ARGV[1])
 """
+)
 
 
 class Commands(Protocol):

@@ -109,8 +109,13 @@ class Node:
         return f"127.0.0.1:{self.port}"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1,
-                           socket_timeout=5, decode_responses=True)
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            socket_connect_timeout=1,
+            socket_timeout=5,
+            decode_responses=True,
+        )
 
 
 @dataclass
@@ -156,14 +161,22 @@ class LocalCluster:
                 self._spawn(node)
             for node in self.nodes:
                 self._wait_ping(node, timeout)
-            create = [self._binaries[1], "--cluster", "create",
-                      *(n.address for n in self.nodes), "--cluster-replicas", "0",
-                      "--cluster-yes"]
-            done = subprocess.run(create, capture_output=True, text=True, timeout=timeout,
-                                  check=False)
+            create = [
+                self._binaries[1],
+                "--cluster",
+                "create",
+                *(n.address for n in self.nodes),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ]
+            done = subprocess.run(
+                create, capture_output=True, text=True, timeout=timeout, check=False
+            )
             if done.returncode != 0:
-                raise ClusterStartError(f"redis-cli --cluster create failed:\n{done.stdout}"
-                                        f"\n{done.stderr}")
+                raise ClusterStartError(
+                    f"redis-cli --cluster create failed:\n{done.stdout}\n{done.stderr}"
+                )
             self.wait_healthy(timeout)
         except BaseException:
             self.stop()
@@ -180,8 +193,9 @@ class LocalCluster:
     def __enter__(self) -> LocalCluster:
         return self.start()
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # -- failures ------------------------------------------------------------------------------
@@ -221,9 +235,12 @@ class LocalCluster:
             except (redis.RedisError, OSError) as exc:
                 last = str(exc)
             else:
-                if all(i.get("cluster_state") == "ok"
-                       and i.get("cluster_slots_ok") == str(SLOTS)
-                       and i.get("cluster_known_nodes") == str(self.masters) for i in infos):
+                if all(
+                    i.get("cluster_state") == "ok"
+                    and i.get("cluster_slots_ok") == str(SLOTS)
+                    and i.get("cluster_known_nodes") == str(self.masters)
+                    for i in infos
+                ):
                     return
                 last = repr(infos)
             time.sleep(0.1)
@@ -257,15 +274,33 @@ class LocalCluster:
 
     def _spawn(self, node: Node) -> None:
         cmd = [
-            self._binaries[0], "--port", str(node.port), "--bind", "127.0.0.1",
-            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", str(self.node_timeout_ms),
-            "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
-            "--dir", str(node.folder), "--daemonize", "no",
-            "--logfile", str(node.folder / "redis.log"),
+            self._binaries[0],
+            "--port",
+            str(node.port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            str(self.node_timeout_ms),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",
+            "--dir",
+            str(node.folder),
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(node.folder / "redis.log"),
         ]
-        node.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        node.process = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
 
     def _wait_ping(self, node: Node, timeout: float) -> None:
         deadline = time.monotonic() + timeout

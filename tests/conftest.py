@@ -78,7 +78,9 @@ async def eventually(
         if got:
             return
         if time.monotonic() >= deadline:
-            pytest.fail(f"still not true after {timeout:g} s: {getattr(cond, '__qualname__', cond)}")
+            pytest.fail(
+                f"still not true after {timeout:g} s: {getattr(cond, '__qualname__', cond)}"
+            )
         await asyncio.sleep(interval)
 
 
@@ -132,9 +134,7 @@ async def cluster(redis_cluster: LocalCluster, key_prefix: str) -> AsyncIterator
         pytest.param("cluster", marks=pytest.mark.cluster),
     ]
 )
-async def redis_client(
-    request: pytest.FixtureRequest, key_prefix: str
-) -> AsyncIterator[AnyRedis]:
+async def redis_client(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterator[AnyRedis]:
     """A ``redis.asyncio`` client: fakeredis (with Lua), the real server, or the local cluster."""
     if request.param == "fake":
         fake: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())

@@ -37,8 +37,10 @@ async def test_a_configured_limit_is_enforced(
                 "/sms/twilio",
                 content=content,
                 # (a signature, so that the handler reads the body at all)
-                headers={"Content-Type": "application/x-www-form-urlencoded",
-                         "X-Twilio-Signature": "bm90LWEtc2lnbmF0dXJl"},
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": "bm90LWEtc2lnbmF0dXJl",
+                },
             )
 
         assert (await body(3000)).status_code == 413

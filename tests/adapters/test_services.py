@@ -11,23 +11,39 @@ from bot.models import Inbound, Status
 from tests.adapters.conftest import Clock
 
 
-async def test_a_carer_completes_the_flow_through_the_real_store(services: Services,
-                                                                 clock: Clock) -> None:
+async def test_a_carer_completes_the_flow_through_the_real_store(
+    services: Services, clock: Clock
+) -> None:
     d = services.dispatcher
-    script = ["TEST", "yes", "Asha", "1", "2", "1 and 3", "agree", "4", "no", "40", "1960",
-              "LE16 7AA", "Nothing else, thank you."]
+    script = [
+        "TEST",
+        "yes",
+        "Asha",
+        "1",
+        "2",
+        "1 and 3",
+        "agree",
+        "4",
+        "no",
+        "40",
+        "1960",
+        "LE16 7AA",
+        "Nothing else, thank you.",
+    ]
     out = None
     for n, text in enumerate(script):
         clock.advance(minutes=1)
-        out = await d.handle(Inbound(channel="sms", address="+447700900123", text=text,
-                                     message_id=f"SM{n}"))
+        out = await d.handle(
+            Inbound(channel="sms", address="+447700900123", text=text, message_id=f"SM{n}")
+        )
         assert not out.duplicate
     assert out is not None
     assert out.session is not None
     assert out.session.status is Status.COMPLETE
     # the same message id again is recognised as a duplicate and changes nothing
-    again = await d.handle(Inbound(channel="sms", address="+447700900123", text="RESTART",
-                                   message_id="SM3"))
+    again = await d.handle(
+        Inbound(channel="sms", address="+447700900123", text="RESTART", message_id="SM3")
+    )
     assert again.duplicate
     rid = services.store.respondent("sms", "07700 900123")
     resp = await services.store.response(rid, "every-type")
@@ -38,7 +54,8 @@ async def test_a_carer_completes_the_flow_through_the_real_store(services: Servi
 
 async def test_unknown_number_without_keyword_gets_the_menu(services: Services) -> None:
     out = await services.dispatcher.handle(
-        Inbound(channel="sms", address="+447700900999", text="hello", message_id="x1"))
+        Inbound(channel="sms", address="+447700900999", text="hello", message_id="x1")
+    )
     text = "\n".join(r.text for r in out.replies)
     assert "CARERS" in text
     assert "TEST" in text
@@ -70,8 +87,7 @@ async def test_a_flow_edited_mid_session_loses_nothing_already_answered(
     assert before is not None
     old_version = before.version
     clock.advance(days=1)
-    out = await d.handle(Inbound(channel="sms", address=number, text="1 and 3",
-                                 message_id="E9"))
+    out = await d.handle(Inbound(channel="sms", address=number, text="1 and 3", message_id="E9"))
     assert out.session is not None
     assert out.session.version != old_version
     after = await services.store.response(rid, "every-type")
@@ -79,7 +95,6 @@ async def test_a_flow_edited_mid_session_loses_nothing_already_answered(
     assert after.answers["often"].value == "sometimes"  # removed question: answer kept
     assert after.answers["support"].value == ["respite", "info"]
     assert after.answers["name"].value == "Asha"
-
 
 
 async def test_the_app_raises_the_gc_threshold_while_serving_and_restores_it(

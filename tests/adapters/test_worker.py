@@ -63,7 +63,9 @@ async def svc(tmp_path: Path, redis_client: Redis, key_prefix: str) -> Services:
     flows.mkdir()
     (flows / "nudge.yaml").write_text(FLOW, encoding="utf-8")
     settings = Settings(
-        SURVEYBOT_FLOWS=flows, SURVEYBOT_SECRET=SecretStr("s"), SURVEYBOT_REDIS_PREFIX=key_prefix,
+        SURVEYBOT_FLOWS=flows,
+        SURVEYBOT_SECRET=SecretStr("s"),
+        SURVEYBOT_REDIS_PREFIX=key_prefix,
         _env_file=None,
     )
     clock = Clock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
@@ -79,8 +81,9 @@ _ids = iter(range(10**9))
 
 
 async def say(svc: Services, number: str, text: str, channel: str = "sms") -> None:
-    await svc.dispatcher.handle(Inbound(channel=channel, address=number, text=text,
-                                        message_id=f"m{next(_ids)}"))
+    await svc.dispatcher.handle(
+        Inbound(channel=channel, address=number, text=text, message_id=f"m{next(_ids)}")
+    )
 
 
 async def start(svc: Services, number: str, channel: str = "sms") -> None:
@@ -251,8 +254,12 @@ async def test_a_worker_crash_mid_batch_loses_nothing_and_repeats_nothing(svc: S
     flow = svc.registry.flows["nudge"]
     done = claimed[: len(claimed) // 2]
     for c in done:
-        await crashing._process(flow, c, clock.now, stats=__import__(
-            "adapters.worker", fromlist=["WorkerStats"]).WorkerStats())
+        await crashing._process(
+            flow,
+            c,
+            clock.now,
+            stats=__import__("adapters.worker", fromlist=["WorkerStats"]).WorkerStats(),
+        )
     sent_before = Counter(n for n, _ in sender.sent)
     assert len(sent_before) == len(done)
     # Within the lease another worker finds nothing to do.

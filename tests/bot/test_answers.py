@@ -130,14 +130,33 @@ DOB = DateQuestion(id="dob", type="date", text="Date of birth?", min_year=1900, 
 WHEN_MONTH = DateQuestion(id="began", type="date", text="When?", precision="month")
 WHEN_YEAR = DateQuestion(id="since", type="date", text="Since?", precision="year")
 POSTCODE = PostcodeQuestion(id="postcode", type="postcode", text="Postcode?")
-COMMENT = TextQuestion(id="comment", type="text", text="Anything else?", min_length=3, max_length=50)
+COMMENT = TextQuestion(
+    id="comment", type="text", text="Anything else?", min_length=3, max_length=50
+)
 COMMENT_OPT = TextQuestion(id="comment_o", type="text", text="Anything?", min_length=0)
 YESNO = YesNoQuestion(id="paid", type="yesno", text="Are you paid?")
 CONSENT = ConsentQuestion(id="ok", type="consent", text="Happy to take part?")
 
 ALL_QUESTIONS: list[Question] = [
-    OFTEN, ROLE, HOURS, SUPPORT, SUPPORT_MAX2, SUPPORT_MIN2, SUPPORT_LETTERS, SUPPORT_OPTIONAL,
-    AGREE, RATE, AGE, MILES, DOB, WHEN_MONTH, WHEN_YEAR, POSTCODE, COMMENT, COMMENT_OPT, YESNO,
+    OFTEN,
+    ROLE,
+    HOURS,
+    SUPPORT,
+    SUPPORT_MAX2,
+    SUPPORT_MIN2,
+    SUPPORT_LETTERS,
+    SUPPORT_OPTIONAL,
+    AGREE,
+    RATE,
+    AGE,
+    MILES,
+    DOB,
+    WHEN_MONTH,
+    WHEN_YEAR,
+    POSTCODE,
+    COMMENT,
+    COMMENT_OPT,
+    YESNO,
     CONSENT,
 ]
 
@@ -578,7 +597,8 @@ def test_multi_letters_other_and_optional() -> None:
         ["money", "other"], "my neighbour helps"
     )
     assert parse_answer(q, "something else - a lift, and c") == ok(
-        ["other"], "a lift, and c"  # after 'other', everything is the respondent's words
+        ["other"],
+        "a lift, and c",  # after 'other', everything is the respondent's words
     )
     assert parse_answer(q, "all") == ok(["respite", "money", "advice"])  # not 'other'
     assert parse_answer(q, "e") == Invalid("out_of_range")
@@ -942,9 +962,40 @@ ANSWERISH = st.one_of(
     st.text(alphabet="0123456789 ,.-/&andortheforty ", max_size=20),
     st.lists(
         st.sampled_from(
-            ["1", "2", "3", "7", "a", "b", "and", "all", "none", "agree", "strongly", "not",
-             "respite", "money", "never", "often", "3/4/1960", "April", "1960", "LE16", "7AA",
-             "forty", "two", "half", "yes", "no", "other", "😊", ",", "-", "out of", "5"]
+            [
+                "1",
+                "2",
+                "3",
+                "7",
+                "a",
+                "b",
+                "and",
+                "all",
+                "none",
+                "agree",
+                "strongly",
+                "not",
+                "respite",
+                "money",
+                "never",
+                "often",
+                "3/4/1960",
+                "April",
+                "1960",
+                "LE16",
+                "7AA",
+                "forty",
+                "two",
+                "half",
+                "yes",
+                "no",
+                "other",
+                "😊",
+                ",",
+                "-",
+                "out of",
+                "5",
+            ]
         ),
         max_size=6,
     ).map(" ".join),
@@ -1008,8 +1059,11 @@ def test_number_words_round_trip(n: int) -> None:
 
 def _say(n: int) -> str:
     """British English words for n (< a million): "a hundred and five" style."""
-    units = {v: k for k, v in W.UNITS.items() if k in ("zero", "one", "two", "three", "four",
-                                                         "five", "six", "seven", "eight", "nine")}
+    units = {
+        v: k
+        for k, v in W.UNITS.items()
+        if k in ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    }
     teens = {v: k for k, v in W.TEENS.items()}
     tens = {v: k for k, v in W.TENS.items() if k != "fourty"}
 

@@ -47,8 +47,9 @@ def walk(f: Flow, texts: list[str]) -> Session:
 
 
 def send(f: Flow, s: Session, text: str) -> engine.Step:  # type: ignore[name-defined]
-    return engine.step(f, s, Inbound(channel="sms", address="a", text=text),
-                       NOW + timedelta(minutes=5))
+    return engine.step(
+        f, s, Inbound(channel="sms", address="a", text=text), NOW + timedelta(minutes=5)
+    )
 
 
 def test_versions_differ() -> None:
@@ -73,8 +74,9 @@ def test_the_current_question_removed_continues_at_the_next_unanswered() -> None
 def test_answers_to_removed_questions_are_kept() -> None:
     v1 = flow(V1)
     s = walk(v1, ["1", "20", "yes"])  # on 'ideas'
-    v2 = flow(V1.replace("  - {id: hours, type: number, text: How many hours?, min: 0, max: 168}\n",
-                         ""))
+    v2 = flow(
+        V1.replace("  - {id: hours, type: number, text: How many hours?, min: 0, max: 168}\n", "")
+    )
     r = send(v2, s, "More breaks")
     assert r.session.status is Status.COMPLETE
     assert r.session.answers["hours"] == 20  # still there for the export
@@ -96,8 +98,11 @@ def test_an_answer_made_invalid_by_the_edit_is_asked_again_later() -> None:
 def test_a_new_question_before_the_current_one_is_not_forced_on_them() -> None:
     v1 = flow(V1)
     s = walk(v1, ["1", "20"])  # on 'often'
-    v2 = flow(V1.replace("  - {id: often,", "  - {id: age, type: number, text: Your age?}\n"
-                         "  - {id: often,"))
+    v2 = flow(
+        V1.replace(
+            "  - {id: often,", "  - {id: age, type: number, text: Your age?}\n  - {id: often,"
+        )
+    )
     r = send(v2, s, "yes")
     assert r.session.answers["often"] is True
     assert r.session.current == "ideas"

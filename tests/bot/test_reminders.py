@@ -99,8 +99,9 @@ def test_no_reminder_when_finished_opted_out_or_web_or_not_started() -> None:
         assert plan(NO_FINAL, s.model_copy(update={"status": status})) is None
     assert plan(NO_FINAL, s, can_send=False) is None
     assert plan(NO_FINAL, s.model_copy(update={"address": None})) is None
-    fresh = engine.new_session(NO_FINAL, respondent="r", channel="sms", address="a",
-                               now=local(2026, 11, 23, 14))
+    fresh = engine.new_session(
+        NO_FINAL, respondent="r", channel="sms", address="a", now=local(2026, 11, 23, 14)
+    )
     assert plan(NO_FINAL, fresh) is None
 
 
@@ -180,12 +181,14 @@ def test_final_message_before_expiry() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 5, 1),
-                       timezones=st.just(UTC)),
+    start=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 5, 1), timezones=st.just(UTC)
+    ),
     rid=st.text(min_size=1, max_size=20),
 )
-def test_a_plan_is_never_in_quiet_hours_and_never_before_the_silence(start: datetime,
-                                                                     rid: str) -> None:
+def test_a_plan_is_never_in_quiet_hours_and_never_before_the_silence(
+    start: datetime, rid: str
+) -> None:
     s = started(FLOW, start, rid=rid)
     p = plan(FLOW, s)
     assert p is not None

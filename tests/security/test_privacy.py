@@ -109,9 +109,11 @@ class FakeTwilioApi(BaseAdapter):
         response = requests.Response()
         response.status_code = 201
         response.headers["Content-Type"] = "application/json"
-        response._content = json.dumps(
-            {"sid": f"SM{len(self.sent):032d}", "status": "queued", "body": "(text)"}
-        ).encode()
+        response.raw = io.BytesIO(  # what requests reads the body from
+            json.dumps(
+                {"sid": f"SM{len(self.sent):032d}", "status": "queued", "body": "(text)"}
+            ).encode()
+        )
         response.url = request.url or ""
         response.request = request
         return response

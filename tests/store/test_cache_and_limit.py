@@ -69,9 +69,7 @@ async def test_a_stale_copy_loses_at_commit_and_the_retry_reads_redis(
     assert stale.rev == 1
     assert stale.session == s1
     with pytest.raises(ConflictError) as lost:
-        await a.commit(
-            answer(s1, "hours", 99), expected_rev=1, message_id="m3", flow=flow, now=NOW
-        )
+        await a.commit(answer(s1, "hours", 99), expected_rev=1, message_id="m3", flow=flow, now=NOW)
     assert lost.value.immediate  # only the cache was stale: no back-off needed
     assert a.cache.get(rid) is None
     fresh = await a.load(rid, "m3", cached=True)

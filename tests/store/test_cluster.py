@@ -66,7 +66,8 @@ async def test_connect_builds_a_cluster_client_only_for_a_cluster_url() -> None:
     try:
         assert isinstance(cluster, RedisCluster)
         assert [(n.host, n.port) for n in cluster.startup_nodes] == [
-            ("127.0.0.1", 7000), ("127.0.0.1", 7001)
+            ("127.0.0.1", 7000),
+            ("127.0.0.1", 7001),
         ]
         assert isinstance(single, Redis)
     finally:
@@ -88,6 +89,7 @@ async def test_unreachable_cluster_raises_store_error(unused_tcp_port: int) -> N
 
 
 # -- on the local cluster -------------------------------------------------------------------------
+
 
 @pytest.mark.cluster
 async def test_prepare_loads_the_scripts_on_every_master(
@@ -216,9 +218,11 @@ async def test_a_master_killed_and_restarted_mid_run_keeps_every_committed_answe
                 if stored.rev == acked.rev:
                     assert response.answers[qid].value == value
         assert await store.count_responses(flow.id) == len(rids)
-        print(f"\nrestart: {ledger.failures} failed commits during the outage, cluster healthy "
-              f"{healed_in:.1f} s after restart, {sum(ledger.after_restart.values())} commits after"
-              f" ({ledger.after_restart[victim_port]} on the restarted node)")
+        print(
+            f"\nrestart: {ledger.failures} failed commits during the outage, cluster healthy "
+            f"{healed_in:.1f} s after restart, {sum(ledger.after_restart.values())} commits after"
+            f" ({ledger.after_restart[victim_port]} on the restarted node)"
+        )
     finally:
         await delete_prefix(client, prefix)
         await client.aclose()

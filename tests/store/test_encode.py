@@ -40,7 +40,8 @@ def sessions(draw: st.DrawFn) -> Session:
         "respondent": draw(text),
         "channel": draw(st.sampled_from(["sms", "telegram", "web"])),
         "started_at": started,
-        "last_at": started + draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=9))),
+        "last_at": started
+        + draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=9))),
     }
     optional: dict[str, st.SearchStrategy[Any]] = {
         "address": st.one_of(st.none(), text),

@@ -45,9 +45,7 @@ async def test_an_old_retry_gets_nothing(services: Services, clock: Clock) -> No
         assert await snapshot(services.redis) == before
 
 
-async def test_a_retry_of_an_earlier_message_gets_nothing(
-    services: Services, clock: Clock
-) -> None:
+async def test_a_retry_of_an_earlier_message_gets_nothing(services: Services, clock: Clock) -> None:
     async with client_for(services) as client:
         for n, text in enumerate(["TEST", "yes", "Sam"], start=1):
             clock.advance(minutes=1)

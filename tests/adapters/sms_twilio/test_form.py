@@ -134,7 +134,11 @@ def test_params_reads_like_the_multidict_it_replaces() -> None:
     assert "b" in params
     assert "c" not in params
     assert dict(params) == dict(multidict) == {"a": "3", "b": "2"}
-    assert [(n, v) for n in params for v in params.getall(n)] == [("a", "1"), ("a", "3"), ("b", "2")]
+    assert [(n, v) for n in params for v in params.getall(n)] == [
+        ("a", "1"),
+        ("a", "3"),
+        ("b", "2"),
+    ]
     with pytest.raises(KeyError):
         params["c"]
     params.getall("a").append("changed")
