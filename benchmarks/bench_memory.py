@@ -1,0 +1,187 @@
+"""Redis memory per respondent on the carers flow: ``INFO memory`` over many respondents, live
+(half-way and at the last question) and finished, through the real dispatcher and store.
+
+Run: .venv/bin/python benchmarks/bench_memory.py [--respondents 10000] [--channel sms]
+     [--compare-with DIR]
+
+Each checkout measured gets its own private ``redis-server`` (no persistence, nothing else in
+it), so ``used_memory`` counts exactly this run's keys: the figure per respondent is the growth
+of ``used_memory`` divided by the number of respondents (session, dedupe record, response, flows
+set, and their share of the flow's index and reminder-queue shards). Respondents walk the
+carers route by SMS (or Telegram / web chat message ids with ``--channel``) in three phases,
+measured after each: 10 messages (live, half-way), 19 (live, at the last question), 20
+(finished). ``MEMORY USAGE`` of each key of one respondent is printed beside it.
+
+``--compare-with DIR`` measures another checkout too (e.g. ``git worktree add --detach
+/tmp/before main``), in the same run, one after the other, each in a fresh process and Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.reliability.harness (RedisServer, the carers route)
+
+PHASES = (10, 19, 20)
+"""Messages sent by each respondent before each measurement (20 = the whole route)."""
+
+
+class Clock:
+    """Advances a second per call: messages minutes apart per respondent, as in real use."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def address(channel: str, i: int) -> str:
+    if channel == "telegram":
+        return str(5_000_000_000 + i)
+    if channel == "web":
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"web/{i}").hex
+    return f"+4477{i:08d}"
+
+
+def message_id(channel: str, i: int, m: int) -> str:
+    """What the channel's adapter uses as the message id (store dedupe)."""
+    if channel == "telegram":
+        return f"tg:{700_000_000 + i * 32 + m}"
+    if channel == "web":
+        return f"web:{uuid.uuid5(uuid.NAMESPACE_URL, f'c/{i}').hex[:16]}:{m}"
+    return "SM" + uuid.uuid5(uuid.NAMESPACE_URL, f"{i}/{m}").hex
+
+
+async def child(url: str, respondents: int, channel: str, flows: Path) -> dict[str, Any]:
+    """Run in the measured checkout's own process (its code on PYTHONPATH first)."""
+    from pydantic import SecretStr
+    from redis.asyncio import Redis
+
+    from adapters.services import build_services
+    from bot.config import Settings
+    from bot.models import Inbound
+    from tests.reliability.harness import SCRIPT
+
+    settings = Settings(
+        SURVEYBOT_FLOWS=flows,
+        SURVEYBOT_SECRET=SecretStr("bench-memory"),
+        SURVEYBOT_REDIS_PREFIX="sb",
+        _env_file=None,
+    )
+    redis = Redis.from_url(url)
+    svc = build_services(settings, redis=redis, clock=Clock())
+    d = svc.dispatcher
+
+    async def used() -> int:
+        return int((await redis.info("memory"))["used_memory"])
+
+    async def walk(i: int, start: int, stop: int) -> None:
+        for m in range(start, stop):
+            text = SCRIPT[m]
+            inbound = Inbound(
+                channel=channel, address=address(channel, i), text=text,
+                message_id=message_id(channel, i, m),
+            )  # fmt: skip
+            out = await d.handle(inbound)
+            if out.session is None:
+                raise RuntimeError(f"respondent {i}: message {m} ({text!r}) was not stepped")
+
+    async def sizes(i: int) -> dict[str, int]:
+        found: dict[str, int] = {}
+        rid = svc.store.respondent(channel, address(channel, i))
+        async for key in redis.scan_iter(match=f"*{rid}*", count=1000):
+            name = key.decode().split("}:", 1)[-1]
+            found[name] = int(await redis.memory_usage(key) or 0)
+        return found
+
+    base = await used()
+    out: dict[str, Any] = {"base": base, "phases": []}
+    done = 0
+    for stop in PHASES:
+        for lo in range(0, respondents, 200):
+            await asyncio.gather(
+                *(walk(i, done, stop) for i in range(lo, min(respondents, lo + 200)))
+            )
+        out["phases"].append({
+            "messages": stop, "used": await used(), "keys": await redis.dbsize(),
+            "one": await sizes(0),
+        })  # fmt: skip
+        done = stop
+    response = await svc.store.response(
+        svc.store.respondent(channel, address(channel, 0)), "carers-strategy"
+    )
+    out["complete"] = response is not None and response.status.value == "complete"
+    await redis.aclose()
+    return out
+
+
+def measure(tree: Path, respondents: int, channel: str, work: Path) -> dict[str, Any]:
+    """One checkout: a fresh redis-server and a fresh process running :func:`child`."""
+    from tests.reliability.harness import RedisServer, copy_flows
+
+    server = RedisServer(work / f"redis-{uuid.uuid4().hex[:6]}", appendfsync="off")
+    server.start()
+    try:
+        flows = copy_flows(work / "flows")
+        env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}"}
+        cmd = [sys.executable, __file__, "--child", server.url, "--respondents", str(respondents),
+               "--channel", channel, "--flows", str(flows)]  # fmt: skip
+        done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"measuring {tree} failed:\n{done.stderr[-4000:]}")
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    finally:
+        server.kill()
+
+
+def report(name: str, r: dict[str, Any], respondents: int) -> None:
+    print(f"{name}:")
+    for p in r["phases"]:
+        per = (p["used"] - r["base"]) / respondents
+        state = "finished" if p["messages"] == PHASES[-1] else "live"
+        one = ", ".join(f"{k} {v}" for k, v in sorted(p["one"].items()))
+        print(
+            f"  after {p['messages']:>2} messages ({state}): {per:,.0f} bytes per respondent "
+            f"(used_memory +{(p['used'] - r['base']) / 2**20:.1f} MiB, {p['keys']:,} keys); "
+            f"MEMORY USAGE of one: {one} = {sum(p['one'].values())}"
+        )
+    if not r["complete"]:
+        print("  ERROR: the first respondent's response is not complete")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--respondents", type=int, default=10_000)
+    ap.add_argument("--channel", default="sms", choices=["sms", "telegram", "web"])
+    ap.add_argument("--compare-with", type=Path, metavar="DIR")
+    ap.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
+    ap.add_argument("--flows", type=Path, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(asyncio.run(child(a.child, a.respondents, a.channel, a.flows))))
+        return
+    from tests.reliability.harness import workspace
+
+    targets = {"this checkout": ROOT}
+    if a.compare_with is not None:
+        targets[f"{a.compare_with}"] = a.compare_with.resolve()
+    print(f"{a.respondents:,} respondents on the carers flow by {a.channel}, a private Redis each")
+    with workspace("surveybot-memory-") as work:
+        for name, tree in targets.items():
+            report(name, measure(tree, a.respondents, a.channel, work), a.respondents)
+
+
+if __name__ == "__main__":
+    main()
