@@ -151,6 +151,10 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.services = svc
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.access_log:
+        from adapters.logs import AccessLog
+
+        app.add_middleware(AccessLog)
     return app
 
 
