@@ -126,6 +126,10 @@ class KeyBuilder:
     def due_for(self, flow: str, rid: str) -> str:
         return self.due(flow, self.shard(rid))
 
+    def flow_ids(self) -> str:
+        """Every flow any response was committed to (erasure looks for responses there)."""
+        return f"{self.prefix}:flowids"
+
     def questions(self, flow: str) -> str:
         """Every question id any served version of the flow had (exports' columns)."""
         return f"{self.prefix}:qids:{flow}"

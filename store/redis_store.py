@@ -40,6 +40,8 @@ it; everything else (the reminder worker above all) reads Redis.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 import time
 from collections import OrderedDict, deque
@@ -55,7 +57,15 @@ from bot.errors import ConflictError, DuplicateMessage, RateLimited, StoreError
 from bot.models import Answer, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
 from store.client import AnyRedis, is_redis_failure, redis_errors
-from store.encode import ResponseMeta, answer_json, meta_json, ms, session_json, ttl_ms
+from store.encode import (
+    ResponseMeta,
+    answer_value,
+    decode_session,
+    meta_fields,
+    ms,
+    session_data,
+    ttl_ms,
+)
 from store.identity import respondent_id
 from store.keys import KeyBuilder, answer_field
 from store.multiplex import ClusterMultiplexed, Multiplexed, multiplexed
@@ -64,6 +74,7 @@ from store.scripts import (
     CONFLICT,
     DUPLICATE,
     LOAD,
+    RATE,
     RATE_LIMITED,
     THROTTLE,
     Script,
@@ -76,10 +87,14 @@ log = logging.getLogger(__name__)
 DEFAULT_RETENTION = timedelta(days=400)
 DEFAULT_DEDUPE_WINDOW = timedelta(days=2)
 DEFAULT_FINISHED_TTL = timedelta(days=30)
+DEFAULT_DEDUPE_BOUND = 32
+"""Message ids remembered per respondent at most (besides the dedupe window): more than the
+default rate limit lets anyone send in a minute, and a provider retries within a minute or two."""
 
 _COMMIT = Script(COMMIT)
 _LOAD = Script(LOAD)
 _THROTTLE = Script(THROTTLE)
+_RATE = Script(RATE)
 
 
 FIRST_CHECK = timedelta(hours=1)
@@ -103,7 +118,7 @@ class RateLimit:
 class Cached(NamedTuple):
     at: float  # time.monotonic() when stored
     session: Session
-    data: str  # the session JSON as committed (the commit checks it is still what is stored)
+    data: bytes  # the session JSON as committed (the commit checks it is still what is stored)
 
 
 class SessionCache:
@@ -128,7 +143,7 @@ class SessionCache:
         item = self.entry(rid)
         return item.session if item is not None else None
 
-    def put(self, rid: str, session: Session, data: str) -> None:
+    def put(self, rid: str, session: Session, data: bytes) -> None:
         if self.size <= 0:
             return
         self._items[rid] = Cached(time.monotonic(), session, data)
@@ -168,6 +183,14 @@ class Response(ResponseMeta):
 
 def _text(v: bytes | str) -> str:
     return v.decode() if isinstance(v, bytes) else v
+
+
+def fingerprint(message_id: str) -> str:
+    """What the dedupe record keeps of a message id: 48 bits of a hash, 8 characters (a
+    Twilio MessageSid has 34). Two ids of one respondent sharing one has odds of about 1 in
+    10^13 among the 32 remembered."""
+    digest = hashlib.blake2b(message_id.encode(), digest_size=6).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 @dataclass
@@ -217,6 +240,7 @@ class RedisStore:
         rate_limit: RateLimit | None = None,
         cache_size: int = 10_000,
         multiplex: bool = True,
+        dedupe_bound: int = DEFAULT_DEDUPE_BOUND,
     ) -> None:
         if not secret:
             raise ValueError("the respondent-id secret must not be empty")
@@ -228,6 +252,7 @@ class RedisStore:
         self.keys = keys or KeyBuilder()
         self.retention = retention
         self.dedupe_window = dedupe_window
+        self.dedupe_bound = max(1, dedupe_bound)
         self.finished_ttl = finished_ttl
         self.rate_limit = rate_limit
         self.cache = SessionCache(cache_size)
@@ -260,27 +285,34 @@ class RedisStore:
                 )
         k = self.keys
         keys = [k.session(respondent), k.optout(respondent), k.seen(respondent)]
+        mid = message_id or ""
         with redis_errors("load"):
-            rev_raw, data, optout_flag, seen_flag, latest_flag = await _LOAD(
-                self._hot, keys, [message_id or ""]
+            rev_raw, data, optout_flag, seen_flag, latest_flag, legacy = await _LOAD(
+                self._hot, keys, [fingerprint(mid) if mid else "", mid]
             )
-        opted_out = bool(optout_flag)
         duplicate = bool(message_id) and bool(seen_flag)
-        rev = int(rev_raw) if rev_raw is not None else 0
-        session: Session | None = None
-        if data is not None:
-            try:
-                session = Session.model_validate_json(data).model_copy(update={"rev": rev})
-            except ValidationError as exc:
-                # Start afresh rather than fail this respondent forever; rev still guards.
-                log.warning("stored session of %s is unreadable, ignoring it: %s", respondent, exc)
+        rev = int(rev_raw)
         return Loaded(
-            session=session,
+            session=self._decode(respondent, data, rev, legacy=bool(legacy)),
             duplicate=duplicate,
-            opted_out=opted_out,
+            opted_out=bool(optout_flag),
             rev=rev,
             latest_at=int(latest_flag) if duplicate and latest_flag else None,
         )
+
+    @staticmethod
+    def _decode(rid: str, data: bytes | None, rev: int, *, legacy: bool) -> Session | None:
+        """The stored session, or None (none stored, or unreadable: the caller starts afresh
+        rather than fail this respondent forever; the rev still guards the commit)."""
+        if data is None:
+            return None
+        try:
+            if legacy:  # written before the compact layout: pydantic's JSON
+                return Session.model_validate_json(data).model_copy(update={"rev": rev})
+            return decode_session(data, rid, rev)
+        except (ValidationError, ValueError, KeyError, TypeError, IndexError) as exc:
+            log.warning("stored session of %s is unreadable, ignoring it: %s", rid, exc)
+            return None
 
     async def commit(
         self,
@@ -308,33 +340,36 @@ class RedisStore:
         optout = _OPTOUT_ACTION.get(s.status, "")
         now_ms = ms(now)
         k = self.keys
-        data = session_json(s)  # = s.model_dump_json(exclude_defaults=True, exclude={"rev"})
+        data = session_data(s)
         # Stepped on this process's cached copy? Then the commit also checks the stored session
         # is byte for byte that copy, not merely at the same rev (see COMMIT).
         cached = self.cache.entry(rid)
-        guard = cached.data if cached is not None and cached.session.rev == expected_rev else ""
+        guard = cached.data if cached is not None and cached.session.rev == expected_rev else b""
+        meta, gone = meta_fields(s)
+        mid = message_id or ""
         args: list[str | bytes | int] = [
             expected_rev,
             data,
-            s.flow,
-            message_id or "",
+            fingerprint(mid) if mid else "",
+            mid,
             now_ms,
-            now_ms - ttl_ms(self.dedupe_window),
             ttl_ms(self.dedupe_window),
+            self.dedupe_bound,
             ttl_ms(ttl),
             ttl_ms(self.retention),
             optout,
-            meta_json(s),
             *self._rate_args(message_id if limited else None),
             guard,
+            len(meta) // 2,
             len(step.answers),
+            *meta,
         ]
         for a in step.answers:
-            args += [answer_field(a.question), answer_json(a)]
+            args += [answer_field(a.question), answer_value(a)]
+        args += gone
         args += [answer_field(q) for q in step.cleared]
         keys = [
-            k.session(rid), k.seen(rid), k.response(rid, s.flow), k.flows(rid), k.optout(rid),
-            k.rate(rid),
+            k.session(rid), k.seen(rid), k.response(rid, s.flow), k.optout(rid), k.rate(rid),
         ]  # fmt: skip
 
         # A new session (nothing stored, or started by this very message) is probably the
@@ -349,7 +384,8 @@ class RedisStore:
         if (flow.id, flow.version) not in self._remembered:
             await self.remember_questions(flow)
         with redis_errors("commit"):
-            code, value = (int(x) for x in await _COMMIT(self._hot, keys, args))
+            reply = await _COMMIT(self._hot, keys, args)
+        code, value = int(reply[0]), int(reply[1])
         if code == RATE_LIMITED:  # checked after the rev: a cached copy is still current
             assert self.rate_limit is not None
             raise RateLimited(value - self.rate_limit.messages)
@@ -360,9 +396,16 @@ class RedisStore:
                     f"message {message_id!r} of {rid} was already committed",
                     latest_at=value or None,
                 )
+            # The reply carries the stored session: the caller can step again at once.
+            current = Loaded(
+                session=self._decode(rid, reply[2], value, legacy=bool(reply[4])),
+                opted_out=bool(reply[3]),
+                rev=value,
+            )
             raise ConflictError(
                 f"session of {rid} is at rev {value}, expected {expected_rev}",
                 immediate=bool(guard),
+                current=current,
             )
         if code < 0:
             raise StoreError(f"unexpected commit reply {code} for {rid}")
@@ -386,6 +429,14 @@ class RedisStore:
         with redis_errors("throttle"):
             count = int(await _THROTTLE(self._hot, [self.keys.rate(respondent)], [window]))
         return max(0, count - self.rate_limit.messages)
+
+    async def rate_count(self, respondent: str, now: datetime) -> int:
+        """Inbound messages counted against the sender in the window running at ``now``."""
+        if self.rate_limit is None:
+            return 0
+        keys = [self.keys.session(respondent), self.keys.rate(respondent)]
+        with redis_errors("read"):
+            return int(await _RATE(self.redis, keys, [ms(now), ttl_ms(self.rate_limit.window)]))
 
     async def _index(self, flow: str, rid: str, started: datetime, check: datetime) -> None:
         """Index the response for export and queue the session's first reminder check (the
@@ -419,14 +470,12 @@ class RedisStore:
         k = self.keys
         self.cache.drop(rid)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.smembers(k.flows(rid))
-        pipe.hget(k.session(rid), "flow")
+        pipe.smembers(k.flow_ids())  # every flow that has responses (remember_questions)
+        pipe.smembers(k.flows(rid))  # theirs, as recorded before the compact layout
         with redis_errors("erase"):
-            members, live = await pipe.execute()
-        flows = {_text(f) for f in members}
-        if live is not None:
-            flows.add(_text(live))
-        # Index entries first: if this stops half way, the flows set is still there to retry with.
+            known, theirs = await pipe.execute()
+        flows = {_text(f) for f in (*known, *theirs)}
+        # Index entries first: if this stops half way, the flow ids are still there to retry with.
         pipe = self.redis.pipeline(transaction=False)
         for f in sorted(flows):
             pipe.zrem(k.index_for(f, rid), rid)
@@ -445,7 +494,7 @@ class RedisStore:
         with redis_errors("read"):
             raw = await command(self.redis, "HGETALL", self.keys.response(rid, flow_id))
         stored = decode_stored(rid, raw)
-        return _as_model(stored) if stored is not None else None
+        return _as_model(stored, flow_id) if stored is not None else None
 
     async def count_responses(self, flow_id: str) -> int:
         """Index entries of the flow (one round trip). May count a response that has since
@@ -517,10 +566,14 @@ class RedisStore:
             return await read_hashes(self.redis, keys, first=first)
 
     async def remember_questions(self, flow: Flow) -> None:
-        """Record this version's question ids (once per version and process: see commit)."""
+        """Record this version's question ids, and the flow among those with responses (for
+        erasure), once per version and process, before its first commit (see commit)."""
         ids = [q.id for q in flow.questions if q.answerable]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(self.keys.questions(flow.id), *ids)
+        pipe.sadd(self.keys.flow_ids(), flow.id)
         with redis_errors("questions"):
-            await self.redis.sadd(self.keys.questions(flow.id), *ids)
+            await pipe.execute()
         self._remembered.add((flow.id, flow.version))
 
     async def known_questions(self, flow_id: str) -> set[str] | None:
@@ -588,11 +641,11 @@ def _decode_all(rids: list[str], raws: list[Any]) -> list[StoredResponse]:
     return [r for r in out if r is not None]
 
 
-def _as_model(r: StoredResponse) -> Response:
+def _as_model(r: StoredResponse, flow_id: str) -> Response:
     """One response as the pydantic model (single reads; exports stream the light records)."""
     return trusted(
         Response,
-        flow=r.meta["flow"],
+        flow=flow_id,
         version=r.version,
         channel=r.channel,
         source=r.source,

@@ -6,20 +6,23 @@ a pydantic ``Response`` and an answer object per answer for each was most of the
 :class:`StoredResponse` keeps the response hash decoded as plain JSON (one ``json.loads`` for
 the whole hash) and builds answer objects only when asked (``answers``, used by reports):
 
-* ``fields``: every field of the hash by its raw name (``b"meta"``, ``b"a:<question id>"``), each
-  value the decoded JSON: ``{"v": value, "t": ms, "o": other?}`` for an answer (see
-  :mod:`store.keys`). Only this module reads that layout: exports take the values through
+* ``fields``: every field of the hash by its raw name (``b"t0"``, ``b"a:<question id>"``), each
+  value the decoded JSON: ``[value, ms]`` or ``[value, ms, other]`` for an answer, as
+  :mod:`store.encode` writes it, or ``{"v": value, "t": ms, "o": other?}`` as the store wrote
+  it before (both are read, also side by side in one hash: a respondent who carried on after
+  an upgrade). Only this module reads that layout: exports take the values through
   :meth:`StoredResponse.answer_values`, which ``answers`` is built from too.
-* ``meta``: the ``meta`` object (``ResponseMeta`` as JSON); its times are also parsed into
-  ``started_at``, ``last_at``, ``finished_at`` (that parse, ~0.1 us each, is what checks them),
-  and :meth:`StoredResponse.utc_texts` gives them as export text, cut from the stored text
-  rather than formatted from the parsed time (~1.6 us each).
+* ``meta``: what the response records besides the answers, as ``ResponseMeta`` would name it
+  (``version``, ``channel``, ``status``, ``started_at`` ...): read from the short meta fields
+  (``v``, ``c``, ``s``, ``l``, ``g``, ``t0``, ``t1``, ``tf``; times in epoch ms), or from the
+  ``meta`` JSON object written before them (times as ISO text). The times are also parsed into
+  ``started_at``, ``last_at``, ``finished_at``, and :meth:`StoredResponse.utc_texts` gives them
+  as export text without formatting a datetime each (~1.6 us each).
 
-A response whose ``meta`` is missing or unreadable is skipped (an index entry without a
-response: erased, expired, or a crash between the two writes). An unreadable answer field (not
-an object, or without its time ``"t"``) is left out of ``answer_values``, and so of ``answers``
-and of every export format, with a warning, rather than losing the rest of that respondent's
-answers.
+A response without readable meta is skipped (an index entry without a response: erased,
+expired, or a crash between the two writes). An unreadable answer field (neither form, or
+without its time) is left out of ``answer_values``, and so of ``answers`` and of every export
+format, with a warning, rather than losing the rest of that respondent's answers.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -40,6 +43,9 @@ from store.scripts import Script
 log = logging.getLogger(__name__)
 
 META = b"meta"
+"""The meta JSON object of responses written before the short meta fields."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 ANSWER_PREFIX = answer_field("").encode()
 _PREFIX_LEN = len(ANSWER_PREFIX)
 
@@ -66,6 +72,43 @@ def iso_time(text: str) -> datetime:
     """A stored ISO time (pydantic writes ``...Z``; Python 3.11 reads it); naive means UTC."""
     t = datetime.fromisoformat(text)
     return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+_DAYS: dict[int, str] = {}
+
+
+def _ms_text(ms: int) -> str:
+    """Epoch milliseconds as ``2026-11-23T10:00:00Z`` (the date made once per day)."""
+    day, rest = divmod(ms, 86_400_000)
+    date = _DAYS.get(day)
+    if date is None:
+        if len(_DAYS) >= 4096:
+            _DAYS.clear()
+        date = _DAYS[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+    hours, rest = divmod(rest // 1000, 3600)
+    return f"{date}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+
+def _ms_time(v: Any) -> datetime:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"not a stored time: {v!r}")
+    return _EPOCH + _MS * v
+
+
+def _meta(fields: dict[bytes, Any]) -> dict[str, Any] | None:
+    """The short meta fields as ``ResponseMeta`` names them (times as epoch ms), or None."""
+    if b"t0" not in fields:
+        return None
+    meta = {
+        "version": fields.get(b"v"), "channel": fields.get(b"c"),
+        "status": fields.get(b"s", "active"), "lang": fields.get(b"l", "en"),
+        "started_at": fields[b"t0"], "last_at": fields.get(b"t1"),
+    }  # fmt: skip
+    if b"g" in fields:
+        meta["source"] = fields[b"g"]
+    if b"tf" in fields:
+        meta["finished_at"] = fields[b"tf"]
+    return meta
 
 
 def _utc_text(text: str, parsed: datetime) -> str:
@@ -99,18 +142,19 @@ class StoredResponse:
     def __init__(self, respondent: str, meta: dict[str, Any], fields: dict[bytes, Any]) -> None:
         # Everything an export's meta columns or a report's tallies read, checked here so that an
         # unreadable meta skips the response (KeyError/ValueError/TypeError from the caller).
+        # Times are epoch ms (the short meta fields) or ISO text (the old meta object).
         self.respondent = respondent
         self.meta = meta
         self.fields = fields
-        self.version: str = meta["version"]
-        self.channel: str = meta["channel"]
+        self.version: str = _text(meta["version"])
+        self.channel: str = _text(meta["channel"])
         self.source: str | None = meta.get("source")
         self.lang: str = meta.get("lang", "en")
         self.status: Status = _STATUSES[meta.get("status", "active")]
-        self.started_at = iso_time(meta["started_at"])
-        self.last_at = iso_time(meta["last_at"])
+        self.started_at = _when(meta["started_at"])
+        self.last_at = _when(meta["last_at"])
         finished = meta.get("finished_at")
-        self.finished_at = iso_time(finished) if finished else None
+        self.finished_at = _when(finished) if finished else None
         self._answers: dict[str, StoredAnswer] | None = None
 
     def answer_values(self) -> Iterator[tuple[str, AnswerValue | None, str | None, int]]:
@@ -125,8 +169,13 @@ class StoredResponse:
                     qid = _question_id(name)
                 if qid is None:  # meta, or another field that is no answer
                     continue
-                value, other, ms = d.get("v"), d.get("o"), d["t"]
-            except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+                if type(d) is list:  # [value, ms] or [value, ms, other]
+                    value, ms, other = d[0], d[1], d[2] if len(d) > 2 else None
+                    if type(ms) is not int:
+                        raise TypeError(f"no time: {d!r}")
+                else:  # {"v": value, "t": ms, "o": other}, as written before
+                    value, other, ms = d.get("v"), d.get("o"), d["t"]
+            except (KeyError, TypeError, AttributeError, UnicodeDecodeError, IndexError) as exc:
                 log.warning("skipping unreadable answer %r of %s: %r", name, self.respondent, exc)
                 continue
             yield qid, value, other, ms
@@ -146,15 +195,30 @@ class StoredResponse:
         meta = self.meta
         finished = self.finished_at
         return (
-            _utc_text(meta["started_at"], self.started_at),
-            _utc_text(meta["finished_at"], finished) if finished is not None else None,
-            _utc_text(meta["last_at"], self.last_at),
+            _stored_text(meta["started_at"], self.started_at),
+            _stored_text(meta["finished_at"], finished) if finished is not None else None,
+            _stored_text(meta["last_at"], self.last_at),
         )
 
     def __repr__(self) -> str:
         return (
             f"StoredResponse({self.respondent!r}, {self.status.value}, {len(self.fields)} fields)"
         )
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"expected text, got {v!r}")
+    return v
+
+
+def _when(v: Any) -> datetime:
+    """A stored time: epoch ms (short meta fields) or ISO text (the old meta object)."""
+    return iso_time(v) if isinstance(v, str) else _ms_time(v)
+
+
+def _stored_text(v: Any, parsed: datetime) -> str:
+    return _utc_text(v, parsed) if isinstance(v, str) else _ms_text(v)
 
 
 def _answer_order(a: StoredAnswer) -> tuple[int, str]:
@@ -173,7 +237,9 @@ def decode_stored(rid: str, raw: Any) -> StoredResponse | None:
         fields = _decode_fields(rid, raw[0::2], raw[1::2])
     meta = fields.get(META)
     if meta is None:
-        return None
+        meta = _meta(fields)
+        if meta is None:
+            return None
     try:
         return StoredResponse(rid, meta, fields)
     except (KeyError, ValueError, TypeError, AttributeError) as exc:

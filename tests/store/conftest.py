@@ -83,6 +83,27 @@ def answer(
     )
 
 
+async def stored_session(client: Redis, store: RedisStore, rid: str) -> tuple[bytes, bytes]:
+    """The raw session as stored: its header (rev, dedupe record, rate counter) and its JSON."""
+    raw = await client.get(store.keys.session(rid))
+    assert raw is not None
+    header, _, data = bytes(raw).partition(b"\n")
+    return header, data
+
+
+async def set_session_data(client: Redis, store: RedisStore, rid: str, data: bytes) -> None:
+    """Overwrite the stored session's JSON, keeping its header and TTL (a damaged session)."""
+    header, _ = await stored_session(client, store, rid)
+    await client.set(store.keys.session(rid), header + b"\n" + data, keepttl=True)
+
+
+async def seen_fingerprints(client: Redis, store: RedisStore, rid: str) -> list[str]:
+    """The message-id fingerprints in the session's dedupe record, oldest first."""
+    header, _ = await stored_session(client, store, rid)
+    fps = header.split(b";")[5].decode()
+    return [fps[i : i + 8] for i in range(0, len(fps), 8)]
+
+
 @pytest.fixture
 def flow() -> Flow:
     return make_flow()

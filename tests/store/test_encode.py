@@ -1,4 +1,6 @@
-"""store.encode writes exactly the JSON pydantic would, for any session and answer."""
+"""The store's writers before the compact layout (kept in tests/store/legacy.py to write old
+data for the compatibility tests) wrote exactly the JSON pydantic would, for any session and
+answer; the compact codec is tested in test_codec.py."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.models import Answer, Pending, Session, Status
-from store.encode import answer_json, meta_json, ms, session_json
+from store.encode import ms
 from store.redis_store import ResponseMeta
+from tests.store.legacy import answer_json, meta_json, session_json
 
 text = st.text(max_size=12)
 when = st.datetimes(
