@@ -30,20 +30,22 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.reliability.harness (RedisServer, the carers route)
+sys.path.append(str(ROOT))  # tests.reliability.harness (after the measured checkout: its code)
 
 PHASES = (10, 19, 20)
 """Messages sent by each respondent before each measurement (20 = the whole route)."""
 
 
 class Clock:
-    """Advances a second per call: messages minutes apart per respondent, as in real use."""
+    """Advances ``step`` per message handled (all respondents interleaved, so one respondent's
+    messages are about ``step`` x the number answering at once apart)."""
 
-    def __init__(self) -> None:
+    def __init__(self, step: timedelta) -> None:
         self.now = datetime(2026, 11, 23, 10, tzinfo=UTC)
+        self.step = step
 
     def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
+        self.now += self.step
         return self.now
 
 
@@ -64,7 +66,9 @@ def message_id(channel: str, i: int, m: int) -> str:
     return "SM" + uuid.uuid5(uuid.NAMESPACE_URL, f"{i}/{m}").hex
 
 
-async def child(url: str, respondents: int, channel: str, flows: Path) -> dict[str, Any]:
+async def child(
+    url: str, respondents: int, channel: str, flows: Path, step_ms: int
+) -> dict[str, Any]:
     """Run in the measured checkout's own process (its code on PYTHONPATH first)."""
     from pydantic import SecretStr
     from redis.asyncio import Redis
@@ -81,7 +85,7 @@ async def child(url: str, respondents: int, channel: str, flows: Path) -> dict[s
         _env_file=None,
     )
     redis = Redis.from_url(url)
-    svc = build_services(settings, redis=redis, clock=Clock())
+    svc = build_services(settings, redis=redis, clock=Clock(timedelta(milliseconds=step_ms)))
     d = svc.dispatcher
 
     async def used() -> int:
@@ -127,7 +131,7 @@ async def child(url: str, respondents: int, channel: str, flows: Path) -> dict[s
     return out
 
 
-def measure(tree: Path, respondents: int, channel: str, work: Path) -> dict[str, Any]:
+def measure(tree: Path, respondents: int, channel: str, work: Path, step_ms: int) -> dict[str, Any]:
     """One checkout: a fresh redis-server and a fresh process running :func:`child`."""
     from tests.reliability.harness import RedisServer, copy_flows
 
@@ -137,7 +141,7 @@ def measure(tree: Path, respondents: int, channel: str, work: Path) -> dict[str,
         flows = copy_flows(work / "flows")
         env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}"}
         cmd = [sys.executable, __file__, "--child", server.url, "--respondents", str(respondents),
-               "--channel", channel, "--flows", str(flows)]  # fmt: skip
+               "--channel", channel, "--flows", str(flows), "--step-ms", str(step_ms)]  # fmt: skip
         done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"measuring {tree} failed:\n{done.stderr[-4000:]}")
@@ -166,11 +170,18 @@ def main() -> None:
     ap.add_argument("--respondents", type=int, default=10_000)
     ap.add_argument("--channel", default="sms", choices=["sms", "telegram", "web"])
     ap.add_argument("--compare-with", type=Path, metavar="DIR")
+    ap.add_argument(
+        "--step-ms",
+        type=int,
+        default=50,
+        help="clock step per message handled (default 50 ms: with 200 respondents answering "
+        "at once, each answers every 10 s)",
+    )
     ap.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     ap.add_argument("--flows", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(asyncio.run(child(a.child, a.respondents, a.channel, a.flows))))
+        print(json.dumps(asyncio.run(child(a.child, a.respondents, a.channel, a.flows, a.step_ms))))
         return
     from tests.reliability.harness import workspace
 
@@ -180,7 +191,7 @@ def main() -> None:
     print(f"{a.respondents:,} respondents on the carers flow by {a.channel}, a private Redis each")
     with workspace("surveybot-memory-") as work:
         for name, tree in targets.items():
-            report(name, measure(tree, a.respondents, a.channel, work), a.respondents)
+            report(name, measure(tree, a.respondents, a.channel, work, a.step_ms), a.respondents)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ whole hash into a hash table, about 60 bytes more per field. So:
 
 * **The session** is one compact JSON document in a plain string (``store.redis_store`` puts
   a small header in front: rev, the dedupe record and the rate counter). Short keys, defaults
-  left out, no respondent id (it is in the key), times as integer microseconds (exact: a
+  left out (the channel ``sms`` too), no respondent id (it is in the key), times as integer microseconds (exact: a
   datetime holds microseconds; ``t0`` absolute, the others relative to it), and each answer
   written beside its question in the ``asked`` list instead of repeating the question id:
   ``"k": ["consent", ["role", "carer"], ...]``. :func:`session_data` and
@@ -14,8 +14,10 @@ whole hash into a hash table, about 60 bytes more per field. So:
 * **The response's meta** is one short field per attribute (``v`` version, ``c`` channel,
   ``s`` status, ``l`` language, ``g`` source, ``t0``/``t1``/``tf`` started, last and finished
   epoch ms), each value a JSON document, so an export still parses a whole hash with one
-  ``orjson.loads`` (``store.stored``). Defaults are left out (no ``s`` means active).
-* **An answer** is ``[value, epoch ms]`` or ``[value, epoch ms, other text]``.
+  ``orjson.loads`` (``store.stored``). Defaults are left out (no ``c`` means sms, no ``s``
+  active, no ``l`` English, no ``t0`` started when the hash was made: ``b``).
+* **An answer** is ``[value, ms]`` or ``[value, ms, other text]``, ``ms`` counted from the
+  hash's base ``b`` (epoch ms, written once when the hash is made), so a few digits each.
 
 What the store wrote before (a hash ``rev``/``flow``/``data`` with pydantic's JSON, a ``meta``
 JSON field, answers as ``{"v": ..., "t": ...}``) is still read: :func:`decode_session` is only
@@ -104,7 +106,9 @@ the store's header). A test fails when a field is added to Session without a key
 
 def session_data(s: Session) -> bytes:
     """The session as compact JSON (see the module doc); :func:`decode_session` reads it."""
-    d: dict[str, Any] = {"f": s.flow, "v": s.version, "c": s.channel}
+    d: dict[str, Any] = {"f": s.flow, "v": s.version}
+    if s.channel != "sms":
+        d["c"] = s.channel
     if s.address is not None:
         d["ad"] = s.address
     if s.lang != "en":
@@ -178,7 +182,7 @@ def decode_session(data: bytes | str, respondent: str, rev: int) -> Session:
         "flow": _str(d["f"]),
         "version": _str(d["v"]),
         "respondent": respondent,
-        "channel": _str(d["c"]),
+        "channel": _str(d.get("c", "sms")),
         "address": d.get("ad"),
         "lang": d.get("l", "en"),
         "source": d.get("g"),
@@ -208,7 +212,7 @@ def _str(v: Any) -> str:
 
 # -- the response ---------------------------------------------------------------------------------
 
-META_OPTIONAL = ("s", "l", "g", "tf")
+META_OPTIONAL = ("c", "s", "l", "g", "tf")
 """Meta fields left out when they hold the default (deleted by a commit that has none)."""
 LEGACY_META = "meta"
 """The one JSON field the store wrote meta to before; a commit deletes it (no second copy)."""
@@ -218,10 +222,13 @@ def meta_fields(s: Session) -> tuple[list[str | bytes | int], list[str]]:
     """The response's meta as (field, value, field, value, ...) to write and the fields to
     delete (defaults, and the old ``meta`` field)."""
     out: list[str | bytes | int] = [
-        "v", orjson.dumps(s.version), "c", orjson.dumps(s.channel),
-        "t0", ms(s.started_at), "t1", ms(s.last_at),
+        "v", orjson.dumps(s.version), "t0", ms(s.started_at), "t1", ms(s.last_at),
     ]  # fmt: skip
     gone = [LEGACY_META]
+    if s.channel != "sms":
+        out += ["c", orjson.dumps(s.channel)]
+    else:
+        gone.append("c")
     if s.status is not Status.ACTIVE:
         out += ["s", orjson.dumps(s.status.value)]
     else:
@@ -241,8 +248,9 @@ def meta_fields(s: Session) -> tuple[list[str | bytes | int], list[str]]:
     return out, gone
 
 
-def answer_value(a: Answer) -> bytes:
-    """One stored answer: ``[value, epoch ms]``, and the "other" text third when there is one."""
-    if a.other is None:
-        return orjson.dumps([a.value, ms(a.at)])
-    return orjson.dumps([a.value, ms(a.at), a.other])
+def answer_parts(a: Answer) -> tuple[bytes, int, bytes | str]:
+    """What COMMIT makes one stored answer of: the value as JSON, its epoch ms, and the "other"
+    text as JSON ('' for none). Stored as ``[value, ms since the hash's base b]`` or
+    ``[value, ms, other]`` (the script knows the base, set when the hash is made)."""
+    other: bytes | str = "" if a.other is None else orjson.dumps(a.other)
+    return orjson.dumps(a.value), ms(a.at), other

@@ -40,7 +40,6 @@ it; everything else (the reminder worker above all) reads Redis.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
 import time
@@ -59,7 +58,7 @@ from bot.schema import Flow
 from store.client import AnyRedis, is_redis_failure, redis_errors
 from store.encode import (
     ResponseMeta,
-    answer_value,
+    answer_parts,
     decode_session,
     meta_fields,
     ms,
@@ -185,12 +184,10 @@ def _text(v: bytes | str) -> str:
     return v.decode() if isinstance(v, bytes) else v
 
 
-def fingerprint(message_id: str) -> str:
-    """What the dedupe record keeps of a message id: 48 bits of a hash, 8 characters (a
-    Twilio MessageSid has 34). Two ids of one respondent sharing one has odds of about 1 in
-    10^13 among the 32 remembered."""
-    digest = hashlib.blake2b(message_id.encode(), digest_size=6).digest()
-    return base64.urlsafe_b64encode(digest).decode()
+def fingerprint(message_id: str) -> bytes:
+    """What the dedupe record keeps of a message id: 6 bytes of a hash (a Twilio MessageSid
+    has 34 characters). A new message taken for one of the 32 remembered: about 1 in 10^13."""
+    return hashlib.blake2b(message_id.encode(), digest_size=6).digest()
 
 
 @dataclass
@@ -258,6 +255,7 @@ class RedisStore:
         self.cache = SessionCache(cache_size)
         self._secret = secret
         self._remembered: set[tuple[str, str]] = set()
+        self._remembering = asyncio.Lock()
 
     def respondent(self, channel: str, address: str) -> str:
         return respondent_id(self._secret, channel, address)
@@ -288,7 +286,7 @@ class RedisStore:
         mid = message_id or ""
         with redis_errors("load"):
             rev_raw, data, optout_flag, seen_flag, latest_flag, legacy = await _LOAD(
-                self._hot, keys, [fingerprint(mid) if mid else "", mid]
+                self._hot, keys, [fingerprint(mid) if mid else b"", mid]
             )
         duplicate = bool(message_id) and bool(seen_flag)
         rev = int(rev_raw)
@@ -350,7 +348,7 @@ class RedisStore:
         args: list[str | bytes | int] = [
             expected_rev,
             data,
-            fingerprint(mid) if mid else "",
+            fingerprint(mid) if mid else b"",
             mid,
             now_ms,
             ttl_ms(self.dedupe_window),
@@ -365,7 +363,7 @@ class RedisStore:
             *meta,
         ]
         for a in step.answers:
-            args += [answer_field(a.question), answer_value(a)]
+            args += [answer_field(a.question), *answer_parts(a)]
         args += gone
         args += [answer_field(q) for q in step.cleared]
         keys = [
@@ -382,7 +380,9 @@ class RedisStore:
         if indexed:
             await self._index(s.flow, rid, s.started_at, first_check)
         if (flow.id, flow.version) not in self._remembered:
-            await self.remember_questions(flow)
+            async with self._remembering:  # once, not by every first commit arriving together
+                if (flow.id, flow.version) not in self._remembered:
+                    await self.remember_questions(flow)
         with redis_errors("commit"):
             reply = await _COMMIT(self._hot, keys, args)
         code, value = int(reply[0]), int(reply[1])

@@ -39,43 +39,62 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
+local function b36(n)
+  local out = ''
+  repeat
+    local d = n % 36
+    out = string.sub(DIGITS, d + 1, d + 1) .. out
+    n = (n - d) / 36
+  until n == 0
+  return out
+end
+local function num(text)
+  if text == '' then return nil end
+  return tonumber(text, 36)
+end
+
+local FP = 6  -- bytes per message-id fingerprint
+
 local function session(key)
-  -- The stored session: a string 'rev;seen;rate start;rate count;deadline;fingerprints\\n'
-  -- followed by the session JSON (store.encode), or a hash (rev, flow, data) written before
-  -- that layout (``legacy``). ``seen`` is the ms of the last commit of an inbound message,
-  -- ``fingerprints`` those of the last message ids (8 characters each, oldest first), the rate
-  -- counter counts inbound messages since ``rate start``, and ``deadline`` (Redis' clock, ms)
-  -- is set when the session must end before its message ids may be forgotten: the key lives on
-  -- for the dedupe window, the session is gone.
+  -- The stored session: a string 'rev;seen;rate start;rate count;deadline;n:' (numbers in
+  -- base 36), n message-id fingerprints of FP bytes each (oldest first), then the session JSON
+  -- (store.encode); or a hash (rev, flow, data) written before that layout (``legacy``).
+  -- ``seen``: ms of the last commit of an inbound message; the rate counter counts inbound
+  -- messages since ``rate start``; ``deadline`` (Redis' clock, ms) is set when the session must
+  -- end before its message ids may be forgotten: the key lives on for the dedupe window, the
+  -- session is gone.
   local raw = redis.pcall('GET', key)
   if type(raw) == 'table' then
     local h = redis.call('HMGET', key, 'rev', 'data')
-    return {rev = tonumber(h[1] or '0'), data = h[2], legacy = true,
-            seen = '', rs = '', rn = '', dl = '', fps = ''}
+    return {rev = tonumber(h[1] or '0'), data = h[2], legacy = true, fps = ''}
   end
-  if not raw then
-    return {rev = 0, data = false, seen = '', rs = '', rn = '', dl = '', fps = ''}
-  end
-  local nl = string.find(raw, '\\n', 1, true)
-  local rev, seen, rs, rn, dl, fps = string.match(
-    string.sub(raw, 1, nl - 1), '^(%d+);(%d*);(%d*);(%d*);(%d*);(.*)$')
-  local s = {rev = tonumber(rev), data = string.sub(raw, nl + 1), stored = true,
-             seen = seen, rs = rs, rn = rn, dl = dl, fps = fps}
-  if s.data == '' then s.data = false end
-  if dl ~= '' and now_ms() > tonumber(dl) then
+  if not raw then return {rev = 0, data = false, fps = ''} end
+  local rev, seen, rs, rn, dl, n, at = string.match(
+    raw, '^(%w+);(%w*);(%w*);(%w*);(%w*);(%w+):()')
+  local stop = at + FP * num(n)
+  local s = {rev = num(rev), seen = num(seen), rs = num(rs), rn = num(rn), dl = num(dl),
+             fps = string.sub(raw, at, stop - 1), data = string.sub(raw, stop), stored = true}
+  if s.dl and now_ms() > s.dl then
     s.rev, s.data = 0, false
   end
   return s
 end
 
-local function header(s, rev)
-  return rev .. ';' .. s.seen .. ';' .. s.rs .. ';' .. s.rn .. ';' .. s.dl .. ';' .. s.fps .. '\\n'
+local function opt(n)
+  if n then return b36(n) end
+  return ''
+end
+
+local function pack(s, rev, data)
+  return b36(rev) .. ';' .. opt(s.seen) .. ';' .. opt(s.rs) .. ';' .. opt(s.rn) .. ';'
+    .. opt(s.dl) .. ';' .. b36(#s.fps / FP) .. ':' .. s.fps .. data
 end
 
 local function seen_at(s, fp)
   -- Where fingerprint ``fp`` is in the record (1-based), or 0.
-  for i = 1, #s.fps, 8 do
-    if string.sub(s.fps, i, i + 7) == fp then return i end
+  for i = 1, #s.fps, FP do
+    if string.sub(s.fps, i, i + FP - 1) == fp then return i end
   end
   return 0
 end
@@ -86,7 +105,7 @@ local function duplicate(s, fp, legacy_seen, mid)
   if fp == '' then return false end
   local at = seen_at(s, fp)
   if at > 0 then
-    if at == #s.fps - 7 then return tonumber(s.seen) or 0 end
+    if at == #s.fps - FP + 1 then return s.seen or 0 end
     return 0
   end
   if redis.call('ZSCORE', legacy_seen, mid) then
@@ -126,7 +145,7 @@ COMMIT = (
 --       ttl ms, 9 retention ms, 10 optout action ('set' | 'del' | ''), 11 rate window ms
 --       ('0' = no limit), 12 rate limit, 13 expected session JSON ('' = not checked),
 --       14 m = meta values, 15 n = answers, then m (field, value) pairs of meta, n (field,
---       value) pairs of answers, then the response fields to delete.
+--       value JSON, epoch ms, other JSON or '') answers, then the response fields to delete.
 -- Reply: {rev, fresh} on success (fresh = 1 if the response hash is new),
 --        {-1, latest} if the message id was already seen (latest as in LOAD),
 --        {-2, stored rev, stored data or false, opted out 0/1, legacy 0/1} on a version
@@ -146,16 +165,14 @@ local now = tonumber(ARGV[5])
 if ARGV[11] ~= '0' then
   -- Inbound messages counted in the session itself (no key of its own); messages that
   -- committed nothing (THROTTLE) are in the rate key, added here.
-  local n = tonumber(s.rn) or 0
-  if s.rs == '' or now - tonumber(s.rs) >= tonumber(ARGV[11]) or now < tonumber(s.rs) then
-    s.rs, n = ARGV[5], 0
+  if not s.rs or now - s.rs >= tonumber(ARGV[11]) or now < s.rs then
+    s.rs, s.rn = now, 0
   end
-  n = n + 1
-  s.rn = n
-  local total = n + tonumber(redis.call('GET', KEYS[5]) or '0')
+  s.rn = (s.rn or 0) + 1
+  local total = s.rn + tonumber(redis.call('GET', KEYS[5]) or '0')
   if total > tonumber(ARGV[12]) then
     if s.stored then
-      redis.call('SET', KEYS[1], header(s, s.rev) .. (s.data or ''), 'KEEPTTL')
+      redis.call('SET', KEYS[1], pack(s, s.rev, s.data or ''), 'KEEPTTL')
     else
       redis.call('INCR', KEYS[5])
       redis.call('PEXPIRE', KEYS[5], ARGV[11])
@@ -166,26 +183,53 @@ end
 local rev = s.rev + 1
 local window = tonumber(ARGV[6])
 if ARGV[3] ~= '' then
-  if s.seen ~= '' and now - tonumber(s.seen) > window then s.fps = '' end
+  if s.seen and now - s.seen > window then s.fps = '' end
   s.fps = s.fps .. ARGV[3]
-  local keep = tonumber(ARGV[7]) * 8
+  local keep = tonumber(ARGV[7]) * FP
   if #s.fps > keep then s.fps = string.sub(s.fps, #s.fps - keep + 1) end
-  s.seen = ARGV[5]
+  s.seen = now
 end
 local ttl = tonumber(ARGV[8])
-s.dl = ''
+s.dl = nil
 if ttl < window and s.fps ~= '' then
-  s.dl = string.format('%d', now_ms() + ttl)
+  s.dl = now_ms() + ttl
   ttl = window
 end
-redis.call('SET', KEYS[1], header(s, rev) .. ARGV[2], 'PX', ttl)
+redis.call('SET', KEYS[1], pack(s, rev, ARGV[2]), 'PX', ttl)
+-- The response: meta fields, then answers, their times in ms since the hash's base ``b``
+-- (set once, when the hash is made), so a time takes a few digits, not thirteen.
 local fresh = redis.call('EXISTS', KEYS[3]) == 0
-local first = 16
-local first_del = first + 2 * (tonumber(ARGV[14]) + tonumber(ARGV[15]))
-if #ARGV >= first_del then
-  redis.call('HDEL', KEYS[3], unpack(ARGV, first_del))
+local base = tonumber(redis.call('HGET', KEYS[3], 'b') or '')
+local fields = {}
+if not base then
+  base = now
+  fields = {'b', ARGV[5]}
 end
-redis.call('HSET', KEYS[3], unpack(ARGV, first, first_del - 1))
+local m, n = tonumber(ARGV[14]), tonumber(ARGV[15])
+local gone = {}
+for i = 16, 15 + 2 * m, 2 do
+  if ARGV[i] == 't0' and tonumber(ARGV[i + 1]) == base then
+    gone[1] = 't0'  -- started when the hash was made: t0 is b
+  else
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
+  end
+end
+local at = 16 + 2 * m
+for _ = 1, n do
+  local other = ARGV[at + 3]
+  local dt = string.format('%d', tonumber(ARGV[at + 2]) - base)
+  fields[#fields + 1] = ARGV[at]
+  if other == '' then
+    fields[#fields + 1] = '[' .. ARGV[at + 1] .. ',' .. dt .. ']'
+  else
+    fields[#fields + 1] = '[' .. ARGV[at + 1] .. ',' .. dt .. ',' .. other .. ']'
+  end
+  at = at + 4
+end
+for i = at, #ARGV do gone[#gone + 1] = ARGV[i] end
+if #gone > 0 then redis.call('HDEL', KEYS[3], unpack(gone)) end
+redis.call('HSET', KEYS[3], unpack(fields))
 redis.call('PEXPIRE', KEYS[3], ARGV[9])
 if ARGV[10] == 'set' then
   redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[9])
@@ -207,8 +251,8 @@ RATE = (
 local s = session(KEYS[1])
 local n = 0
 local now = tonumber(ARGV[1])
-if s.rs ~= '' and now >= tonumber(s.rs) and now - tonumber(s.rs) < tonumber(ARGV[2]) then
-  n = tonumber(s.rn) or 0
+if s.rs and now >= s.rs and now - s.rs < tonumber(ARGV[2]) then
+  n = s.rn or 0
 end
 return n + tonumber(redis.call('GET', KEYS[2]) or '0')
 """

@@ -96,13 +96,14 @@ def _ms_time(v: Any) -> datetime:
 
 
 def _meta(fields: dict[bytes, Any]) -> dict[str, Any] | None:
-    """The short meta fields as ``ResponseMeta`` names them (times as epoch ms), or None."""
-    if b"t0" not in fields:
+    """The short meta fields as ``ResponseMeta`` names them (times as epoch ms), or None.
+    Defaults are not stored (store.encode): sms, active, English, started at the base ``b``."""
+    if b"b" not in fields:
         return None
     meta = {
-        "version": fields.get(b"v"), "channel": fields.get(b"c"),
+        "version": fields.get(b"v"), "channel": fields.get(b"c", "sms"),
         "status": fields.get(b"s", "active"), "lang": fields.get(b"l", "en"),
-        "started_at": fields[b"t0"], "last_at": fields.get(b"t1"),
+        "started_at": fields.get(b"t0", fields[b"b"]), "last_at": fields.get(b"t1"),
     }  # fmt: skip
     if b"g" in fields:
         meta["source"] = fields[b"g"]
@@ -126,6 +127,7 @@ class StoredResponse:
 
     __slots__ = (
         "_answers",
+        "_base",
         "channel",
         "fields",
         "finished_at",
@@ -156,6 +158,7 @@ class StoredResponse:
         finished = meta.get("finished_at")
         self.finished_at = _when(finished) if finished else None
         self._answers: dict[str, StoredAnswer] | None = None
+        self._base: int = fields.get(b"b", 0)  # answers' [value, ms] count from here
 
     def answer_values(self) -> Iterator[tuple[str, AnswerValue | None, str | None, int]]:
         """``(question id, value, other, ms)`` of each readable answer, in the hash's order (no
@@ -169,10 +172,11 @@ class StoredResponse:
                     qid = _question_id(name)
                 if qid is None:  # meta, or another field that is no answer
                     continue
-                if type(d) is list:  # [value, ms] or [value, ms, other]
-                    value, ms, other = d[0], d[1], d[2] if len(d) > 2 else None
-                    if type(ms) is not int:
+                if type(d) is list:  # [value, ms since the base] or [value, ms, other]
+                    value, dt, other = d[0], d[1], d[2] if len(d) > 2 else None
+                    if type(dt) is not int or type(self._base) is not int or not self._base:
                         raise TypeError(f"no time: {d!r}")
+                    ms = self._base + dt
                 else:  # {"v": value, "t": ms, "o": other}, as written before
                     value, other, ms = d.get("v"), d.get("o"), d["t"]
             except (KeyError, TypeError, AttributeError, UnicodeDecodeError, IndexError) as exc:

@@ -84,24 +84,27 @@ def answer(
 
 
 async def stored_session(client: Redis, store: RedisStore, rid: str) -> tuple[bytes, bytes]:
-    """The raw session as stored: its header (rev, dedupe record, rate counter) and its JSON."""
-    raw = await client.get(store.keys.session(rid))
-    assert raw is not None
-    header, _, data = bytes(raw).partition(b"\n")
-    return header, data
+    """The raw session as stored: its header (rev, dedupe record, rate counter; see
+    store.scripts) and its JSON."""
+    raw = bytes(await client.get(store.keys.session(rid)) or b"")
+    assert raw, "no session stored"
+    head = raw.partition(b":")[0]
+    count = int(head.rsplit(b";", 1)[1], 36)
+    cut = len(head) + 1 + 6 * count
+    return raw[:cut], raw[cut:]
 
 
 async def set_session_data(client: Redis, store: RedisStore, rid: str, data: bytes) -> None:
     """Overwrite the stored session's JSON, keeping its header and TTL (a damaged session)."""
     header, _ = await stored_session(client, store, rid)
-    await client.set(store.keys.session(rid), header + b"\n" + data, keepttl=True)
+    await client.set(store.keys.session(rid), header + data, keepttl=True)
 
 
-async def seen_fingerprints(client: Redis, store: RedisStore, rid: str) -> list[str]:
+async def seen_fingerprints(client: Redis, store: RedisStore, rid: str) -> list[bytes]:
     """The message-id fingerprints in the session's dedupe record, oldest first."""
     header, _ = await stored_session(client, store, rid)
-    fps = header.split(b";")[5].decode()
-    return [fps[i : i + 8] for i in range(0, len(fps), 8)]
+    fps = header[header.index(b":") + 1 :]
+    return [fps[i : i + 6] for i in range(0, len(fps), 6)]
 
 
 @pytest.fixture
