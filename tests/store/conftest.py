@@ -83,15 +83,20 @@ def answer(
     )
 
 
-async def stored_session(client: Redis, store: RedisStore, rid: str) -> tuple[bytes, bytes]:
-    """The raw session as stored: its header (rev, dedupe record, rate counter; see
-    store.scripts) and its JSON."""
-    raw = bytes(await client.get(store.keys.session(rid)) or b"")
-    assert raw, "no session stored"
+def split_session(raw: bytes) -> tuple[bytes, bytes]:
+    """A stored session string as its header (rev, dedupe record, rate counter: see
+    store.scripts) and its JSON (store.encode)."""
     head = raw.partition(b":")[0]
     count = int(head.rsplit(b";", 1)[1], 36)
     cut = len(head) + 1 + 6 * count
     return raw[:cut], raw[cut:]
+
+
+async def stored_session(client: Redis, store: RedisStore, rid: str) -> tuple[bytes, bytes]:
+    """The raw session as stored: :func:`split_session`."""
+    raw = bytes(await client.get(store.keys.session(rid)) or b"")
+    assert raw, "no session stored"
+    return split_session(raw)
 
 
 async def set_session_data(client: Redis, store: RedisStore, rid: str, data: bytes) -> None:

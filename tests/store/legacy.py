@@ -197,7 +197,7 @@ async def commit_v1(
         args += [answer_field(a.question), answer_json(a)]
     args += [answer_field(q) for q in step.cleared]
     k = keys
-    if expected_rev == 0:
+    if expected_rev == 0 or s.started_at == now:  # as the old store guessed a first commit
         await redis.zadd(k.index_for(s.flow, rid), {rid: ms(s.started_at)}, nx=True)
         await redis.zadd(k.due_for(s.flow, rid), {rid: ms(s.started_at)}, nx=True)
     names = [
