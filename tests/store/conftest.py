@@ -94,8 +94,8 @@ def split_session(raw: bytes) -> tuple[bytes, bytes]:
 
 async def stored_session(client: Redis, store: RedisStore, rid: str) -> tuple[bytes, bytes]:
     """The raw session as stored: :func:`split_session`."""
-    raw = bytes(await client.get(store.keys.session(rid)) or b"")
-    assert raw, "no session stored"
+    raw = await client.get(store.keys.session(rid))
+    assert isinstance(raw, bytes), "no session stored"
     return split_session(raw)
 
 

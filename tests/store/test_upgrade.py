@@ -81,7 +81,7 @@ async def test_an_old_session_continues_in_the_new_layout(
     }
     assert (response.started_at, response.last_at, response.channel) == (NOW, LATER, "sms")
     assert response.version == before.version
-    raw = await redis_client.hgetall(store.keys.response(rid, flow.id))
+    raw: dict[bytes, bytes] = await redis_client.hgetall(store.keys.response(rid, flow.id))  # type: ignore[assignment]
     assert b"meta" not in raw
     assert raw[b"a:role"].startswith(b"{")  # as the old code wrote it
     assert raw[b"a:say"].startswith(b"[")
