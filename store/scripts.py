@@ -57,26 +57,31 @@ end
 local FP = 6  -- bytes per message-id fingerprint
 
 local function session(key)
-  -- The stored session: a string 'rev;seen;rate start;rate count;deadline;n:' (numbers in
-  -- base 36), n message-id fingerprints of FP bytes each (oldest first), then the session JSON
-  -- (store.encode); or a hash (rev, flow, data) written before that layout (``legacy``).
-  -- ``seen``: ms of the last commit of an inbound message; the rate counter counts inbound
-  -- messages since ``rate start``; ``deadline`` (Redis' clock, ms) is set when the session must
-  -- end before its message ids may be forgotten: the key lives on for the dedupe window, the
-  -- session is gone.
+  -- The stored session: a string 'rev;seen;rate start;rate count;deadline;old ids;n:'
+  -- (numbers in base 36), n message-id fingerprints of FP bytes each (oldest first), then the
+  -- session JSON (store.encode); or a hash (rev, flow, data) written before that layout
+  -- (``legacy``). ``seen``: ms of the last commit of an inbound message; the rate counter
+  -- counts inbound messages since ``rate start``; ``deadline`` (Redis' clock, ms) is set when
+  -- the session must end before its message ids may be forgotten: the key lives on for the
+  -- dedupe window, the session is gone; ``old ids`` (Redis' clock, ms): until then the sorted
+  -- set of message ids the old layout kept may still hold some (set when a legacy session is
+  -- rewritten).
   local raw = redis.pcall('GET', key)
   if type(raw) == 'table' then
     local h = redis.call('HMGET', key, 'rev', 'data')
     return {rev = tonumber(h[1] or '0'), data = h[2], legacy = true, fps = ''}
   end
-  if not raw then return {rev = 0, data = false, fps = ''} end
-  local rev, seen, rs, rn, dl, n, at = string.match(
-    raw, '^(%w+);(%w*);(%w*);(%w*);(%w*);(%w+):()')
+  if not raw then return {rev = 0, data = false, fps = '', none = true} end
+  local rev, seen, rs, rn, dl, lg, n, at = string.match(
+    raw, '^(%w+);(%w*);(%w*);(%w*);(%w*);(%w*);(%w+):()')
   local stop = at + FP * num(n)
   local s = {rev = num(rev), seen = num(seen), rs = num(rs), rn = num(rn), dl = num(dl),
-             fps = string.sub(raw, at, stop - 1), data = string.sub(raw, stop), stored = true}
-  if s.dl and now_ms() > s.dl then
-    s.rev, s.data = 0, false
+             lg = num(lg), fps = string.sub(raw, at, stop - 1), data = string.sub(raw, stop),
+             stored = true}
+  if s.dl or s.lg then
+    local t = now_ms()
+    if s.dl and t > s.dl then s.rev, s.data = 0, false end
+    if s.lg and t > s.lg then s.lg = nil end
   end
   return s
 end
@@ -88,7 +93,7 @@ end
 
 local function pack(s, rev, data)
   return b36(rev) .. ';' .. opt(s.seen) .. ';' .. opt(s.rs) .. ';' .. opt(s.rn) .. ';'
-    .. opt(s.dl) .. ';' .. b36(#s.fps / FP) .. ':' .. s.fps .. data
+    .. opt(s.dl) .. ';' .. opt(s.lg) .. ';' .. b36(#s.fps / FP) .. ':' .. s.fps .. data
 end
 
 local function seen_at(s, fp)
@@ -108,7 +113,9 @@ local function duplicate(s, fp, legacy_seen, mid)
     if at == #s.fps - FP + 1 then return s.seen or 0 end
     return 0
   end
-  if redis.call('ZSCORE', legacy_seen, mid) then
+  -- The old layout's sorted set of ids: only where it may still exist (it expires within the
+  -- dedupe window of the last old commit).
+  if (s.legacy or s.none or s.lg) and redis.call('ZSCORE', legacy_seen, mid) then
     if s.legacy then return latest(legacy_seen, mid) end
     return 0
   end
@@ -169,7 +176,12 @@ if ARGV[11] ~= '0' then
     s.rs, s.rn = now, 0
   end
   s.rn = (s.rn or 0) + 1
-  local total = s.rn + tonumber(redis.call('GET', KEYS[5]) or '0')
+  if not s.stored then
+    -- No session yet (a stranger's messages that committed nothing were counted by THROTTLE
+    -- in the rate key), or one of the old layout (which counted there): taken over.
+    s.rn = s.rn + tonumber(redis.call('GET', KEYS[5]) or '0')
+  end
+  local total = s.rn
   if total > tonumber(ARGV[12]) then
     if s.stored then
       redis.call('SET', KEYS[1], pack(s, s.rev, s.data or ''), 'KEEPTTL')
@@ -189,6 +201,7 @@ if ARGV[3] ~= '' then
   if #s.fps > keep then s.fps = string.sub(s.fps, #s.fps - keep + 1) end
   s.seen = now
 end
+if s.legacy then s.lg = now_ms() + window end
 local ttl = tonumber(ARGV[8])
 s.dl = nil
 if ttl < window and s.fps ~= '' then
@@ -198,10 +211,11 @@ end
 redis.call('SET', KEYS[1], pack(s, rev, ARGV[2]), 'PX', ttl)
 -- The response: meta fields, then answers, their times in ms since the hash's base ``b``
 -- (set once, when the hash is made), so a time takes a few digits, not thirteen.
-local fresh = redis.call('EXISTS', KEYS[3]) == 0
 local base = tonumber(redis.call('HGET', KEYS[3], 'b') or '')
+local fresh = false
 local fields = {}
-if not base then
+if not base then  -- a new hash, or one the old layout wrote
+  fresh = redis.call('EXISTS', KEYS[3]) == 0
   base = now
   fields = {'b', ARGV[5]}
 end
@@ -247,14 +261,12 @@ RATE = (
     + """
 -- KEYS: 1 session, 2 rate.  ARGV: 1 now ms, 2 window ms.
 -- Reply: inbound messages counted against the sender in the current window (the session's
--- counter and the rate key's, as COMMIT adds them).
+-- counter, or without a session the rate key's, as COMMIT counts them).
 local s = session(KEYS[1])
-local n = 0
+if not s.stored then return tonumber(redis.call('GET', KEYS[2]) or '0') end
 local now = tonumber(ARGV[1])
-if s.rs and now >= s.rs and now - s.rs < tonumber(ARGV[2]) then
-  n = s.rn or 0
-end
-return n + tonumber(redis.call('GET', KEYS[2]) or '0')
+if s.rs and now >= s.rs and now - s.rs < tonumber(ARGV[2]) then return s.rn or 0 end
+return 0
 """
 )
 
