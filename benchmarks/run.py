@@ -1,5 +1,6 @@
 """Every benchmark of BENCHMARKS.md, one after another, with the arguments the figures there
-came from (about 15 minutes on 2 cores; run it on a quiet machine).
+came from (about 25 minutes on 2 cores; run it on a quiet machine). The webhook benchmarks start
+``surveybot serve`` itself, the command users run, with its default settings.
 
 Run: make bench    (or .venv/bin/python benchmarks/run.py [--quick])
 
@@ -20,10 +21,19 @@ FULL: list[list[str]] = [
     ["bench_engine.py", "--seconds", "8"],
     ["bench_engine.py", "--seconds", "8", "--no-memo"],
     ["bench_store.py", "--messages", "4000"],
-    ["bench_webhook.py", "--numbers", "10000"],
-    ["bench_webhook.py", "--numbers", "10000", "--workers", "2"],
-    ["bench_webhook.py", "--numbers", "10000", "--workers", "2", "--cluster"],
-    ["bench_webhook.py", "--numbers", "10000", "--bare-multiplexed"],
+    ["bench_webhook.py", "--numbers", "3000", "--runs", "3", "--processes", "1,2,4"],
+    ["bench_webhook.py", "--numbers", "3000", "--runs", "1", "--processes", "2", "--cluster"],
+    [
+        "bench_webhook.py",
+        "--numbers",
+        "3000",
+        "--runs",
+        "1",
+        "--processes",
+        "1",
+        "--bare-multiplexed",
+    ],
+    ["bench_memory.py", "--respondents", "10000"],
     ["bench_soak.py"],
     ["bench_reminders.py", "--sessions", "100000", "--workers", "2"],
     ["bench_export.py", "-n", "100000"],
@@ -32,9 +42,19 @@ FULL: list[list[str]] = [
 QUICK: list[list[str]] = [
     ["bench_engine.py", "--seconds", "1"],
     ["bench_store.py", "--messages", "400"],
-    ["bench_webhook.py", "--numbers", "200"],
-    ["bench_webhook.py", "--numbers", "200", "--workers", "2", "--cluster"],
-    ["bench_webhook.py", "--numbers", "200", "--bare-multiplexed"],
+    ["bench_webhook.py", "--numbers", "200", "--runs", "1", "--processes", "1,2"],
+    ["bench_webhook.py", "--numbers", "200", "--runs", "1", "--processes", "2", "--cluster"],
+    [
+        "bench_webhook.py",
+        "--numbers",
+        "200",
+        "--runs",
+        "1",
+        "--processes",
+        "1",
+        "--bare-multiplexed",
+    ],
+    ["bench_memory.py", "--respondents", "500"],
     ["bench_soak.py", "--seconds", "10", "--respondents", "200"],
     ["bench_reminders.py", "--sessions", "1000", "--workers", "2"],
     ["bench_export.py", "-n", "2000"],

@@ -1,12 +1,17 @@
 """The Redis session store: one version-checked, atomic commit per inbound message.
 
-Hot path of an ordinary answer, two round trips:
+Hot path of an ordinary answer, two round trips (one with a current cached copy, below):
 
-* :meth:`RedisStore.load` - one pipeline: the session, whether the message id was seen, and the
+* :meth:`RedisStore.load` - one script: the session, whether the message id was seen, and the
   opt-out marker.
 * :meth:`RedisStore.commit` - one EVALSHA: checks the message id is new and the stored ``rev``
-  is the one the step was computed from, then writes the session, the answers, the "seen" marker
-  and the opt-out marker together, or nothing.
+  is the one the step was computed from, then writes the session (with its dedupe record and
+  rate counter), the answers and the opt-out marker together, or nothing. Refused for the
+  version, it replies with the stored session, so the caller steps again without reading.
+
+The layout is in :mod:`store.keys`, the encodings in :mod:`store.encode`, the scripts (and the
+session string's header) in :mod:`store.scripts`; what the store wrote before that compact layout
+is still read, and rewritten at a respondent's next commit.
 
 A respondent's first commit in a flow costs one more round trip before it: the ZADD NX into the
 flow's index (index first, so a crash leaves at worst an index entry without a response, which
@@ -22,19 +27,22 @@ caller send the replies of a step that was never stored.
 
 **The session cache.** A respondent answering a survey sends message after message, each loaded
 and then committed. The store keeps the sessions it committed last (an LRU, a few minutes at
-most), and ``load(..., cached=True)`` (the dispatcher's call) returns one without asking Redis:
-one round trip per answer instead of two. This is safe with any number of processes because the
-commit checks the stored ``rev`` and the message id anyway, and for a cached copy also that the
-stored session is still byte for byte that copy (revs restart at 1 after an erasure, so a rev
-alone could match a new session). A copy gone stale (the respondent's previous message went to
-another process, the worker sent a reminder, an erasure) fails the check, is dropped, and the
-caller reloads and steps again at once. Only the dispatcher asks for
-it; everything else (the reminder worker above all) reads Redis.
+most), and ``load(..., cached=True)`` (the dispatcher's call) may return one without asking
+Redis: one round trip per answer instead of two. This is safe with any number of processes
+because the commit checks the stored ``rev`` and the message id anyway, and for a cached copy
+also that the stored session is still byte for byte that copy (revs restart at 1 after an
+erasure, so a rev alone could match a new session). A copy gone stale (the respondent's previous
+message went to another process, the worker sent a reminder, an erasure) fails the check and is
+dropped; the refusal carries the stored session, and the caller steps again on it at once (no
+extra round trip). Stepping twice costs CPU, so the cache keeps score of how often its copies
+were current and is skipped while they mostly are not (:class:`SessionCache`): behind a load
+balancer spreading messages over several processes the store reads first. Only the dispatcher
+asks for it; everything else (the reminder worker above all) reads Redis.
 
-**Per-sender rate limit.** Each inbound message that reaches a commit is counted in
-``sb:{rid}:rate`` (a fixed window); over the limit the commit writes nothing and raises
-:class:`RateLimited`. Messages that commit nothing (the menu a stranger gets) are counted by
-:meth:`throttle`.
+**Per-sender rate limit.** Each inbound message that reaches a commit is counted in the
+session's header (a fixed window; a stranger's, without a session, in ``sb:{rid}:rate``); over
+the limit the commit writes nothing else and raises :class:`RateLimited`. Messages that commit
+nothing (the menu a stranger gets) are counted by :meth:`throttle`.
 """
 
 from __future__ import annotations
