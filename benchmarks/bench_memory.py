@@ -10,7 +10,9 @@ of ``used_memory`` divided by the number of respondents (session, dedupe record,
 set, and their share of the flow's index and reminder-queue shards). Respondents walk the
 carers route by SMS (or Telegram / web chat message ids with ``--channel``) in three phases,
 measured after each: 10 messages (live, half-way), 19 (live, at the last question), 20
-(finished). ``MEMORY USAGE`` of each key of one respondent is printed beside it.
+(finished); then what stays for the retention period once the session has ended and the worker
+has dropped the reminder entry. ``MEMORY USAGE`` of each key of one respondent is printed beside
+it.
 
 ``--compare-with DIR`` measures another checkout too (e.g. ``git worktree add --detach
 /tmp/before main``), in the same run, one after the other, each in a fresh process and Redis.
@@ -161,6 +163,13 @@ def report(name: str, r: dict[str, Any], respondents: int) -> None:
             f"(used_memory +{(p['used'] - r['base']) / 2**20:.1f} MiB, {p['keys']:,} keys); "
             f"MEMORY USAGE of one: {one} = {sum(p['one'].values())}"
         )
+    k = r["kept"]
+    one = ", ".join(f"{name} {v}" for name, v in sorted(k["one"].items()))
+    print(
+        f"  kept for the retention period (session ended, reminder entry gone): "
+        f"{(k['used'] - r['base']) / respondents:,.0f} bytes per respondent ({k['keys']:,} keys); "
+        f"MEMORY USAGE of one: {one}"
+    )
     if not r["complete"]:
         print("  ERROR: the first respondent's response is not complete")
 
