@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,6 +15,22 @@ from adapters.app import create_app
 from adapters.logs import ACCESS, AccessLog, JsonFormatter, MaskFilter, log_config, mask
 from adapters.services import Services
 from bot.config import Settings
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """dictConfig changes process-wide state (root level and handlers, uvicorn's loggers):
+    put it back, or later tests would capture INFO lines they do not expect."""
+    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access"]
+    saved = [
+        (lg, lg.level, lg.handlers[:], lg.propagate, lg.disabled)
+        for lg in (logging.getLogger(n) for n in names)
+    ]
+    yield
+    for lg, level, handlers, propagate, disabled in saved:
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
+        lg.propagate, lg.disabled = propagate, disabled
 
 
 @pytest.mark.parametrize(
@@ -52,16 +69,12 @@ def test_json_lines_carry_the_access_fields() -> None:
     assert got["time"].endswith("Z")
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_log_config_is_a_valid_dict_config_without_uvicorns_access_log() -> None:
-    before = logging.getLogger().handlers[:]
-    try:
-        for fmt in ("text", "json"):
-            cfg = log_config("INFO", fmt)
-            logging.config.dictConfig(cfg)
-            assert cfg["loggers"]["uvicorn.access"]["propagate"] is False
-    finally:
-        root = logging.getLogger()
-        root.handlers[:] = before
+    for fmt in ("text", "json"):
+        cfg = log_config("INFO", fmt)
+        logging.config.dictConfig(cfg)
+        assert cfg["loggers"]["uvicorn.access"]["propagate"] is False
 
 
 async def requests(app: Any) -> None:
@@ -101,6 +114,7 @@ async def test_the_access_log_setting_logs_each_request_masked(
     assert all("447700900123" not in r.getMessage() for r in lines)
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_serve_hands_uvicorn_our_logging_and_no_access_log(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
@@ -116,11 +130,7 @@ def test_serve_hands_uvicorn_our_logging_and_no_access_log(
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("SURVEYBOT_FLOWS", str(tmp_path))
     monkeypatch.setenv("SURVEYBOT_LOG_FORMAT", "json")
-    before = logging.getLogger().handlers[:]
-    try:
-        result = CliRunner().invoke(app, ["serve", "--port", "8123"])
-    finally:
-        logging.getLogger().handlers[:] = before
+    result = CliRunner().invoke(app, ["serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
     assert got["access_log"] is False
     assert got["log_config"]["formatters"]["default"]["()"].endswith("JsonFormatter")
