@@ -114,17 +114,34 @@ async def child(
 
     base = await used()
     out: dict[str, Any] = {"base": base, "phases": []}
+    # One first message alone: a process's first commit of a flow version records its question
+    # ids (the code before this change did that once per concurrent first commit, and 200 at
+    # once could run out of connections).
+    await walk(0, 0, 1)
     done = 0
     for stop in PHASES:
         for lo in range(0, respondents, 200):
-            await asyncio.gather(
-                *(walk(i, done, stop) for i in range(lo, min(respondents, lo + 200)))
-            )
+            await asyncio.gather(*(
+                walk(i, max(done, 1) if i == 0 else done, stop)
+                for i in range(lo, min(respondents, lo + 200))
+            ))  # fmt: skip
         out["phases"].append({
             "messages": stop, "used": await used(), "keys": await redis.dbsize(),
             "one": await sizes(0),
         })  # fmt: skip
         done = stop
+    # What stays for the retention period: the session ends (min(expiry, 30 days) after the
+    # last message), the worker drops the finished session's reminder entry, and (the layout
+    # before) the seen ids and rate counter expire (2 days, a minute).
+    keys = svc.store.keys
+    for lo in range(0, respondents, 500):
+        pipe = redis.pipeline(transaction=False)
+        for i in range(lo, min(respondents, lo + 500)):
+            rid = svc.store.respondent(channel, address(channel, i))
+            pipe.delete(keys.session(rid), keys.seen(rid), keys.rate(rid))
+            pipe.zrem(keys.due_for("carers-strategy", rid), rid)
+        await pipe.execute()
+    out["kept"] = {"used": await used(), "keys": await redis.dbsize(), "one": await sizes(0)}
     response = await svc.store.response(
         svc.store.respondent(channel, address(channel, 0)), "carers-strategy"
     )
