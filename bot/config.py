@@ -62,7 +62,8 @@ class Settings(BaseSettings):
         ge=0,
         alias="SURVEYBOT_SESSION_CACHE",
         description="Sessions each process keeps in memory to save a Redis read per answer "
-        "(0 = none; always checked against Redis at commit)",
+        "(0 = none; always checked against Redis at commit, and used only while most of them "
+        "are still current when the respondent's next message comes)",
     )
 
     access_log: bool = Field(

@@ -163,3 +163,20 @@ def test_an_old_response_hash_decodes() -> None:
                                                             None)  # fmt: skip
     assert r.utc_texts() == ("2026-01-05T09:00:00Z", None, "2026-01-05T10:00:00Z")
     assert r.answers["x"].ms == 1767603990000
+
+
+async def test_a_refused_commit_brings_back_an_old_session(
+    store: RedisStore, redis_client: Redis, flow: Flow
+) -> None:
+    from bot.errors import ConflictError
+
+    old = await old_respondent(store, redis_client, flow)
+    stale = old.model_copy(update={"rev": 1})
+    with pytest.raises(ConflictError) as lost:
+        await store.commit(answer(stale, "say", "x", LATER), expected_rev=1, message_id="m3",
+                           flow=flow, now=LATER)  # fmt: skip
+    current = lost.value.current
+    assert current is not None
+    assert current.session == old  # type: ignore[attr-defined]
+    assert current.rev == 2  # type: ignore[attr-defined]
+    assert await redis_client.type(store.keys.session(old.respondent)) == b"hash"  # untouched
