@@ -74,10 +74,14 @@ local function session(key)
   if not raw then return {rev = 0, data = false, fps = '', none = true} end
   local rev, seen, rs, rn, dl, lg, n, at = string.match(
     raw, '^(%w+);(%w*);(%w*);(%w*);(%w*);(%w*);(%w+):()')
+  if not at then  -- not ours: taken as no session (a commit from rev 0 replaces it)
+    return {rev = 0, data = false, fps = '', none = true}
+  end
   local stop = at + FP * num(n)
   local s = {rev = num(rev), seen = num(seen), rs = num(rs), rn = num(rn), dl = num(dl),
              lg = num(lg), fps = string.sub(raw, at, stop - 1), data = string.sub(raw, stop),
              stored = true}
+  if s.data == '' then s.data = false end
   if s.dl or s.lg then
     local t = now_ms()
     if s.dl and t > s.dl then s.rev, s.data = 0, false end

@@ -609,3 +609,16 @@ async def test_connect_serves_a_burst_and_fails_cleanly_past_its_pool(key_prefix
     )
     assert all(not isinstance(o, Exception) or isinstance(o, StoreError) for o in outcomes)
     await small.close()
+
+
+async def test_a_session_key_holding_something_else_is_taken_as_none(
+    store: RedisStore, redis_client: Redis, flow: Flow
+) -> None:
+    rid = store.respondent("sms", PHONE)
+    await redis_client.set(store.keys.session(rid), b"not a session at all")
+    loaded = await store.load(rid, "m1")
+    assert loaded.session is None
+    assert loaded.rev == 0
+    s = await start(store, flow, mid="m1")
+    assert s.rev == 1
+    assert (await store.load(rid, None)).session == s
