@@ -153,7 +153,13 @@ def session_data(s: Session) -> bytes:
         d["ra"] = _time(s.reminded_at, base)
     if s.finished_at is not None:
         d["tf"] = _time(s.finished_at, base)
-    return orjson.dumps(d)
+    return _dumps(d)
+
+
+def _dumps(value: Any) -> bytes:
+    """Every value a commit writes goes through here (the one place to map orjson's refusal
+    of an unwritable value, such as an integer past 64 bits, to the store's own error)."""
+    return orjson.dumps(value)
 
 
 def decode_session(data: bytes | str, respondent: str, rev: int) -> Session:
@@ -252,5 +258,5 @@ def answer_parts(a: Answer) -> tuple[bytes, int, bytes | str]:
     """What COMMIT makes one stored answer of: the value as JSON, its epoch ms, and the "other"
     text as JSON ('' for none). Stored as ``[value, ms since the hash's base b]`` or
     ``[value, ms, other]`` (the script knows the base, set when the hash is made)."""
-    other: bytes | str = "" if a.other is None else orjson.dumps(a.other)
-    return orjson.dumps(a.value), ms(a.at), other
+    other: bytes | str = "" if a.other is None else _dumps(a.other)
+    return _dumps(a.value), ms(a.at), other
