@@ -629,14 +629,16 @@ def _pydantic_problems(exc: ValidationError, located: Located, file: str) -> lis
                 for t, cls in _QUESTION_CLASSES.items()
                 if field_name in cls.model_fields and model is not None and model is not cls
             ]
-            if close:
-                hint = f"did you mean {close[0]!r}?"
-            elif elsewhere and model is not None and model in _QUESTION_CLASSES.values():
+            # A real field of another question type beats a spelling guess ('choices' is not
+            # a misspelt 'voice').
+            if elsewhere and model is not None and model in _QUESTION_CLASSES.values():
                 this = next(t for t, cls in _QUESTION_CLASSES.items() if cls is model)
                 hint = (
                     f"'{field_name}' is used by {', '.join(elsewhere)} questions, "
                     f"not by {this} questions: check the type"
                 )
+            elif close:
+                hint = f"did you mean {close[0]!r}?"
             else:
                 hint = "remove it, or check the spelling; allowed here: " + ", ".join(allowed)
         elif etype == "missing":

@@ -172,6 +172,11 @@ NextSpec: TypeAlias = str | dict[str, str]
 class _Question(_Model):
     id: str = Field(pattern=QUESTION_ID, description="Unique within the flow; used in conditions.")
     text: LText = Field(description="The question as sent. {other_id} pipes in an earlier answer.")
+    voice: LText | None = Field(
+        default=None,
+        description="Said instead of 'text' on a phone call, where the text does not suit being "
+        "spoken (a web address, a long list, emoji, 'text SKIP'). The keys to press are added.",
+    )
     hint: LText | None = Field(default=None, description="How to answer; sent on a re-prompt.")
     label: str | None = Field(default=None, description="Short name for exports and reports.")
     optional: bool = Field(default=False, description="The respondent may reply SKIP.")
@@ -421,8 +426,22 @@ class CommandWords(_Model):
     restart: list[str] = Field(default_factory=list)
     language: list[str] = Field(default_factory=list)
     progress: list[str] = Field(default_factory=list)
+    repeat: list[str] = Field(default_factory=list)
     yes: list[str] = Field(default_factory=list)
     no: list[str] = Field(default_factory=list)
+
+
+class VoiceTexts(_Model):
+    """What a phone call says instead of the flow's texts. The call always starts by naming the
+    survey and the council and saying how to stop and get help; 'intro' follows that."""
+
+    intro: LText | None = Field(
+        default=None,
+        description="Said after the standard phone welcome (the text intro is not said: it "
+        "usually tells people to text STOP).",
+    )
+    thanks: LText | None = Field(default=None, description="Said instead of 'thanks'.")
+    closed_text: LText | None = Field(default=None, description="Said instead of 'closed_text'.")
 
 
 class Flow(_Model):
@@ -462,6 +481,9 @@ class Flow(_Model):
     messages: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Override the bot's standard sentences per language, e.g. {gu: {not_understood: ...}}.",
+    )
+    voice: VoiceTexts = Field(
+        default_factory=VoiceTexts, description="Texts for phone calls (all optional)."
     )
     questions: list[Question] = Field(min_length=1)
 
