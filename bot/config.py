@@ -69,6 +69,25 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = Field(default=None, description="The bot's SMS number")
     twilio_messaging_service_sid: str | None = None
     sms_per_second: float = Field(default=10.0, alias="SURVEYBOT_SMS_PER_SECOND")
+    twilio_voice_number: str | None = Field(
+        default=None,
+        description="The number carers call to answer by phone (printed by `surveybot link`); "
+        "often the SMS number",
+    )
+    voice_max_turns: int = Field(
+        default=80,
+        ge=5,
+        le=1000,
+        alias="SURVEYBOT_VOICE_MAX_TURNS",
+        description="Most answers (key presses or spoken replies) one call may take",
+    )
+    voice_max_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=240,
+        alias="SURVEYBOT_VOICE_MAX_MINUTES",
+        description="Longest call: after it the call ends politely, answers kept",
+    )
 
     telegram_token: SecretStr | None = None
     telegram_secret_token: SecretStr | None = Field(

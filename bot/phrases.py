@@ -139,7 +139,7 @@ VOICE_EN: dict[str, str] = {
     "stopped_already": "You have stopped this survey. Say start to join again.",
     "welcome_back": "Welcome back. You have answered {answered} of about {total} questions. "
     "Let's carry on.",
-    "finished": "You have finished this survey. Thank you. Say restart to change your answers.",
+    "finished": "You have already finished this survey. Thank you for calling. Goodbye.",
     "declined": "You did not agree to take part, so we will not ask anything else. Thank you. "
     "Goodbye.",
     "language_menu": "Please choose your language.",
@@ -179,6 +179,8 @@ VOICE_EN: dict[str, str] = {
 }
 VOICE_GU: dict[str, str] = {
     "language_option": "ગુજરાતી માટે {key} દબાવો.",
+    "voice_press_one": "{label} માટે {key} દબાવો.",
+    "voice_press_yes_no": "હા માટે 1 દબાવો, ના માટે 2 દબાવો.",
 }
 VOICE_OPTION: dict[str, str] = {
     "pa": "ਪੰਜਾਬੀ ਲਈ {key} ਦਬਾਓ।",

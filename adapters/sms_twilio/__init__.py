@@ -21,7 +21,7 @@ from adapters.sms_twilio.sender import (
     build_sender,
     shared_bucket,
 )
-from adapters.sms_twilio.webhook import TwilioWebhooks, signed_url
+from adapters.sms_twilio.webhook import TwilioSignature, TwilioWebhooks, signed_url, unavailable
 
 WEBHOOK_PATH = "/sms/twilio"
 STATUS_PATH = "/sms/twilio/status"
@@ -43,6 +43,7 @@ __all__ = [
     "TokenBucket",
     "TwilioSendError",
     "TwilioSender",
+    "TwilioSignature",
     "TwilioWebhooks",
     "build_sender",
     "mark_opted_out",
@@ -52,4 +53,5 @@ __all__ = [
     "shared_bucket",
     "signed_url",
     "sms_text",
+    "unavailable",
 ]

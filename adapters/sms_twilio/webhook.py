@@ -100,23 +100,26 @@ def _twiml(texts: list[str]) -> Response:
     return Response(twiml_text(texts), media_type=TWIML_TYPE)
 
 
-def _unavailable(exc: StoreError) -> Response:
+def unavailable(exc: StoreError) -> Response:
+    """503 with ``Retry-After``: nothing was written, Twilio's retry runs the step once."""
     log.warning("store unavailable, asking Twilio to retry: %s", exc)
     return PlainTextResponse(
         "temporarily unavailable, please retry", 503, headers={"Retry-After": "5"}
     )
 
 
-class TwilioWebhooks:
-    """The two endpoints, sharing the validator and the delivery log."""
+_unavailable = unavailable
+
+
+class TwilioSignature:
+    """Checks that a request comes from Twilio (every Twilio webhook: SMS, calls)."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         token = services.settings.twilio_auth_token
         self.validator = RequestValidator(token.get_secret_value()) if token else None
-        self.delivery = DeliveryLog.for_store(services.store)
 
-    async def _verified(self, request: Request) -> Params | Response:
+    async def verified(self, request: Request) -> Params | Response:
         """The form of a genuine Twilio request, or the response refusing it."""
         signature = request.headers.get(SIGNATURE_HEADER)
         if self.validator is None:
@@ -138,6 +141,16 @@ class TwilioWebhooks:
             log.warning("Twilio signature does not match %s: refused", url)
             return PlainTextResponse("forbidden", 403)
         return params
+
+
+class TwilioWebhooks:
+    """The two endpoints, sharing the signature check and the delivery log."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.signature = TwilioSignature(services)
+        self._verified = self.signature.verified
+        self.delivery = DeliveryLog.for_store(services.store)
 
     async def inbound(self, request: Request) -> Response:
         params = await self._verified(request)

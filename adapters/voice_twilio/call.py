@@ -1,0 +1,425 @@
+"""One request of a phone call, whatever carries it (Twilio's webhook, the terminal chat).
+
+A call is a string of requests: the call start, then one per ``<Gather>`` result (a key press,
+spoken words, or nothing). Each carries the state the previous answer put in its action URL:
+
+* ``n``: the step counter. ``<CallSid>:<n>`` is the message id the store deduplicates, so a
+  retried request (same URL, same form) never records twice, and each answer of a call is new.
+* ``k``: how key presses read (:func:`.speech.shape`).
+* ``t``: when the call started (epoch seconds), for the call-length bound.
+* ``a``/``o``/``f``: a menu before the survey starts (which survey, which language).
+
+Who: the caller's number (``From``) is the respondent's address on channel ``voice``, which has
+the same pseudonymous id as ``sms`` for the same number (``store.identity.SHARED_IDS``): calling
+again resumes, and "text me" carries the very same session on by SMS (:meth:`Calls.to_text`).
+A withheld number has no address to come back to: the respondent is ``call:<CallSid>``, for that
+call only, and the caller is told so before the first question.
+
+Bounds: at most ``settings.voice_max_turns`` answers and ``voice_max_minutes`` minutes per call
+(the answer that reaches a bound is recorded, then the call ends politely, answers kept); the
+per-number message limit applies to every answer as to texts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import phonenumbers
+
+from adapters.outbound import Sender
+from adapters.services import Services
+from adapters.sms_twilio.render import mask
+from adapters.voice_twilio.speech import VOICE, Said, Turn, keyed, say, turn
+from bot import engine
+from bot.answers import normalise
+from bot.dispatch import Outcome
+from bot.errors import ChannelError
+from bot.models import Inbound, Reply, Session, Status
+from bot.schema import Flow
+from bot.text import LANGUAGE_NAMES, tr
+from bot.voice import can_speak, speakable
+from store.identity import ONE_CALL
+
+log = logging.getLogger(__name__)
+
+WITHHELD = frozenset(
+    {
+        "",
+        "anonymous",
+        "restricted",
+        "unknown",
+        "unavailable",
+        "private",
+        "blocked",
+        "withheld",
+        # Twilio's stand-ins for a hidden caller id ("ANONYMOUS", "UNAVAILABLE"... on a keypad).
+        "+266696687",
+        "+86282452253",
+        "+7378742833",
+        "+2562533",
+    }
+)
+TEXT_ME = frozenset(
+    {
+        "text me",
+        "text",
+        "texts",
+        "text message",
+        "send me a text",
+        "send a text",
+        "send me a text message",
+        "by text",
+        "carry on by text",
+        "continue by text",
+        "sms",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One request of a call: who, which step, and what the caller did (nothing at the start)."""
+
+    call: str
+    caller: str
+    state: Mapping[str, str] = field(default_factory=dict)
+    digits: str | None = None
+    speech: str | None = None
+    confidence: float | None = None
+    start: bool = False
+
+    @property
+    def step(self) -> int:
+        raw = self.state.get("n", "0")
+        return int(raw) if raw.isdigit() and len(raw) <= 6 else 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to say, and the state for the next request (None: hang up after saying it)."""
+
+    turn: Turn
+    state: dict[str, str] | None
+    silence: Said | None = None
+    bye: Said | None = None
+
+
+def withheld(caller: str) -> bool:
+    """Whether the caller's number is hidden (Twilio sends a stand-in or a word)."""
+    raw = caller.strip()
+    if raw.lower() in WITHHELD:
+        return True
+    try:
+        number = phonenumbers.parse(raw, "GB")
+    except phonenumbers.NumberParseException:
+        return True
+    return not phonenumbers.is_possible_number(number)
+
+
+def can_text(caller: str) -> bool:
+    """Whether the caller's number can take a text: a mobile (a landline cannot)."""
+    try:
+        number = phonenumbers.parse(caller, "GB")
+    except phonenumbers.NumberParseException:
+        return False
+    kind = phonenumbers.number_type(number)
+    mobile = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    if kind in mobile:
+        return True
+    # Numbers the library cannot classify (Ofcom's 07700 900xxx drama range): UK 07 is mobile.
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return kind == phonenumbers.PhoneNumberType.UNKNOWN and e164.startswith("+447")
+
+
+class Calls:
+    """The voice channel's logic; transport-free (see :mod:`.webhook` and :mod:`.console`)."""
+
+    def __init__(self, services: Services, sender: Sender | None = None) -> None:
+        self.services = services
+        self.sender = sender
+
+    # -- entry ------------------------------------------------------------------------------------
+    async def answer(self, heard: Heard) -> Answer:
+        svc = self.services
+        now = svc.clock()
+        started = _started(heard.state, now)
+        hidden = withheld(heard.caller)
+        address = ONE_CALL + heard.call if hidden else heard.caller.strip()
+        base = {"t": str(started)}
+        if heard.start:
+            return await self._start(heard, address, hidden, base)
+        menu = heard.state.get("a")
+        if menu in ("flow", "lang"):
+            return await self._menu(heard, address, base, menu)
+        if heard.speech and normalise(heard.speech) in TEXT_ME:
+            return await self.to_text(heard, address, hidden, base)
+        text, confidence = self._words(heard)
+        lead: list[Said] = []
+        if not text:  # a Gather posted with nothing in it: the question again
+            text = "repeat"
+        inbound = Inbound(
+            channel=VOICE,
+            address=address,
+            text=text,
+            message_id=f"{heard.call}:{heard.step}",
+            confidence=confidence,
+        )
+        outcome = await svc.dispatcher.handle(inbound)
+        return self._after(outcome, lead, heard, base, now)
+
+    def _words(self, heard: Heard) -> tuple[str, float | None]:
+        if heard.digits:
+            return keyed(heard.state.get("k", "t"), heard.digits), None
+        if heard.speech and heard.speech.strip():
+            c = heard.confidence
+            sure = 0.0 if c is None or c != c else min(1.0, max(0.0, c))  # NaN -> unsure
+            return heard.speech.strip(), sure
+        return "", None
+
+    # -- call start -------------------------------------------------------------------------------
+    async def _start(
+        self, heard: Heard, address: str, hidden: bool, base: dict[str, str]
+    ) -> Answer:
+        svc = self.services
+        lead = [Said(say(None, "en", "voice_hidden"), "en")] if hidden else []
+        session = None
+        if not hidden:
+            rid = svc.store.respondent(VOICE, address)
+            session = (await svc.store.load(rid, None, cached=True)).session
+        wanted = heard.state.get("flow")
+        flow: Flow | None = svc.registry.get(wanted) if wanted else None
+        if flow is None and session is not None and session.status is Status.ACTIVE:
+            flow = svc.registry.get(session.flow)
+        if flow is None:
+            flows = svc.registry.open_flows(svc.clock())
+            if not flows:
+                return _end([*lead, Said(say(None, "en", "voice_none_open"), "en")])
+            if len(flows) > 1:
+                return self._flow_menu(flows, lead, heard, base)
+            flow = flows[0]
+        return await self._begin(flow, session, lead, heard, address, base, None)
+
+    async def _begin(
+        self,
+        flow: Flow,
+        session: Session | None,
+        lead: list[Said],
+        heard: Heard,
+        address: str,
+        base: dict[str, str],
+        lang: str | None,
+    ) -> Answer:
+        resuming = session is not None and session.flow == flow.id and bool(session.asked)
+        spoken = [lg for lg in flow.languages if can_speak(lg)]
+        if not resuming and lang is None and len(spoken) > 1:
+            return self._lang_menu(flow, spoken, lead, heard, base)
+        inbound = Inbound(
+            channel=VOICE,
+            address=address,
+            text=flow.id,
+            kind="start",
+            lang=lang,
+            message_id=f"{heard.call}:{heard.step}",
+        )
+        outcome = await self.services.dispatcher.handle(inbound)
+        return self._after(outcome, lead, heard, base, self.services.clock())
+
+    def _flow_menu(
+        self, flows: list[Flow], lead: list[Said], heard: Heard, base: dict[str, str]
+    ) -> Answer:
+        lines = [say(None, "en", "voice_choose_survey")]
+        lines += [
+            say(None, "en", "voice_survey_option", title=tr(f.title, "en"), key=i)
+            for i, f in enumerate(flows[:9], 1)
+        ]
+        prompt = (Said(" ".join(lines), "en"),)
+        state = base | {"a": "flow", "o": ".".join(f.id for f in flows[:9])}
+        return self._ask([*lead, *prompt], prompt, f"c{min(len(flows), 9)}", heard, state, "en")
+
+    def _lang_menu(
+        self, flow: Flow, langs: list[str], lead: list[Said], heard: Heard, base: dict[str, str]
+    ) -> Answer:
+        first = langs[0]
+        prompt = tuple(
+            Said(say(flow, lg, "language_option", key=i), lg) for i, lg in enumerate(langs, 1)
+        )
+        state = base | {"a": "lang", "f": flow.id, "o": ".".join(langs)}
+        return self._ask([*lead, *prompt], prompt, f"c{len(langs)}", heard, state, first)
+
+    def _ask(
+        self,
+        said: list[Said],
+        prompt: tuple[Said, ...],
+        kind: str,
+        heard: Heard,
+        state: dict[str, str],
+        lang: str,
+    ) -> Answer:
+        from adapters.voice_twilio.speech import Expect
+
+        expect = Expect(shape=kind, num_digits=1, hints=(), speech=False, lang=lang)
+        state = state | {"n": str(heard.step + 1), "k": kind}
+        return Answer(
+            Turn(tuple(said), prompt, expect),
+            state,
+            Said(say(None, lang, "voice_silence"), lang),
+            Said(say(None, lang, "voice_bye_silent"), lang),
+        )
+
+    async def _menu(self, heard: Heard, address: str, base: dict[str, str], menu: str) -> Answer:
+        svc = self.services
+        options = [o for o in heard.state.get("o", "").split(".") if o]
+        picked = _pick(options, heard, names=LANGUAGE_NAMES if menu == "lang" else None)
+        if menu == "flow":
+            flow = svc.registry.get(picked) if picked else None
+            if flow is None:
+                flows = [f for f in (svc.registry.get(o) for o in options) if f is not None]
+                if not flows:
+                    return _end([Said(say(None, "en", "voice_none_open"), "en")])
+                sorry = Said(say(None, "en", "not_understood"), "en")
+                return self._flow_menu(flows, [sorry], heard, base)
+            return await self._begin(flow, None, [], heard, address, base, None)
+        flow = svc.registry.get(heard.state.get("f", ""))
+        if flow is None:
+            return _end([Said(say(None, "en", "voice_none_open"), "en")])
+        if picked is None or picked not in flow.languages:
+            langs = [lg for lg in options if lg in flow.languages] or flow.languages
+            sorry = Said(say(flow, langs[0], "not_understood"), langs[0])
+            return self._lang_menu(flow, langs, [sorry], heard, base)
+        return await self._begin(flow, None, [], heard, address, base, picked)
+
+    # -- carrying on by text ----------------------------------------------------------------------
+    async def to_text(
+        self, heard: Heard, address: str, hidden: bool, base: dict[str, str]
+    ) -> Answer:
+        """"Text me": the same session carries on by SMS to the caller's number. The SMS
+        respondent id is the caller's (shared ids), so nothing moves and nothing new is stored:
+        an SMS-channel "start" of their flow commits the switch (the session's channel becomes
+        ``sms``, so reminders follow), its reply (the current question, worded for SMS) is
+        texted, and the call ends. A hidden or landline number, no SMS sender, or a failed send
+        keeps the call going on the same question."""
+        svc = self.services
+        now = svc.clock()
+        session = None
+        if not hidden:
+            rid = svc.store.respondent(VOICE, address)
+            session = (await svc.store.load(rid, None, cached=True)).session
+        flow = svc.registry.get(session.flow) if session is not None else None
+        usable = (
+            session is not None
+            and flow is not None
+            and session.status is Status.ACTIVE
+            and self.sender is not None
+            and can_text(address)
+        )
+        message_id = f"{heard.call}:{heard.step}"
+        if not usable or session is None or flow is None or self.sender is None:
+            lang = session.lang if session is not None else "en"
+            lead = [Said(say(flow, lang, "voice_no_text"), lang)]
+            again = Inbound(channel=VOICE, address=address, text="repeat", message_id=message_id)
+            return self._after(await svc.dispatcher.handle(again), lead, heard, base, now)
+        switch = Inbound(
+            channel="sms", address=address, text=flow.id, kind="start", message_id=message_id
+        )
+        outcome = await svc.dispatcher.handle(switch)
+        lang = session.lang
+        if outcome.duplicate:  # a retried request: the text went with the first one
+            return _end([Said(say(flow, lang, "voice_to_text"), lang)])
+        head = Reply(text=say(flow, lang, "voice_texted"), lang=lang)
+        try:
+            result = await self.sender.send(address, [head, *outcome.replies])
+            sent = not getattr(result, "opted_out", False)
+        except ChannelError as exc:
+            log.warning("could not text %s to carry on a call: %s", mask(address), exc)
+            sent = False
+        if sent:
+            log.info("call %s carries on by text", heard.call)
+            return _end([Said(say(flow, lang, "voice_to_text"), lang)])
+        lead = [Said(say(flow, lang, "voice_to_text_failed"), lang)]
+        current = outcome.session or session
+        replies = engine.prompt_again(flow, current, VOICE)
+        return self._render(flow, current, replies, lead, heard, base, now)
+
+    # -- after a step -----------------------------------------------------------------------------
+    def _after(
+        self, outcome: Outcome, lead: list[Said], heard: Heard, base: dict[str, str], now: datetime
+    ) -> Answer:
+        session = outcome.session
+        flow = outcome.flow
+        if flow is None and session is not None:
+            flow = self.services.registry.get(session.flow)
+        replies = list(outcome.replies)
+        if (
+            outcome.duplicate
+            and not replies
+            and session is not None
+            and flow is not None
+            and session.status is Status.ACTIVE
+        ):
+            replies = engine.prompt_again(flow, session, VOICE)
+        if session is None or flow is None:
+            # No survey behind this (a flow file removed, the per-number limit): say, hang up.
+            return _end([*lead, *(Said(speakable(r.text), r.lang) for r in replies)])
+        return self._render(flow, session, replies, lead, heard, base, now)
+
+    def _render(
+        self,
+        flow: Flow,
+        session: Session,
+        replies: list[Reply],
+        lead: list[Said],
+        heard: Heard,
+        base: dict[str, str],
+        now: datetime,
+    ) -> Answer:
+        said = turn(flow, session, replies)
+        lang = session.lang
+        full = Turn((*lead, *said.said), said.prompt, said.expect)
+        if said.expect is None or not replies:
+            return _end(list(full.said))
+        settings = self.services.settings
+        elapsed = now.timestamp() - int(base["t"])
+        if heard.step + 1 > settings.voice_max_turns or elapsed > settings.voice_max_minutes * 60:
+            log.info("call %s reached its bounds after %d answers", heard.call, heard.step)
+            return _end([*lead, *said.said[: -len(said.prompt) or None],
+                         Said(say(flow, lang, "voice_bye_limit"), lang)])  # fmt: skip
+        state = base | {"n": str(heard.step + 1), "k": said.expect.shape}
+        return Answer(
+            full,
+            state,
+            Said(say(flow, lang, "voice_silence"), lang),
+            Said(say(flow, lang, "voice_bye_silent"), lang),
+        )
+
+
+def _end(said: list[Said]) -> Answer:
+    return Answer(Turn(tuple(s for s in said if s.text)), None)
+
+
+def _started(state: Mapping[str, str], now: datetime) -> int:
+    raw = state.get("t", "")
+    if raw.isdigit() and len(raw) <= 12:
+        return int(raw)
+    return int(now.timestamp())
+
+
+def _pick(options: list[str], heard: Heard, *, names: Mapping[str, str] | None) -> str | None:
+    """The option a key press or spoken word picks from a menu (None if none)."""
+    if heard.digits:
+        keys = heard.digits.replace("#", "").strip()
+        if keys.isdigit() and 1 <= int(keys) <= len(options):
+            return options[int(keys) - 1]
+        return None
+    said = normalise(heard.speech or "")
+    if not said:
+        return None
+    for option in options:
+        words = {normalise(option)}
+        if names is not None and option in names:
+            words |= set(normalise(names[option]).split())
+        if said in words or any(w in said.split() for w in words if len(w) > 2):
+            return option
+    return None

@@ -1,0 +1,101 @@
+"""Twilio Programmable Voice webhooks: ``POST /voice/twilio`` and ``/voice/twilio/status``.
+
+Point the number's "A call comes in" webhook (HTTP POST) at ``$SURVEYBOT_PUBLIC_URL/voice/twilio``
+(add ``?flow=<id>`` to tie the number to one survey) and its call status callback at
+``/voice/twilio/status``. The same URL takes the call start and every ``<Gather>`` result (the
+action URLs we write carry the call's state, :mod:`.call`).
+
+Checked exactly like SMS (the shared :class:`adapters.sms_twilio.TwilioSignature`): no or a wrong
+``X-Twilio-Signature`` -> 403 before anything else; a body that is not a form, or no
+``CallSid``/``From`` -> 400; Redis unreachable -> 503 with ``Retry-After`` and nothing written
+(Twilio's retry, with the same step counter, then runs the step once); a request already handled
+(``<CallSid>:<n>`` seen) -> no second step, the current question again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from adapters.outbound import Sender
+from adapters.services import Services
+from adapters.sms_twilio import TwilioSignature, mask, unavailable
+from adapters.voice_twilio.call import Calls, Heard
+from adapters.voice_twilio.twiml import twiml
+from bot.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/voice/twilio"
+STATUS_PATH = "/voice/twilio/status"
+TWIML_TYPE = "application/xml"
+_STATE = ("n", "k", "t", "a", "o", "f", "flow")
+MAX_STATE_CHARS = 400
+
+
+class VoiceWebhooks:
+    def __init__(self, services: Services, sender: Sender | None = None) -> None:
+        self.services = services
+        self.signature = TwilioSignature(services)
+        self.calls = Calls(services, sender)
+
+    async def call(self, request: Request) -> Response:
+        params = await self.signature.verified(request)
+        if isinstance(params, Response):
+            return params
+        sid = params.get("CallSid", "").strip()
+        caller = params.get("From")
+        if not sid or caller is None or len(sid) > 64:
+            return PlainTextResponse("CallSid and From are required", 400)
+        query = request.query_params
+        state = {k: query[k] for k in _STATE if k in query and len(query[k]) <= MAX_STATE_CHARS}
+        digits = params.get("Digits")
+        speech = params.get("SpeechResult")
+        gathered = "n" in state
+        heard = Heard(
+            call=sid,
+            caller=caller,
+            state=state,
+            digits=digits or None,
+            speech=speech if speech and speech.strip() else None,
+            confidence=_confidence(params.get("Confidence")),
+            start=not gathered,
+        )
+        try:
+            answer = await self.calls.answer(heard)
+        except StoreError as exc:  # ConflictError too: nothing was written
+            return unavailable(exc)
+        public = self.services.settings.public_url
+        return Response(twiml(answer, public, WEBHOOK_PATH), media_type=TWIML_TYPE)
+
+    async def status(self, request: Request) -> Response:
+        params = await self.signature.verified(request)
+        if isinstance(params, Response):
+            return params
+        sid = params.get("CallSid", "").strip()
+        state = params.get("CallStatus", "").strip().lower()
+        if not sid or not state:
+            return PlainTextResponse("CallSid and CallStatus are required", 400)
+        # Every answer was committed as it was given: hanging up loses nothing, so there is
+        # nothing to store here. The log keeps call lengths for the cost estimate's check.
+        log.info(
+            "call %s from %s %s after %ss",
+            sid,
+            mask(params.get("From", "")),
+            state,
+            params.get("CallDuration", "?"),
+        )
+        return Response(status_code=204)
+
+
+def _confidence(raw: str | None) -> float | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return 0.0  # present but unreadable: treat the words as unsure, never as sure
+    return 0.0 if math.isnan(value) else min(1.0, max(0.0, value))
