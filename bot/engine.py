@@ -154,7 +154,9 @@ class _Turn:
             )
 
     def phrase(self, name: str, /, **values: Any) -> str:
-        return phrase(self.flow, self.s.lang, name, channel=SPOKEN if self.voice else None, **values)
+        return phrase(
+            self.flow, self.s.lang, name, channel=SPOKEN if self.voice else None, **values
+        )
 
     def text(self, text: LText, spoken: LText | None = None) -> str:
         """A flow text with earlier answers piped in; ``spoken`` instead on a call, if given."""
@@ -543,7 +545,9 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
 
 def _confirm_reply(t: _Turn, q: Question, value: AnswerValue | None, label: str) -> Reply:
     key = _key_for(q, value, t.s.lang)
-    text = t.phrase("confirm", key=key, label=label) if key else t.phrase("confirm_plain", label=label)
+    text = (
+        t.phrase("confirm", key=key, label=label) if key else t.phrase("confirm_plain", label=label)
+    )
     return trusted(
         Reply, text=text, choices=[], multi=False, question=q.id, kind="question", lang=t.s.lang
     )

@@ -126,7 +126,10 @@ def can_text(caller: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     kind = phonenumbers.number_type(number)
-    mobile = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    mobile = (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
     if kind in mobile:
         return True
     # Numbers the library cannot classify (Ofcom's 07700 900xxx drama range): UK 07 is mobile.
@@ -295,7 +298,7 @@ class Calls:
     async def to_text(
         self, heard: Heard, address: str, hidden: bool, base: dict[str, str]
     ) -> Answer:
-        """"Text me": the same session carries on by SMS to the caller's number. The SMS
+        """ "Text me": the same session carries on by SMS to the caller's number. The SMS
         respondent id is the caller's (shared ids), so nothing moves and nothing new is stored:
         an SMS-channel "start" of their flow commits the switch (the session's channel becomes
         ``sms``, so reminders follow), its reply (the current question, worded for SMS) is

@@ -171,8 +171,10 @@ def keyed(shape_: str, digits: str) -> str:
 
 
 def _language_menu(flow: Flow, reply: Reply) -> bool:
-    return reply.question is None and bool(reply.choices) and all(
-        c.value in flow.languages for c in reply.choices
+    return (
+        reply.question is None
+        and bool(reply.choices)
+        and all(c.value in flow.languages for c in reply.choices)
     )
 
 

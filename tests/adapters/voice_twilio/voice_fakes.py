@@ -19,7 +19,9 @@ STATUS_PATH = "/voice/twilio/status"
 CARER = "+447700900123"
 
 
-def call_form(sid: str, caller: str = CARER, status: str = "ringing", **extra: str) -> dict[str, str]:
+def call_form(
+    sid: str, caller: str = CARER, status: str = "ringing", **extra: str
+) -> dict[str, str]:
     """The fields Twilio POSTs when a call comes in (``extra``: a Gather's result fields)."""
     form = {
         "AccountSid": TWILIO_SID,
@@ -144,7 +146,7 @@ def read(response: httpx.Response) -> Said:
     return Said(
         texts=[s.text or "" for s in says],
         gather=dict(first.attrib) if first is not None else None,
-        hangup=root.find("Hangup") is not None,
+        hangup=first is None and root.find("Hangup") is not None,
         voices=[(s.get("voice", ""), s.get("language", "")) for s in says],
     )
 
