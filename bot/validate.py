@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from bot import expr, sms
+from bot import expr, sms, voice
 from bot.errors import ExpressionError, Problem
 from bot.prompts import PIPE, question_reply
 from bot.schema import (
@@ -89,6 +89,7 @@ def check_flow(flow: Flow | None, located: Located, file: str) -> list[Problem]:
         _check_settings(flow, report)
         _check_translations(flow, report)
         _check_sms(flow, report)
+        _check_voice(flow, report)
     return report.problems
 
 
@@ -712,3 +713,94 @@ def _check_characters(
             severity="warning",
             code="sms_lookalike",
         )
+
+
+# --- phone calls -------------------------------------------------------------------------------
+
+
+def _spoken_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None, str]]:
+    """Every text a phone call says, with its path, question id and what to do about it."""
+    yield ("thanks",), flow.voice.thanks or flow.thanks, None, "add voice: thanks: for calls"
+    if flow.voice.intro is not None:
+        yield ("voice", "intro"), flow.voice.intro, None, "reword it"
+    yield (
+        ("closed_text",),
+        flow.voice.closed_text or flow.closed_text,
+        None,
+        "add voice: closed_text: for calls",
+    )
+    for i, q in enumerate(flow.questions):
+        if isinstance(q, UncheckedQuestion):
+            continue
+        base: Path = ("questions", i)
+        if q.voice is not None:
+            yield (*base, "voice"), q.voice, q.id, "reword it"
+        else:
+            yield (*base, "text"), q.text, q.id, "add 'voice:' with the words to say on a call"
+        for name in ("hint", "reprompt"):
+            value = getattr(q, name)
+            if value is not None:
+                yield (*base, name), value, q.id, "reword it: calls say it after a wrong answer"
+        if isinstance(q, ChoiceQuestion | MultiQuestion | ScaleQuestion):
+            for j, c in enumerate(q.choices or []):
+                yield (*base, "choices", j, "label"), c.label, q.id, "reword the label"
+
+
+def _check_voice(flow: Flow, report: _Report) -> None:
+    """What will not work well on a phone call: languages without a voice or speech
+    recognition, lists too long for the keypad, and texts that read badly aloud."""
+    for lang in flow.languages:
+        if not voice.can_speak(lang):
+            report.add(
+                ("languages",),
+                f"[{lang}] phone calls cannot speak this language: no Twilio voice for it",
+                "callers choose among the languages that have a voice; anyone whose session is "
+                f"in {lang!r} hears the {lang} text read by the English voice",
+                severity="warning",
+                code="voice_language",
+            )
+        elif not voice.can_hear(lang):
+            report.add(
+                ("languages",),
+                f"[{lang}] no speech recognition for this language on calls",
+                "callers answer with the keypad only; free-text questions cannot be answered",
+                severity="warning",
+                code="voice_language",
+            )
+    for i, q in enumerate(flow.questions):
+        if not isinstance(q, ChoiceQuestion | MultiQuestion):
+            continue
+        n = len(q.all_choices())
+        if n > voice.MAX_KEYS:
+            report.add(
+                ("questions", i, "choices"),
+                f"{n} choices: on a phone call only 1-9 are single keys",
+                "split the question in two (a broad group, then the detail), or callers must "
+                "key two digits and # for the rest (several picks cannot be keyed at all)",
+                question=q.id,
+                severity="warning",
+                code="voice_keys",
+            )
+        elif n == voice.MAX_KEYS:
+            report.add(
+                ("questions", i, "choices"),
+                "9 choices: on a phone call key 9 picks the last one, so help is only by "
+                "saying 'help'",
+                "fine if intended; 8 choices or fewer keep key 9 for help",
+                question=q.id,
+                severity="warning",
+                code="voice_keys",
+            )
+    for base, value, qid, fix in _spoken_texts(flow):
+        for path, text in _located_texts(base, value):
+            for found in voice.unspoken(text):
+                tag = f"[{path[-1]}] " if isinstance(value, dict) else ""
+                report.add_inside(
+                    path,
+                    found.offset,
+                    f"{tag}{found.message} does not suit being spoken on a phone call",
+                    fix,
+                    question=qid,
+                    severity="warning",
+                    code="voice_text",
+                )

@@ -526,3 +526,35 @@ def test_warnings_do_not_stop_a_flow_loading() -> None:
     assert result.flow is not None
     assert result.warnings
     assert not result.errors
+
+
+def test_voice_warnings_name_what_does_not_suit_a_call() -> None:
+    from bot.loader import load_flow_text
+
+    text = """\
+id: t
+title: T
+council: Some Council
+contact: {phone: "0116 000 0000"}
+intro: "Hello. Text STOP to stop."
+thanks: "Thanks. See www.example.gov.uk"
+languages: [en, so]
+questions:
+  - id: q
+    type: choice
+    text: {en: "Pick one 👍", so: "Dooro"}
+    choices: [{id: a, label: A}, {id: b, label: B}, {id: c, label: C}, {id: d, label: D},
+              {id: e, label: E}, {id: f, label: F}, {id: g, label: G}, {id: h, label: H},
+              {id: i, label: I}, {id: j, label: J}]
+  - id: w
+    type: text
+    text: "Tell us, or text SKIP."
+    voice: "Tell us in a few words."
+"""
+    result = load_flow_text(text, "t.yaml")
+    codes = [(p.code, p.question) for p in result.problems if p.code.startswith("voice")]
+    assert ("voice_language", None) in codes  # Somali: no voice
+    assert ("voice_keys", "q") in codes  # 10 choices
+    assert ("voice_text", "q") in codes  # the emoji
+    assert ("voice_text", None) in codes  # the web address in thanks
+    assert ("voice_text", "w") not in codes  # its voice: text is said instead
