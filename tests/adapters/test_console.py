@@ -494,8 +494,10 @@ def test_chat_as_voice_plays_the_call(settings: Settings, clock: Clock) -> None:
     )  # fmt: skip
     out = " ".join(console.export_text().split())  # as one line: the console wraps
     assert code == 0
-    assert "For English, press 1." in out and "Google.gu-IN-Standard-A" in out
-    assert "Leicestershire County Council" in out and "Press 1 for yes, or 2 for no." in out
+    assert "For English, press 1." in out
+    assert "Google.gu-IN-Standard-A" in out
+    assert "Leicestershire County Council" in out
+    assert "Press 1 for yes, or 2 for no." in out
     assert "Sorry, I did not hear anything." in out  # the empty line: silence, asked again
     assert "Did you say A parent?" in out  # unsure speech is read back
     assert "About how many hours" in out
