@@ -750,10 +750,16 @@ def _check_voice(flow: Flow, report: _Report) -> None:
     """What will not work well on a phone call: languages without a voice or speech
     recognition, lists too long for the keypad, and texts that read badly aloud."""
     for lang in flow.languages:
+        known = voice.LANGUAGES.get(lang)
+        why = (
+            f"{known.unverified} (bot/voice.py)"
+            if known is not None and known.unverified
+            else "it is not among the languages checked against Twilio's lists (bot/voice.py)"
+        )
         if not voice.can_speak(lang):
             report.add(
                 ("languages",),
-                f"[{lang}] phone calls cannot speak this language: no Twilio voice for it",
+                f"[{lang}] phone calls cannot speak this language: {why}",
                 "callers choose among the languages that have a voice; anyone whose session is "
                 f"in {lang!r} hears the {lang} text read by the English voice",
                 severity="warning",
@@ -762,7 +768,7 @@ def _check_voice(flow: Flow, report: _Report) -> None:
         elif not voice.can_hear(lang):
             report.add(
                 ("languages",),
-                f"[{lang}] no speech recognition for this language on calls",
+                f"[{lang}] no speech recognition for this language on calls: {why}",
                 "callers answer with the keypad only; free-text questions cannot be answered",
                 severity="warning",
                 code="voice_language",

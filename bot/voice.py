@@ -3,15 +3,37 @@ which texts do not suit being spoken. Pure data and checks, used by ``surveybot 
 cost estimate and the voice adapter (``adapters/voice_twilio``), like :mod:`bot.sms` for SMS.
 
 **Voices and recognition, per language** (:data:`LANGUAGES`). ``<Say voice=... language=...>``
-takes Amazon Polly or Google voices (Twilio's ``<Say>`` reference gives ``Google.en-GB-Standard-A``
-and ``Polly.Amy`` as examples, and warns that a voice must match its ``language``);
-``<Gather language=...>`` takes a BCP-47 tag and Twilio logs warning 13512/13331 for one its
-speech-to-text provider does not support. The table lists, for Leicester's community languages,
-the Google Standard voice and the recognition tag Twilio passes to Google's speech-to-text, as
-far as we could check them (README, "Answer by phone"). Somali has no voice at Twilio's
-providers: a Somali text cannot be spoken, so callers hear the flow's first spoken language
-(``surveybot validate`` warns). Check the Twilio console's text-to-speech list before going
-live with a new language; a wrong entry here only makes Twilio fall back to its default voice.
+takes one of the Amazon Polly or Google voices Twilio lists on its text-to-speech page, and the
+voice must match its ``language``: Twilio's ``<Say>`` reference warns that "an invalid
+combination of voice and language may result in error and <Say> instruction failure", so a wrong
+entry here is a call that says nothing, not a call in a default voice. ``<Gather language=...>``
+passes the BCP-47 tag through to the speech-to-text provider Twilio picks (by default Google
+Speech-to-Text); an unsupported tag is warning 13512/13331 and a Gather that fails. Hence: an
+entry is filled in only where the sources below name it, and a language whose voice or
+recognition could not be verified has ``None`` there (keys only, or no call in that language)
+and a :attr:`Language.unverified` note that ``surveybot validate`` shows.
+
+Sources (checked 2026; recheck the Twilio console's text-to-speech list before going live with a
+new language):
+
+* **[say]** Twilio, TwiML ``<Say>``: https://www.twilio.com/docs/voice/twiml/say (``Polly.Amy``
+  and ``Google.en-GB-Standard-A`` as examples; voice and language must match).
+* **[tts]** Twilio, Text-to-Speech, "Available voices and languages":
+  https://www.twilio.com/docs/voice/twiml/say/text-speech#available-voices-and-languages, as
+  captured in the crate generated from that page (github.com/dra11y/twilio-voice,
+  ``src/twiml/voices/<lang>.rs``, generated May 2025). It lists no Urdu and no Somali voice,
+  only ``Standard-N``/``-O`` among Google's en-GB standard voices, ``Standard-F``/``-G`` for
+  pl-PL and ``Standard-B`` for ro-RO.
+* **[gather]** Twilio, TwiML ``<Gather>``: https://www.twilio.com/docs/voice/twiml/gather#language
+  (the tag is passed through; the default model takes the Google Speech-to-Text V2 languages),
+  and errors 13512/13331.
+* **[stt]** Google Cloud Speech-to-Text language codes: the ``LanguageCodes`` class of the
+  Google.Cloud.Speech.V1 client (https://cloud.google.com/dotnet/docs/reference/Google.Cloud.Speech.V1/latest/Google.Cloud.Speech.V1.LanguageCodes,
+  "a code-convenient form of the table at https://cloud.google.com/speech/docs/languages"; in
+  github.com/googleapis/google-cloud-dotnet ``apis/Google.Cloud.Speech.V1/.../LanguageCodes.cs``):
+  gu-IN, pa-guru-IN, ur-PK, bn-BD, hi-IN, ar-EG, pl-PL, ro-RO, en-GB. No Welsh or Somali there,
+  and the V2 table (https://cloud.google.com/speech-to-text/v2/docs/speech-to-text-supported-languages)
+  could not be read row by row, so Welsh and Somali recognition stay unverified.
 """
 
 from __future__ import annotations
@@ -23,25 +45,42 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Language:
-    """How one flow language is spoken and heard on a call (None: not available)."""
+    """How one flow language is spoken and heard on a call (None: not available, or not
+    verified: see ``unverified``)."""
 
     say: str | None  # <Say language=...>
     voice: str | None  # <Say voice=...>
     hear: str | None  # <Gather language=...>: speech recognition
+    unverified: str = ""  # what could not be verified, in words for `surveybot validate`
 
 
 LANGUAGES: dict[str, Language] = {
-    "en": Language("en-GB", "Google.en-GB-Standard-A", "en-GB"),
+    # Polly.Amy, en-GB [say] [tts: en_gb.rs, standard]; recognition en-GB [stt].
+    # (Google.en-GB-Standard-A, the <Say> page's example, is not in the [tts] list.)
+    "en": Language("en-GB", "Polly.Amy", "en-GB"),
+    # Google.gu-IN-Standard-A [tts: gu_in.rs]; gu-IN [stt: LanguageCodes.Gujarati.India].
     "gu": Language("gu-IN", "Google.gu-IN-Standard-A", "gu-IN"),
+    # Google.pa-IN-Standard-A [tts: pa_in.rs]; pa-Guru-IN [stt: LanguageCodes.Punjabi.GurmukhiIndia].
     "pa": Language("pa-IN", "Google.pa-IN-Standard-A", "pa-Guru-IN"),
-    "ur": Language("ur-IN", "Google.ur-IN-Standard-A", "ur-PK"),
-    "pl": Language("pl-PL", "Google.pl-PL-Standard-A", "pl-PL"),
+    # No Urdu voice in [tts] (Google's own ur-IN voices are not offered through Twilio);
+    # recognition ur-PK [stt: LanguageCodes.Urdu.Pakistan].
+    "ur": Language(None, None, "ur-PK", "Twilio's text-to-speech list has no Urdu voice"),
+    # Polly.Ewa, pl-PL [tts: pl_pl.rs, standard]; pl-PL [stt].
+    "pl": Language("pl-PL", "Polly.Ewa", "pl-PL"),
+    # Google.bn-IN-Standard-A [tts: bn_in.rs]; bn-BD (Bangladeshi Bengali) [stt].
     "bn": Language("bn-IN", "Google.bn-IN-Standard-A", "bn-BD"),
+    # Google.hi-IN-Standard-A [tts: hi_in.rs]; hi-IN [stt].
     "hi": Language("hi-IN", "Google.hi-IN-Standard-A", "hi-IN"),
+    # Google.ar-XA-Standard-A (Arabic, several accents) [tts: ar_xa.rs]; ar-EG [stt].
     "ar": Language("ar-XA", "Google.ar-XA-Standard-A", "ar-EG"),
-    "ro": Language("ro-RO", "Google.ro-RO-Standard-A", "ro-RO"),
-    "cy": Language("cy-GB", "Polly.Gwyneth", "cy-GB"),
-    "so": Language(None, None, None),
+    # Polly.Carmen, ro-RO [tts: ro_ro.rs, standard]; ro-RO [stt].
+    "ro": Language("ro-RO", "Polly.Carmen", "ro-RO"),
+    # Polly.Gwyneth, cy-GB [tts: cy_gb.rs]; Welsh recognition not in [stt]: keys only.
+    "cy": Language(
+        "cy-GB", "Polly.Gwyneth", None, "Welsh speech recognition could not be verified"
+    ),
+    # Neither a voice [tts] nor recognition [stt] for Somali.
+    "so": Language(None, None, None, "Twilio lists no Somali voice or speech recognition"),
 }
 FALLBACK = LANGUAGES["en"]
 
@@ -52,14 +91,19 @@ def language(lang: str) -> Language:
     return found if found is not None and found.voice is not None else FALLBACK
 
 
+def hearing(lang: str) -> str | None:
+    """The speech-recognition tag for ``lang`` (None: keys only)."""
+    found = LANGUAGES.get(lang)
+    return found.hear if found is not None else None
+
+
 def can_speak(lang: str) -> bool:
     found = LANGUAGES.get(lang)
     return found is not None and found.voice is not None
 
 
 def can_hear(lang: str) -> bool:
-    found = LANGUAGES.get(lang)
-    return found is not None and found.hear is not None
+    return hearing(lang) is not None
 
 
 # --- texts that do not suit being spoken --------------------------------------------------------

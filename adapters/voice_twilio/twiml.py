@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from adapters.voice_twilio.call import Answer
 from adapters.voice_twilio.speech import Expect, Said
-from bot.voice import language
+from bot.voice import hearing, language
 
 KEY_TIMEOUT = 6
 """Seconds of silence before a prompt that takes keys or a word counts as unanswered."""
@@ -31,7 +31,7 @@ def say(parent: VoiceResponse | Gather, said: Said) -> None:
 
 
 def gather_attributes(expect: Expect, action: str) -> dict[str, object]:
-    heard = language(expect.lang).hear if expect.speech else None
+    heard = hearing(expect.lang) if expect.speech else None
     attrs: dict[str, object] = {
         "input": "dtmf speech" if heard else "dtmf",
         "action": action,

@@ -188,7 +188,7 @@ def test_twiml_is_what_voice_response_builds() -> None:
         Said("Sorry, I did not hear anything.", "en"),
         Said("Goodbye.", "en"),
     )
-    voice = {"voice": "Google.en-GB-Standard-A", "language": "en-GB"}
+    voice = {"voice": "Polly.Amy", "language": "en-GB"}
     gather = {
         "input": "dtmf speech",
         "action": f"{PUBLIC_URL}/voice/twilio?t=1&n=3&k=c2",
