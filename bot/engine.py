@@ -14,7 +14,7 @@ is asked again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -313,15 +313,31 @@ def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:
 
 
 def _intro(t: _Turn) -> str:
+    return intro_text(t.flow, t.s.lang, t.s.answers, channel=SPOKEN if t.voice else "")
+
+
+def intro_text(
+    flow: Flow, lang: str, answers: Mapping[str, AnswerValue | None], *, channel: str = ""
+) -> str:
     """The first message. A call always opens with the standard spoken welcome (who asks, how
     to stop, how to get help) and then the flow's ``voice: intro`` if it has one: the written
-    intro usually says "text STOP"."""
-    flow = t.flow
-    if not t.voice:
-        return t.text(flow.intro)
-    head = t.phrase("voice_intro", title=tr(flow.title, t.s.lang), council=flow.council)
-    more = t.text(flow.voice.intro) if flow.voice.intro is not None else ""
+    intro usually says "text STOP". (Public for the cost estimate, which words every step as
+    the engine does.)"""
+    if channel != SPOKEN:
+        return pipe(flow.intro, flow, answers, lang)
+    head = phrase(
+        flow, lang, "voice_intro", channel=SPOKEN, title=tr(flow.title, lang), council=flow.council
+    )
+    more = pipe(flow.voice.intro, flow, answers, lang) if flow.voice.intro is not None else ""
     return f"{head} {more}".strip()
+
+
+def thanks_text(
+    flow: Flow, lang: str, answers: Mapping[str, AnswerValue | None], *, channel: str = ""
+) -> str:
+    """The closing message of a completed survey (its ``voice: thanks`` on a call)."""
+    spoken = flow.voice.thanks if channel == SPOKEN else None
+    return pipe(spoken if spoken is not None else flow.thanks, flow, answers, lang)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -545,6 +561,8 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
 
 def _confirm_reply(t: _Turn, q: Question, value: AnswerValue | None, label: str) -> Reply:
     key = _key_for(q, value, t.s.lang)
+    # "Did you say ... talk to.?": a recogniser's (or a typist's) full stop ends the quote.
+    label = label.rstrip().rstrip(".!?\u0964\u06d4")
     text = (
         t.phrase("confirm", key=key, label=label) if key else t.phrase("confirm_plain", label=label)
     )
@@ -930,7 +948,7 @@ def _complete(t: _Turn) -> None:
     s.status = Status.COMPLETE
     s.finished_at = t.now
     t.event("completed")
-    t.say(t.text(t.flow.thanks, t.flow.voice.thanks), "end")
+    t.say(thanks_text(t.flow, s.lang, s.answers, channel=SPOKEN if t.voice else ""), "end")
 
 
 # -- progress -------------------------------------------------------------------------------------

@@ -32,7 +32,16 @@ import phonenumbers
 from adapters.outbound import Sender
 from adapters.services import Services
 from adapters.sms_twilio.render import mask
-from adapters.voice_twilio.speech import VOICE, Said, Turn, keyed, say, turn
+from adapters.voice_twilio.speech import (
+    VOICE,
+    Said,
+    Turn,
+    keyed,
+    language_menu,
+    say,
+    spoken_languages,
+    turn,
+)
 from bot import engine
 from bot.answers import normalise
 from bot.dispatch import Outcome
@@ -40,7 +49,7 @@ from bot.errors import ChannelError
 from bot.models import Inbound, Reply, Session, Status
 from bot.schema import Flow
 from bot.text import LANGUAGE_NAMES, tr
-from bot.voice import can_speak, speakable
+from bot.voice import speakable
 from store.identity import ONE_CALL
 
 log = logging.getLogger(__name__)
@@ -216,7 +225,7 @@ class Calls:
         lang: str | None,
     ) -> Answer:
         resuming = session is not None and session.flow == flow.id and bool(session.asked)
-        spoken = [lg for lg in flow.languages if can_speak(lg)]
+        spoken = spoken_languages(flow)
         if not resuming and lang is None and len(spoken) > 1:
             return self._lang_menu(flow, spoken, lead, heard, base)
         inbound = Inbound(
@@ -246,9 +255,7 @@ class Calls:
         self, flow: Flow, langs: list[str], lead: list[Said], heard: Heard, base: dict[str, str]
     ) -> Answer:
         first = langs[0]
-        prompt = tuple(
-            Said(say(flow, lg, "language_option", key=i), lg) for i, lg in enumerate(langs, 1)
-        )
+        prompt = language_menu(flow, langs)
         state = base | {"a": "lang", "f": flow.id, "o": ".".join(langs)}
         return self._ask([*lead, *prompt], prompt, f"c{len(langs)}", heard, state, first)
 

@@ -42,7 +42,7 @@ from bot.schema import (
     YesNoQuestion,
 )
 from bot.text import tr
-from bot.voice import MAX_KEYS, can_hear, speakable
+from bot.voice import MAX_KEYS, can_hear, can_speak, speakable
 
 VOICE = "voice"
 COMMAND_HINTS = ("help", "repeat", "go back", "skip", "stop", "text me")
@@ -184,11 +184,7 @@ def options(flow: Flow, reply: Reply, q: Question | None, lang: str) -> list[Sai
     if not choices:
         return []
     if _language_menu(flow, reply):
-        # Each option in its own language and voice: whoever chooses may not follow this one.
-        return [
-            Said(say(flow, c.value, "language_option", key=i), c.value)
-            for i, c in enumerate(choices, 1)
-        ]
+        return list(language_menu(flow, [c.value for c in choices]))
     if isinstance(q, YesNoQuestion | ConsentQuestion):
         return [Said(say(flow, lang, "voice_press_yes_no"), lang)]
     lines: list[str] = []
@@ -204,6 +200,17 @@ def options(flow: Flow, reply: Reply, q: Question | None, lang: str) -> list[Sai
     for i, c in enumerate(choices, 1):
         lines.append(say(flow, lang, "voice_press_one", key=i, label=speakable(c.label)))
     return [Said(" ".join(lines), lang)]
+
+
+def spoken_languages(flow: Flow) -> list[str]:
+    """The flow's languages a call can speak: the ones a caller may choose."""
+    return [lg for lg in flow.languages if can_speak(lg)]
+
+
+def language_menu(flow: Flow, langs: Sequence[str]) -> tuple[Said, ...]:
+    """ "For English, press 1. ..." with each option in its own language and voice: whoever
+    chooses may not follow the others."""
+    return tuple(Said(say(flow, lg, "language_option", key=i), lg) for i, lg in enumerate(langs, 1))
 
 
 def _instruction(flow: Flow, q: Question, lang: str) -> str:

@@ -1,4 +1,4 @@
-"""``surveybot link``, ``surveybot graph`` and ``surveybot cost``: outreach, route diagram, SMS cost.
+"""``surveybot link``, ``surveybot graph`` and ``surveybot cost``: outreach, route diagram, cost.
 
 Each takes a flow by id (looked up in ``SURVEYBOT_FLOWS``, default ``flows/``) or by file path.
 Problems are reported in plain words on stderr with exit code 1, never as a traceback.
@@ -213,6 +213,65 @@ def _price(value: float, currency: str) -> str:
     return f"{currency}{whole}.{frac.ljust(2, '0')}"
 
 
+def _call_cost(
+    est: object,
+    per_minute: float,
+    speech: float,
+    tts: float,
+    wpm: float,
+    currency: str,
+    detail: bool = False,
+) -> None:
+    """The same survey by phone call: minutes (spoken and listening) per completed response."""
+    from bot.results import cost as costing
+    from bot.results import voice_cost
+
+    assert isinstance(est, costing.Estimate)
+    try:
+        calls = voice_cost.call_estimate(
+            est, price_per_minute=per_minute, speech_price=speech, tts_price=tts,
+            words_per_minute=wpm,
+        )  # fmt: skip
+    except SurveybotError as exc:
+        out.print(f"[bold]Phone calls:[/] {escape(str(exc))}")
+        return
+    out.print(
+        f"[bold]Phone calls[/] (minutes, not messages): {_price(per_minute, currency)} a minute, "
+        f"{_price(speech, currency)} per 15 s of speech recognition, {_price(tts, currency)} per "
+        "100 characters spoken"
+    )
+    table = Table(caption="A call per completed response: spoken + listening = call (m:ss)")
+    for col in ("route", "answers", "spoken", "listening", "call", "minutes", "each", "total"):
+        table.add_column(col, justify="left" if col == "route" else "right", no_wrap=True)
+    for r in calls.routes.values():
+        table.add_row(
+            r.name,
+            str(r.answers),
+            voice_cost.clock(r.speaking),
+            voice_cost.clock(r.listening),
+            voice_cost.clock(r.seconds),
+            str(r.minutes),
+            _money(calls.each(r), currency),
+            _money(calls.total(r), currency),
+        )
+    out.print(table)
+    for note in calls.notes:
+        out.print(f"  - {escape(note)}")
+    if detail:
+        for r in calls.routes.values():
+            t = Table(title=f"{r.name} call")
+            for col in ("step", "spoken", "listening", "characters"):
+                t.add_column(col, justify="left" if col == "step" else "right")
+            for step in r.steps:
+                t.add_row(
+                    escape(step.what),
+                    f"{step.speaking:.1f} s",
+                    f"{step.listening:.1f} s",
+                    str(step.characters),
+                )
+            out.print(t)
+
+
 @app.command()
 def cost(
     flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
@@ -238,8 +297,31 @@ def cost(
     detail: Annotated[
         bool, typer.Option("--detail", help="List every message of each route with its parts")
     ] = False,
+    price_per_minute: Annotated[
+        float,
+        typer.Option(
+            "--price-per-minute", min=0.0, help="Phone: price of one call minute (rounded up)"
+        ),
+    ] = 0.01,
+    speech_price: Annotated[
+        float,
+        typer.Option(
+            "--speech-price", min=0.0, help="Phone: price of 15 seconds of speech recognition"
+        ),
+    ] = 0.02,
+    tts_price: Annotated[
+        float,
+        typer.Option("--tts-price", min=0.0, help="Phone: price of 100 characters spoken"),
+    ] = 0.0008,
+    words_per_minute: Annotated[
+        float,
+        typer.Option(
+            "--words-per-minute", min=60.0, max=400.0, help="Phone: speaking rate of the voice"
+        ),
+    ] = 150.0,
 ) -> None:
-    """Estimate what a survey costs by SMS: segments per response, reminders included, and totals.
+    """Estimate what a survey costs by SMS (segments, reminders included) and by phone call
+    (minutes, from the words the call says), with totals.
 
     Shortest, typical and longest route through the flow; messages that go into an extra part or
     into Unicode (UCS-2) are listed with the characters responsible.
@@ -302,6 +384,7 @@ def cost(
     )
     for note in est.notes:
         out.print(f"  - {escape(note)}")
+    _call_cost(est, price_per_minute, speech_price, tts_price, words_per_minute, currency, detail)
     if est.flags:
         out.print("[bold]Messages that cost more than they need to, or nearly do:[/]")
         for flag in est.flags:
