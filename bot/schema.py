@@ -435,6 +435,15 @@ class VoiceTexts(_Model):
     """What a phone call says instead of the flow's texts. The call always starts by naming the
     survey and the council and saying how to stop and get help; 'intro' follows that."""
 
+    key: int | None = Field(
+        default=None,
+        ge=1,
+        le=9,
+        description="The key callers press for this survey when the phone number serves several "
+        "(printed by surveybot link: 'Call 0116 ... and press 2'). Leave it out on a number "
+        "tied to this survey alone.",
+    )
+
     intro: LText | None = Field(
         default=None,
         description="Said after the standard phone welcome (the text intro is not said: it "
@@ -483,7 +492,8 @@ class Flow(_Model):
         description="Override the bot's standard sentences per language, e.g. {gu: {not_understood: ...}}.",
     )
     voice: VoiceTexts = Field(
-        default_factory=VoiceTexts, description="Texts for phone calls (all optional)."
+        default_factory=VoiceTexts,
+        description="Phone calls (all optional): texts said instead, and the survey's key.",
     )
     questions: list[Question] = Field(min_length=1)
 

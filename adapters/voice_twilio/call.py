@@ -23,7 +23,7 @@ per-number message limit applies to every answer as to texts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -49,7 +49,7 @@ from bot.errors import ChannelError
 from bot.models import Inbound, Reply, Session, Status
 from bot.schema import Flow
 from bot.text import LANGUAGE_NAMES, tr
-from bot.voice import speakable
+from bot.voice import MAX_KEYS, speakable
 from store.identity import ONE_CALL
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,8 @@ class Calls:
             flows = svc.registry.open_flows(svc.clock())
             if not flows:
                 return _end([*lead, Said(say(None, "en", "voice_none_open"), "en")])
-            if len(flows) > 1:
+            if len(flows) > 1 or any(f.voice.key for f in flows):
+                # A survey's own key is printed on its posters: the menu is said even for one.
                 return self._flow_menu(flows, lead, heard, base)
             flow = flows[0]
         return await self._begin(flow, session, lead, heard, address, base, None)
@@ -242,14 +243,17 @@ class Calls:
     def _flow_menu(
         self, flows: list[Flow], lead: list[Said], heard: Heard, base: dict[str, str]
     ) -> Answer:
+        keys = survey_keys(flows)
         lines = [say(None, "en", "voice_choose_survey")]
         lines += [
-            say(None, "en", "voice_survey_option", title=tr(f.title, "en"), key=i)
-            for i, f in enumerate(flows[:9], 1)
+            say(None, "en", "voice_survey_option", title=tr(f.title, "en"), key=k)
+            for k, f in sorted(keys.items())
         ]
         prompt = (Said(" ".join(lines), "en"),)
-        state = base | {"a": "flow", "o": ".".join(f.id for f in flows[:9])}
-        return self._ask([*lead, *prompt], prompt, f"c{min(len(flows), 9)}", heard, state, "en")
+        top = max(keys)
+        slots = ".".join(keys[k].id if k in keys else "" for k in range(1, top + 1))
+        state = base | {"a": "flow", "o": slots}
+        return self._ask([*lead, *prompt], prompt, f"c{top}", heard, state, "en")
 
     def _lang_menu(
         self, flow: Flow, langs: list[str], lead: list[Said], heard: Heard, base: dict[str, str]
@@ -281,17 +285,21 @@ class Calls:
 
     async def _menu(self, heard: Heard, address: str, base: dict[str, str], menu: str) -> Answer:
         svc = self.services
-        options = [o for o in heard.state.get("o", "").split(".") if o]
-        picked = _pick(options, heard, names=LANGUAGE_NAMES if menu == "lang" else None)
+        slots = heard.state.get("o", "").split(".")  # a survey menu's keys may have gaps
         if menu == "flow":
+            offered = [f for f in (svc.registry.get(o) for o in slots if o) if f is not None]
+            words = {f.id: " ".join(f.keywords) for f in offered}
+            picked = _pick(slots, heard, names=words)
             flow = svc.registry.get(picked) if picked else None
             if flow is None:
-                flows = [f for f in (svc.registry.get(o) for o in options) if f is not None]
+                flows = offered
                 if not flows:
                     return _end([Said(say(None, "en", "voice_none_open"), "en")])
                 sorry = Said(say(None, "en", "not_understood"), "en")
                 return self._flow_menu(flows, [sorry], heard, base)
             return await self._begin(flow, None, [], heard, address, base, None)
+        options = [o for o in slots if o]
+        picked = _pick(options, heard, names=LANGUAGE_NAMES)
         flow = svc.registry.get(heard.state.get("f", ""))
         if flow is None:
             return _end([Said(say(None, "en", "voice_none_open"), "en")])
@@ -405,6 +413,23 @@ class Calls:
         )
 
 
+def survey_keys(flows: Sequence[Flow]) -> dict[int, Flow]:
+    """The key each survey has on a number that serves several: its own ``voice: key`` (the
+    one on its posters; on a clash the first by id keeps it), the others the lowest free keys in
+    order of id. At most 9 (one key each)."""
+    keys: dict[int, Flow] = {}
+    rest: list[Flow] = []
+    for f in sorted(flows, key=lambda f: f.id):
+        if f.voice.key is not None and f.voice.key not in keys:
+            keys[f.voice.key] = f
+        else:
+            rest.append(f)
+    free = (k for k in range(1, MAX_KEYS + 1) if k not in keys)
+    for f, k in zip(rest, free, strict=False):
+        keys[k] = f
+    return keys
+
+
 def _end(said: list[Said]) -> Answer:
     return Answer(Turn(tuple(s for s in said if s.text)), None)
 
@@ -421,12 +446,14 @@ def _pick(options: list[str], heard: Heard, *, names: Mapping[str, str] | None) 
     if heard.digits:
         keys = heard.digits.replace("#", "").strip()
         if keys.isdigit() and 1 <= int(keys) <= len(options):
-            return options[int(keys) - 1]
+            return options[int(keys) - 1] or None  # a gap among a menu's keys picks nothing
         return None
     said = normalise(heard.speech or "")
     if not said:
         return None
     for option in options:
+        if not option:
+            continue
         words = {normalise(option)}
         if names is not None and option in names:
             words |= set(normalise(names[option]).split())

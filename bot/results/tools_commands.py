@@ -91,15 +91,19 @@ def link(
     ] = None,
     no_qr: Annotated[bool, typer.Option("--no-qr", help="Print the links only")] = False,
 ) -> None:
-    """Links to share a survey: Telegram, web chat, SMS keyword; QR codes and an A4 poster.
+    """Links to share a survey: Telegram, web chat, SMS keyword, the number to call; QR codes
+    and an A4 poster.
 
-    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME and TWILIO_FROM_NUMBER (environment or .env)
-    for complete links; anything missing is named in the notes.
+    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME, TWILIO_FROM_NUMBER and TWILIO_VOICE_NUMBER
+    (environment or .env) for complete links; anything missing is named in the notes.
     """
+    from bot.loader import FlowRegistry
     from bot.results import outreach
 
     f = load_flow_arg(flow)
     cfg = settings()
+    # The surveys that share the phone number: its spoken menu decides the key to print.
+    others = list(FlowRegistry(cfg.flows_dir).flows.values()) if cfg.twilio_voice_number else []
     if all_sources and source:
         fail("give --source or --all-sources, not both")
     if all_sources and not f.sources:
@@ -115,6 +119,8 @@ def link(
                 bot_username=cfg.telegram_bot_username,
                 from_number=cfg.twilio_from_number,
                 lang=lang,
+                voice_number=cfg.twilio_voice_number,
+                others=others,
             )
         except SurveybotError as exc:
             fail(str(exc))
@@ -132,6 +138,7 @@ def link(
             else "(no SMS keyword: see notes)"
         )
         out.print(f"  SMS:      {escape(sms_line)}")
+        out.print(f"  Phone:    {escape(links.voice_text or '(number not set: see notes)')}")
         if not no_qr:
             png, svg = outreach.write_qr(links.web, output, links.stem)
             out.print(f"  QR code (web chat link): {escape(str(png))}, {escape(str(svg))}")
