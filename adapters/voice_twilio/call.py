@@ -197,23 +197,36 @@ class Calls:
     ) -> Answer:
         svc = self.services
         lead = [Said(say(None, "en", "voice_hidden"), "en")] if hidden else []
-        session = None
-        if not hidden:
-            rid = svc.store.respondent(VOICE, address)
-            session = (await svc.store.load(rid, None, cached=True)).session
+        session = None if hidden else await self._session(address)
         wanted = heard.state.get("flow")
         flow: Flow | None = svc.registry.get(wanted) if wanted else None
-        if flow is None and session is not None and session.status is Status.ACTIVE:
-            flow = svc.registry.get(session.flow)
         if flow is None:
             flows = svc.registry.open_flows(svc.clock())
-            if not flows:
+            under_way = (
+                svc.registry.get(session.flow)
+                if session is not None and session.status is Status.ACTIVE
+                else None
+            )
+            # A survey's own key is printed on its posters ("Call ... and press 2"), so where
+            # one has a key the menu is always said, even for one survey or to a caller coming
+            # back: their press of 2 must pick the survey, not answer its next question.
+            menu = any(f.voice.key for f in flows)
+            if under_way is not None and (not menu or under_way not in flows):
+                flow = under_way
+            elif not flows:
                 return _end([*lead, Said(say(None, "en", "voice_none_open"), "en")])
-            if len(flows) > 1 or any(f.voice.key for f in flows):
-                # A survey's own key is printed on its posters: the menu is said even for one.
+            elif len(flows) > 1 or menu:
                 return self._flow_menu(flows, lead, heard, base)
-            flow = flows[0]
+            else:
+                flow = flows[0]
         return await self._begin(flow, session, lead, heard, address, base, None)
+
+    async def _session(self, address: str) -> Session | None:
+        """The caller's session, if any (a withheld number has none to come back to)."""
+        if address.startswith(ONE_CALL):
+            return None
+        rid = self.services.store.respondent(VOICE, address)
+        return (await self.services.store.load(rid, None, cached=True)).session
 
     async def _begin(
         self,
@@ -297,7 +310,8 @@ class Calls:
                     return _end([Said(say(None, "en", "voice_none_open"), "en")])
                 sorry = Said(say(None, "en", "not_understood"), "en")
                 return self._flow_menu(flows, [sorry], heard, base)
-            return await self._begin(flow, None, [], heard, address, base, None)
+            session = await self._session(address)  # picking their own survey resumes it
+            return await self._begin(flow, session, [], heard, address, base, None)
         options = [o for o in slots if o]
         picked = _pick(options, heard, names=LANGUAGE_NAMES)
         flow = svc.registry.get(heard.state.get("f", ""))
@@ -321,10 +335,7 @@ class Calls:
         keeps the call going on the same question."""
         svc = self.services
         now = svc.clock()
-        session = None
-        if not hidden:
-            rid = svc.store.respondent(VOICE, address)
-            session = (await svc.store.load(rid, None, cached=True)).session
+        session = None if hidden else await self._session(address)
         flow = svc.registry.get(session.flow) if session is not None else None
         usable = (
             session is not None

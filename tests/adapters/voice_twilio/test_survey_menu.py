@@ -50,7 +50,8 @@ async def test_without_keys_the_menu_numbers_open_surveys_by_id(services: Servic
     assert "For the Carers Strategy survey, press 1." in said.text
     assert "press 2." in said.text
     assert said.state["o"] == "carers-strategy.every-type"
-    assert said.gather is not None and said.gather["numDigits"] == "1"
+    assert said.gather is not None
+    assert said.gather["numDigits"] == "1"
 
 
 async def test_a_surveys_own_key_holds_and_picks_it(keyed: Services) -> None:
@@ -126,3 +127,41 @@ def test_survey_keys_keep_declared_keys_and_fill_the_gaps() -> None:
     assert keys == {1: "b", 3: "d", 2: "a", 4: "c"}
     many = [_flow(f"s{i:02d}", None) for i in range(12)]
     assert sorted(survey_keys(many)) == list(range(1, 10))  # one key each, at most 9
+
+
+async def test_a_caller_coming_back_presses_the_printed_key_and_resumes(keyed: Services) -> None:
+    """With printed keys the menu comes first for everyone: a carer following the poster on a
+    second call picks their survey with 2 (not "2" as the answer to their next question), and
+    carries on where they were, without the language menu."""
+    async with client_for(keyed) as client:
+        call = Caller(client, "CA" + "5" * 32, url=URL)
+        await call.start()
+        await call.press("2")  # the carers survey
+        await call.press("1")  # English
+        said = await call.press("1")  # consent: yes
+        assert "Which best describes you?" in said.text
+
+        again = Caller(client, "CA" + "6" * 32, url=URL)
+        said = await again.start()
+        assert said.text.startswith("Which survey would you like to answer?")
+        said = await again.press("2")
+        assert said.text.startswith("Welcome back. You have answered 1 of about")
+        assert "Which best describes you?" in said.text
+    rid = keyed.store.respondent("voice", call.caller)
+    session = (await keyed.store.load(rid)).session
+    assert session is not None
+    assert session.current == "role"  # the 2 picked the survey: nothing was answered with it
+
+
+async def test_without_printed_keys_a_caller_coming_back_resumes_at_once(
+    services: Services,
+) -> None:
+    async with client_for(services) as client:
+        call = Caller(client, "CA" + "8" * 32, url=URL)
+        await call.start()
+        await call.press("1")  # carers (first by id)
+        await call.press("1")  # English
+        await call.press("1")  # consent
+        said = await Caller(client, "CA" + "9" * 32, url=URL).start()
+        assert said.text.startswith("Welcome back.")
+        assert "Which best describes you?" in said.text
