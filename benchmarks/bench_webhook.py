@@ -4,13 +4,18 @@ doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
      [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster] [--bare-multiplexed]
-     [--compare-with DIR]
+     [--voice] [--compare-with DIR]
 
 ``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
 temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
 ``appendfsync everysec``, Redis' default) and runs both servers against it
 (``REDIS_URL=redis+cluster://...``), then prints how the keys spread over the masters and
 stops it.
+
+``--voice`` runs a voice server in the same run too: the same numbers, each making one phone
+call through ``/voice/twilio`` that walks the carers flow with keys and spoken answers (call
+start plus 21 ``<Gather>`` results, see ``bench_voice.py``), same connections, so calls and
+texts are compared on one machine at one time.
 
 ``--compare-with DIR`` runs a third server in the same run: surveybot from another checkout
 (e.g. ``git worktree add /tmp/before HEAD~1``) on the same packages, for before/after figures.
@@ -39,6 +44,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_voice
 import loadgen
 
 from bot.models import Status
@@ -223,6 +229,11 @@ def main() -> None:
         "connection surveybot's per-message commands use) instead of redis-py's pool",
     )
     ap.add_argument(
+        "--voice",
+        action="store_true",
+        help="also run phone calls walking the same flow (/voice/twilio, keys and speech)",
+    )
+    ap.add_argument(
         "--cluster",
         action="store_true",
         help="start a temporary local 3-master Redis Cluster and use it",
@@ -248,6 +259,8 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     targets = {"bare": (tmp, f"sbbench-{run_id}-bare"), "surveybot": (ROOT, f"sbbench-{run_id}")}
     if a.compare_with is not None:
         targets["compared"] = (a.compare_with.resolve(), f"sbbench-{run_id}-cmp")
+    if a.voice:
+        targets["voice"] = (ROOT, f"sbbench-{run_id}-voice")
     results = {}
     cpu_us: dict[str, float] = {}
     for name, (tree, prefix) in targets.items():
@@ -271,7 +284,11 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             proc = start_server("adapters.app:create_app", port, env, a.workers, True, tree)
         try:
             wait_ready(port)
-            reqs = build_requests(port, numbers, a.connections)
+            if name == "voice":  # one call first, alone, to learn the Gather action URLs
+                urls = bench_voice.record(port, TOKEN)
+                reqs = bench_voice.build_requests(port, numbers, a.connections, urls, TOKEN)
+            else:
+                reqs = build_requests(port, numbers, a.connections)
             cpu = loadgen.cpu_seconds(proc.pid)
             results[name] = asyncio.run(loadgen.run("127.0.0.1", port, reqs))
             cpu_us[name] = (loadgen.cpu_seconds(proc.pid) - cpu) / results[name].count * 1e6
@@ -280,7 +297,11 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             proc.wait(timeout=20)
     spread = cluster.dbsize() if cluster is not None else {}  # keys per master, before clean-up
     checked = {
-        name: asyncio.run(verify(a.redis, prefix, numbers if name != "bare" else []))
+        name: asyncio.run(
+            bench_voice.verify(a.redis, prefix, numbers, b"bench-secret")
+            if name == "voice"
+            else verify(a.redis, prefix, numbers if name != "bare" else [])
+        )
         for name, (_, prefix) in targets.items()
     }
     shutil.rmtree(tmp, ignore_errors=True)
@@ -290,11 +311,14 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
         f"{a.numbers:,} numbers x {len(SCRIPT)} messages, {a.connections} connections, "
         f"{a.workers} server process(es), against {where}"
     )
+    if a.voice:
+        print(f"voice: each number makes one call of {len(bench_voice.SCRIPT) + 1} requests")
     client = "store.multiplex" if a.bare_multiplexed else "redis-py"
     print(bare.line(f"bare Starlette endpoint (1 GET + 1 SET, {client})"))
     labels = {
         "surveybot": "surveybot /sms/twilio (verify, step, commit, TwiML)",
         "compared": f"surveybot from {a.compare_with}",
+        "voice": "surveybot /voice/twilio (verify, step, commit, TwiML with <Say>/<Gather>)",
     }
     for name in targets:
         if name == "bare":
