@@ -5,8 +5,7 @@ A call is a string of requests: the call start, then one per ``<Gather>`` result
 to the action URL the previous answer gave (it carries the step counter and how keys read).
 So one call is made first, alone, to learn those URLs (:func:`record`); every benchmark call
 then makes the same answers with its own ``CallSid`` and ``From``, which gives the same URLs, and
-is checked afterwards like the SMS run's (:func:`verify`): a complete response, channel
-``voice``, with the answers given. Keys, a number with #, a multiple choice with #, spoken yes,
+is checked afterwards like the SMS run's: a complete response with the answers given. Keys, a number with #, a multiple choice with #, spoken yes,
 spoken "skip", a spoken comment and a spoken postcode, both read back and confirmed: the mix of
 a real call (see :data:`SCRIPT`).
 
@@ -24,10 +23,6 @@ from urllib.parse import urlencode
 import httpx
 import loadgen
 from twilio.request_validator import RequestValidator
-
-from bot.models import Status
-from store import KeyBuilder, RedisStore, connect
-from store.testing_cluster import delete_prefix
 
 PATH = "/voice/twilio"
 FLOW = "carers-strategy"
@@ -139,26 +134,3 @@ def build_requests(
             }
             per[n % connections].append(loadgen.post(path, body, headers, host))
     return per
-
-
-async def verify(
-    redis_url: str, prefix: str, numbers: Sequence[str], secret: bytes
-) -> tuple[int, int]:
-    """Numbers with a complete voice response with the answers given; keys cleaned up."""
-    redis = connect(redis_url)
-    store = RedisStore(redis, secret=secret, keys=KeyBuilder(prefix=prefix))
-    complete = 0
-    for number in numbers:
-        resp = await store.response(store.respondent("voice", number), FLOW)
-        if (
-            resp is not None
-            and resp.status is Status.COMPLETE
-            and resp.channel == "voice"
-            and resp.answers["role"].value == "carer"
-            and resp.answers["support_most"].value == ["breaks", "money"]
-            and resp.answers["postcode"].value == "LE16"
-        ):
-            complete += 1
-    n = await delete_prefix(redis, prefix)
-    await redis.aclose()
-    return complete, n

@@ -192,12 +192,14 @@ def build_requests(port: int, numbers: list[str], connections: int) -> list[list
     return per
 
 
-async def verify(redis_url: str, prefix: str, numbers: list[str]) -> tuple[int, int]:
+async def verify(
+    redis_url: str, prefix: str, numbers: list[str], channel: str = "sms"
+) -> tuple[int, int]:
     redis = connect(redis_url)  # one Redis or a cluster, as the servers had
     store = RedisStore(redis, secret=b"bench-secret", keys=KeyBuilder(prefix=prefix))
     complete = 0
     for number in numbers:
-        resp = await store.response(store.respondent("sms", number), "carers-strategy")
+        resp = await store.response(store.respondent(channel, number), "carers-strategy")
         if (
             resp is not None
             and resp.status is Status.COMPLETE
@@ -298,9 +300,12 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     spread = cluster.dbsize() if cluster is not None else {}  # keys per master, before clean-up
     checked = {
         name: asyncio.run(
-            bench_voice.verify(a.redis, prefix, numbers, b"bench-secret")
-            if name == "voice"
-            else verify(a.redis, prefix, numbers if name != "bare" else [])
+            verify(
+                a.redis,
+                prefix,
+                numbers if name != "bare" else [],
+                "voice" if name == "voice" else "sms",
+            )
         )
         for name, (_, prefix) in targets.items()
     }

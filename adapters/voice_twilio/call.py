@@ -23,6 +23,7 @@ per-number message limit applies to every answer as to texts.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,7 +51,7 @@ from bot.models import Inbound, Reply, Session, Status
 from bot.schema import Flow
 from bot.text import LANGUAGE_NAMES, tr
 from bot.voice import MAX_KEYS, speakable
-from store.identity import ONE_CALL
+from store.identity import DEFAULT_REGION, ONE_CALL
 
 log = logging.getLogger(__name__)
 
@@ -116,23 +117,37 @@ class Answer:
     bye: Said | None = None
 
 
+def sureness(confidence: str | float | None) -> float | None:
+    """How sure the speech recogniser is, 0 to 1 (Twilio's ``Confidence``); None when it gave
+    none. Anything unreadable (a word, NaN) counts as unsure, never as sure."""
+    if confidence is None or (isinstance(confidence, str) and not confidence.strip()):
+        return None
+    try:
+        value = float(confidence)
+    except ValueError:
+        return 0.0
+    return 0.0 if math.isnan(value) else min(1.0, max(0.0, value))
+
+
+def _number(caller: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(caller.strip(), DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+
+
 def withheld(caller: str) -> bool:
     """Whether the caller's number is hidden (Twilio sends a stand-in or a word)."""
-    raw = caller.strip()
-    if raw.lower() in WITHHELD:
+    if caller.strip().lower() in WITHHELD:
         return True
-    try:
-        number = phonenumbers.parse(raw, "GB")
-    except phonenumbers.NumberParseException:
-        return True
-    return not phonenumbers.is_possible_number(number)
+    number = _number(caller)
+    return number is None or not phonenumbers.is_possible_number(number)
 
 
 def can_text(caller: str) -> bool:
     """Whether the caller's number can take a text: a mobile (a landline cannot)."""
-    try:
-        number = phonenumbers.parse(caller, "GB")
-    except phonenumbers.NumberParseException:
+    number = _number(caller)
+    if number is None:
         return False
     kind = phonenumbers.number_type(number)
     mobile = (
@@ -186,9 +201,8 @@ class Calls:
         if heard.digits:
             return keyed(heard.state.get("k", "t"), heard.digits), None
         if heard.speech and heard.speech.strip():
-            c = heard.confidence
-            sure = 0.0 if c is None or c != c else min(1.0, max(0.0, c))  # NaN -> unsure
-            return heard.speech.strip(), sure
+            sure = sureness(heard.confidence)
+            return heard.speech.strip(), 0.0 if sure is None else sure  # no confidence: unsure
         return "", None
 
     # -- call start -------------------------------------------------------------------------------

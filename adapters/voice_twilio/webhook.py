@@ -15,7 +15,6 @@ Checked exactly like SMS (the shared :class:`adapters.sms_twilio.TwilioSignature
 from __future__ import annotations
 
 import logging
-import math
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -23,7 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from adapters.outbound import Sender
 from adapters.services import Services
 from adapters.sms_twilio import TwilioSignature, mask, unavailable
-from adapters.voice_twilio.call import Calls, Heard
+from adapters.voice_twilio.call import Calls, Heard, sureness
 from adapters.voice_twilio.twiml import twiml
 from bot.errors import StoreError
 
@@ -61,7 +60,7 @@ class VoiceWebhooks:
             state=state,
             digits=digits or None,
             speech=speech if speech and speech.strip() else None,
-            confidence=_confidence(params.get("Confidence")),
+            confidence=sureness(params.get("Confidence")),
             start=not gathered,
         )
         try:
@@ -89,13 +88,3 @@ class VoiceWebhooks:
             params.get("CallDuration", "?"),
         )
         return Response(status_code=204)
-
-
-def _confidence(raw: str | None) -> float | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return 0.0  # present but unreadable: treat the words as unsure, never as sure
-    return 0.0 if math.isnan(value) else min(1.0, max(0.0, value))

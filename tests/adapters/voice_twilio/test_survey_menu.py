@@ -8,6 +8,7 @@ the number's webhook has no ``?flow=``. A survey's ``voice: key`` is the key on 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import fakeredis
@@ -33,14 +34,24 @@ def _set_key(flows_dir: Path, name: str, key: int) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+@asynccontextmanager
+async def _services(flows_dir: Path, tmp_path: Path, clock: Clock) -> AsyncIterator[Services]:
+    """Services on the flows folder as the test left it (the fixture's are built before)."""
+    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    try:
+        yield build_services(
+            adapter_settings(flows_dir, tmp_path / "data"), redis=redis, clock=clock
+        )
+    finally:
+        await redis.aclose()
+
+
 @pytest.fixture
 async def keyed(flows_dir: Path, tmp_path: Path, clock: Clock) -> AsyncIterator[Services]:
     """Carers at key 2, every-type without a key."""
     _set_key(flows_dir, "carers-strategy.yaml", 2)
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    svc = build_services(adapter_settings(flows_dir, tmp_path / "data"), redis=redis, clock=clock)
-    yield svc
-    await redis.aclose()
+    async with _services(flows_dir, tmp_path, clock) as svc:
+        yield svc
 
 
 async def test_without_keys_the_menu_numbers_open_surveys_by_id(services: Services) -> None:
@@ -72,21 +83,16 @@ async def test_a_gap_or_a_wrong_key_says_the_menu_again(
     flows_dir: Path, tmp_path: Path, clock: Clock
 ) -> None:
     _set_key(flows_dir, "carers-strategy.yaml", 3)  # keys 1 (every-type) and 3: 2 is a gap
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    svc = build_services(adapter_settings(flows_dir, tmp_path / "data"), redis=redis, clock=clock)
-    try:
-        async with client_for(svc) as client:
-            call = Caller(client, "CA" + "3" * 32, url=URL)
-            said = await call.start()
-            assert said.state["o"] == "every-type..carers-strategy"
-            assert said.state["k"] == "c3"
-            said = await call.press("2")
-            assert said.text.startswith("Sorry")
-            assert "press 3." in said.text
-            said = await call.press("3")
-            assert "For English, press 1." in said.text
-    finally:
-        await redis.aclose()
+    async with _services(flows_dir, tmp_path, clock) as svc, client_for(svc) as client:
+        call = Caller(client, "CA" + "3" * 32, url=URL)
+        said = await call.start()
+        assert said.state["o"] == "every-type..carers-strategy"
+        assert said.state["k"] == "c3"
+        said = await call.press("2")
+        assert said.text.startswith("Sorry")
+        assert "press 3." in said.text
+        said = await call.press("3")
+        assert "For English, press 1." in said.text
 
 
 async def test_one_open_survey_with_a_key_still_offers_it(
@@ -95,17 +101,12 @@ async def test_one_open_survey_with_a_key_still_offers_it(
     """The printed key must work even when no other survey is open: the menu is said."""
     (flows_dir / "every-type.yaml").unlink()
     _set_key(flows_dir, "carers-strategy.yaml", 4)
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    svc = build_services(adapter_settings(flows_dir, tmp_path / "data"), redis=redis, clock=clock)
-    try:
-        async with client_for(svc) as client:
-            call = Caller(client, "CA" + "4" * 32, url=URL)
-            said = await call.start()
-            assert "For the Carers Strategy survey, press 4." in said.text
-            said = await call.press("4")
-            assert "For English, press 1." in said.text
-    finally:
-        await redis.aclose()
+    async with _services(flows_dir, tmp_path, clock) as svc, client_for(svc) as client:
+        call = Caller(client, "CA" + "4" * 32, url=URL)
+        said = await call.start()
+        assert "For the Carers Strategy survey, press 4." in said.text
+        said = await call.press("4")
+        assert "For English, press 1." in said.text
 
 
 def _flow(fid: str, key: int | None) -> Flow:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from twilio.twiml.voice_response import VoiceResponse
 
 from adapters.services import Services
-from adapters.voice_twilio.call import Answer, withheld
+from adapters.voice_twilio.call import Answer, sureness, withheld
 from adapters.voice_twilio.speech import Expect, Said, Turn, is_answer_key, keyed
 from adapters.voice_twilio.twiml import twiml
 from bot.errors import StoreError
@@ -257,3 +257,21 @@ def test_withheld_numbers() -> None:
     for caller in ("anonymous", "Anonymous", "+266696687", "Restricted", "", "+86282452253"):
         assert withheld(caller), caller
     assert not withheld(CARER)
+
+
+@pytest.mark.parametrize(
+    ("raw", "sure"),
+    [
+        ("0.93", 0.93),
+        ("1", 1.0),
+        ("1.7", 1.0),  # clamped
+        ("-0.2", 0.0),
+        ("nan", 0.0),  # unreadable: unsure, never sure
+        ("high", 0.0),
+        ("", None),
+        (None, None),
+        (0.5, 0.5),
+    ],
+)
+def test_twilio_confidence_reads_as_how_sure(raw: str | float | None, sure: float | None) -> None:
+    assert sureness(raw) == sure

@@ -74,21 +74,13 @@ def empty_form(sid: str, caller: str = CARER) -> dict[str, str]:
 
 def status_form(sid: str, status: str = "completed", duration: str = "93") -> dict[str, str]:
     """The call status callback when the caller hangs up."""
-    return {
-        "AccountSid": TWILIO_SID,
-        "ApiVersion": "2010-04-01",
-        "CallSid": sid,
-        "CallStatus": status,
+    form = call_form(sid, CARER, status)
+    return {k: v for k, v in form.items() if not k.endswith(("City", "State", "Zip"))} | {
         "CallDuration": duration,
         "Duration": str(max(1, int(duration) // 60 + 1)),
         "CallbackSource": "call-progress-events",
-        "Called": BOT_NUMBER,
-        "Caller": CARER,
-        "Direction": "inbound",
-        "From": CARER,
         "SequenceNumber": "0",
         "Timestamp": "Mon, 23 Nov 2026 10:01:33 +0000",
-        "To": BOT_NUMBER,
     }
 
 
