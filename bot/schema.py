@@ -556,6 +556,13 @@ class Flow(_Model):
         o, c = self._window
         return (o is None or now >= o) and (c is None or now < c)
 
+    def overlaps(self, other: Flow) -> bool:
+        """Whether this survey and ``other`` can be open at the same time."""
+        (a_open, a_close), (b_open, b_close) = self._window, other._window
+        return (a_open is None or b_close is None or a_open < b_close) and (
+            b_open is None or a_close is None or b_open < a_close
+        )
+
 
 def _as_local(value: date | datetime | None, tz: ZoneInfo, *, end_of_day: bool) -> datetime | None:
     if value is None:

@@ -215,15 +215,6 @@ def freephone(raw: str) -> bool:
     return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
 
 
-def _overlap(a: Flow, b: Flow) -> bool:
-    """Whether two surveys can be open at the same time."""
-    a_open, a_close = a.opens_at(), a.closes_at()
-    b_open, b_close = b.opens_at(), b.closes_at()
-    starts_before_b_ends = b_close is None or a_open is None or a_open < b_close
-    ends_after_b_starts = a_close is None or b_open is None or b_open < a_close
-    return starts_before_b_ends and ends_after_b_starts
-
-
 def phone_way(
     flow: Flow, source: Source | None, voice_number: str | None, others: Sequence[Flow]
 ) -> tuple[str | None, int | None, list[str]]:
@@ -239,7 +230,7 @@ def phone_way(
     shown, note = national_number(voice_number, "TWILIO_VOICE_NUMBER", "calling")
     if note:
         notes.append(note)
-    together = [f for f in others if f.id != flow.id and _overlap(flow, f)]
+    together = [f for f in others if f.id != flow.id and flow.overlaps(f)]
     key = flow.voice.key
     if key is not None:
         from adapters.voice_twilio.call import survey_keys  # the call's own menu

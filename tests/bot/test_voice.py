@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot import voice
-from bot.loader import load_flow_text
+from bot.loader import load_flow_text, load_paths
 
 # Polly voices by the language Twilio's text-to-speech list gives them (the [tts] source).
 POLLY_LANGUAGE = {"Amy": "en-GB", "Ewa": "pl-PL", "Carmen": "ro-RO", "Gwyneth": "cy-GB"}
@@ -123,3 +124,26 @@ def test_unspoken_names_what_reads_badly(text: str, found: str) -> None:
 def test_plain_words_are_spoken_as_they_are() -> None:
     assert voice.unspoken("How many hours a week do you care?") == []
     assert voice.speakable("Thank you  👍 so much") == "Thank you so much"
+
+
+def _survey(fid: str, key: int, opens: str, closes: str) -> str:
+    return (
+        f"id: {fid}\ntitle: {fid}\ncouncil: C\ncontact: {{phone: '0116 000 0000'}}\n"
+        f"intro: Hello.\nthanks: Thanks.\nopens: {opens}\ncloses: {closes}\n"
+        f"voice: {{key: {key}}}\nquestions:\n  - {{id: q, type: yesno, text: 'Yes?'}}\n"
+    )
+
+
+def test_validate_warns_of_two_surveys_with_one_phone_key(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(_survey("a-survey", 2, "2026-01-01", "2026-06-30"))
+    (tmp_path / "b.yaml").write_text(_survey("b-survey", 2, "2026-06-01", "2026-12-31"))
+    (tmp_path / "c.yaml").write_text(_survey("c-survey", 2, "2027-01-01", "2027-03-31"))
+    results = {r.flow.id: r for r in load_paths([tmp_path]) if r.flow is not None}
+    assert set(results) == {"a-survey", "b-survey", "c-survey"}  # a warning: all still load
+    clash = [p for p in results["b-survey"].problems if p.code == "voice_key_clash"]
+    assert len(clash) == 1
+    assert "'a-survey' keeps it" in clash[0].message
+    assert clash[0].severity == "warning"
+    # a-survey keeps the key; c-survey opens after both have closed: no clash.
+    assert not [p for p in results["a-survey"].problems if p.code == "voice_key_clash"]
+    assert not [p for p in results["c-survey"].problems if p.code == "voice_key_clash"]
