@@ -1569,8 +1569,8 @@ def _contact(text: str) -> dict[str, str]:
             out["email"] = part
         elif (
             part.startswith(("http://", "https://", "www."))
-            or "." in part
-            and not any(ch.isdigit() for ch in part.replace(".", ""))
+            or ("." in part
+            and not any(ch.isdigit() for ch in part.replace(".", "")))
         ):
             out["web"] = part
         elif sum(ch.isdigit() for ch in part) >= 6:
@@ -1693,4 +1693,4 @@ def _sorted(problems: list[FormProblem]) -> list[FormProblem]:
 
 
 Fix = Callable[[str], str]
-__all__ = ["ImportResult", "Options", "import_form", "import_workbook", "QUESTION_ID"]
+__all__ = ["QUESTION_ID", "ImportResult", "Options", "import_form", "import_workbook"]

@@ -19,7 +19,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _YAML11_WORDS = frozenset(
-    "yes no on off true false y n null".split()
+    ["yes", "no", "on", "off", "true", "false", "y", "n", "null"]
 )  # read as true/false/null by YAML 1.1 in any case
 _TEXT_FIELDS = frozenset(
     {
@@ -126,15 +126,35 @@ def dump_flow(
     return buf.getvalue()
 
 
-def load_roundtrip(text: str) -> Any:
-    """A flow file as ruamel's round-trip data, keeping comments, quotes and layout."""
+def load_roundtrip(text: str) -> tuple[Any, YAML]:
+    """A flow file as ruamel's round-trip data (comments, quotes and layout kept), and the
+    YAML instance set to write it back with the file's own indentation."""
     from ruamel.yaml.util import load_yaml_guess_indent
 
-    _, indent, block_seq_indent = load_yaml_guess_indent(text)
+    _, seq_indent, offset = load_yaml_guess_indent(text)
     y = _yaml()
-    if indent and block_seq_indent is not None:
-        y.indent(mapping=indent, sequence=indent + block_seq_indent, offset=block_seq_indent)
+    mapping = _mapping_indent(text)
+    if seq_indent and offset is not None:
+        y.indent(mapping=mapping, sequence=seq_indent, offset=offset)
+    else:
+        y.indent(mapping=mapping, sequence=mapping + 2, offset=mapping)
     return y.load(text), y
+
+
+_NESTED_KEY = re.compile(r"^( +)[A-Za-z_\"'][^:#]*:(\s|$)")
+
+
+def _mapping_indent(text: str) -> int:
+    """How far the file indents a map inside a map (2 unless it shows otherwise)."""
+    previous = ""
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = _NESTED_KEY.match(line)
+        if m and re.match(r"^[A-Za-z_][^:]*:\s*$", previous):
+            return len(m.group(1))
+        previous = line
+    return 2
 
 
 def dump_roundtrip(data: Any, y: YAML) -> str:
