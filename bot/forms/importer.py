@@ -149,12 +149,68 @@ RE_BEGIN = re.compile(
     r"^begin[\s_](?P<kind>group|repeat|loop|lgroup|looped group)(?:\s+(?:over\s+)?(?P<list>\S+))?$"
 )
 RE_END = re.compile(r"^end[\s_](?P<kind>group|repeat|loop|lgroup|looped group)$")
-KNOWN_TYPES = sorted(set(PLAIN_TYPES) | set(METADATA) | set(DROPPED_TYPES)) + [
+KNOWN_TYPES = [
+    *sorted(set(PLAIN_TYPES) | set(METADATA) | set(DROPPED_TYPES)),
     "select_one LIST",
     "select_multiple LIST",
     "begin group",
     "end group",
 ]
+
+
+def _pyxform_types() -> dict[str, dict[str, Any]]:
+    from pyxform import QUESTION_TYPE_DICT
+
+    return {k.lower(): v for k, v in QUESTION_TYPE_DICT.items()}
+
+
+_PYXFORM_TYPES = _pyxform_types()
+_MEDIA = {"image/*": "image", "audio/*": "audio", "video/*": "video", "osm/*": "osm"}
+_INPUTS = {
+    "int": "integer",
+    "decimal": "decimal",
+    "date": "date",
+    "datetime": "datetime",
+    "time": "time",
+    "string": "text",
+}
+
+
+def canonical_type(t: str) -> tuple[str, dict[str, str]]:
+    """The type an older or longer spelling stands for (``add text prompt`` -> ``text``,
+    ``gps`` -> ``geopoint``, ``percentage`` -> ``integer`` with its constraint), by pyxform's
+    own table of question types; and the constraint and hint that type brings."""
+    if t in PLAIN_TYPES or t in METADATA or t in DROPPED_TYPES:
+        return t, {}
+    spec = _PYXFORM_TYPES.get(t)
+    if spec is None:
+        return t, {}
+    bind: dict[str, Any] = spec.get("bind", {})
+    control: dict[str, Any] = spec.get("control", {})
+    extra = {
+        k: v
+        for k, v in (("constraint", bind.get("constraint")), ("hint", spec.get("hint")))
+        if isinstance(v, str)
+    }
+    if "jr:preload" in bind:
+        param = str(bind.get("jr:preloadParams", "start"))
+        return (param if param in METADATA else "start"), {}
+    btype = str(bind.get("type", "")).lower()
+    tag = control.get("tag")
+    if btype in ("geopoint", "geotrace", "geoshape", "barcode"):
+        return btype, {}
+    if btype == "binary":
+        return _MEDIA.get(str(control.get("mediatype")), "file"), {}
+    if tag == "trigger":
+        return "acknowledge", {}
+    if bind.get("readonly") == "true()":
+        return "note", {}
+    if tag == "input" and btype in _INPUTS:
+        return _INPUTS[btype], extra
+    if not control and btype == "string":
+        return "calculate", {}
+    return t, {}
+
 
 # Survey columns and what surveybot does with each (anything else: one warning per column).
 SURVEY_USED = {
@@ -334,6 +390,8 @@ class _Item:
     from_group: _Group | None = None
     data: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    implied: dict[str, str] = field(default_factory=dict)
+    """Constraint and hint an older type name brings (``percentage``)."""
     skip: bool = False
     """Folded into the question before it (an 'other, please specify' follow-up)."""
 
@@ -576,6 +634,7 @@ class _Importer:
                 cells,
                 cells.header(field_name),
                 "formatting tags (<span>, <b>...) are removed: a chat sends plain text",
+                "remove the tags from the label",
                 code="html",
             )
         return text
@@ -844,11 +903,13 @@ class _Importer:
         self, cells: _Cells, t: str, written: str, name: str, stack: list[_Group], used: set[str]
     ) -> None:
         groups = list(stack)
+        t, implied = canonical_type(t)
         if t in METADATA:
             self.warn(
                 cells,
                 "type",
                 f"{written} ({METADATA[t]}) is left out: a chat records when each answer was given, and nothing about the phone",
+                "nothing to do: remove the row if you like; the export has the time of every answer",
                 code="metadata",
             )
             self.targets[name] = xpath.Target(name, "dropped", why=f"{written}, row {cells.row}")
@@ -931,7 +992,13 @@ class _Importer:
         elif t in PLAIN_TYPES:
             kind = PLAIN_TYPES[t]
             if t in _AS_TEXT:
-                self.warn(cells, "type", _AS_TEXT[t], code="as_text")
+                self.warn(
+                    cells,
+                    "type",
+                    _AS_TEXT[t],
+                    "give an example of the answer in the hint",
+                    code="as_text",
+                )
             item = _Item(cells, name, self._new_id(cells, name, used), kind, written, groups=groups)
             if t in ("integer", "int"):
                 item.data["integer"] = True
@@ -949,6 +1016,7 @@ class _Importer:
             )
             self.targets[name] = xpath.Target(name, "dropped", why=f"unknown type, row {cells.row}")
             return
+        item.implied = implied
         raw = cells.get("surveybot")
         if raw:
             item.extra = self._extra(cells, raw, None)
@@ -1010,6 +1078,7 @@ class _Importer:
                 cells,
                 "appearance",
                 f"appearance '{word}' only changes how ODK shows the question; a chat ignores it",
+                "nothing to do, or clear the appearance cell",
                 code="appearance",
             )
 
@@ -1100,7 +1169,7 @@ class _Importer:
 
     def _relevant(self, cells: _Cells, text: str) -> E.Expr | None:
         try:
-            tree = xpath.parse(text)
+            tree = xpath.parse(_straight(text))
             return xpath.to_condition(tree, self.targets)
         except xpath.XPathError as exc:
             self.add(
@@ -1148,6 +1217,7 @@ class _Importer:
         extra = dict(item.extra)
         kind = str(extra.pop("type", item.kind))
         q: dict[str, Any] = {"id": item.id, "type": kind}
+        integer = item.data.get("integer")
         short = extra.pop("label", None)
         if short is not None:
             q["label"] = short
@@ -1171,10 +1241,19 @@ class _Importer:
         if when:
             q["when"] = when
         text = self._text(cells, "label")
-        hint = self._text(cells, "hint")
+        hint = self._text(cells, "hint") or item.implied.get("hint")
         if text is None:
-            if hint is not None and kind == "info":
+            if hint is not None:
                 text, hint = hint, None
+            elif kind == "info":
+                self.warn(
+                    cells,
+                    "label",
+                    f"note {item.name!r} has no text (only pictures or sound): it is left out",
+                    code="dropped",
+                )
+                item.skip = True
+                return
             else:
                 self.add(
                     cells,
@@ -1195,6 +1274,8 @@ class _Importer:
             texts = {self.default: rmsg} if isinstance(rmsg, str) else rmsg
             for lang, t in texts.items():
                 self.required_messages.setdefault(lang, {}).setdefault(t, cells.row)
+        if kind == "number" and integer is False:
+            q["integer"] = False
         if item.list_name is not None:
             self._select(item, q, kind, extra)
             kind = q["type"]
@@ -1368,8 +1449,10 @@ class _Importer:
             q["precision"], used = "year", "year"
         self._appearance(item.cells, used=used)
 
-    def _limits(self, cells: _Cells, kind: str, integer: bool) -> xpath.Limits:
-        text = cells.get("constraint")
+    def _limits(
+        self, cells: _Cells, kind: str, integer: bool, implied: str | None = None
+    ) -> xpath.Limits:
+        text = _straight(cells.get("constraint") or implied or "")
         if not text:
             return xpath.Limits()
         try:
@@ -1386,7 +1469,7 @@ class _Importer:
 
     def _constraint(self, item: _Item, q: dict[str, Any], kind: str) -> None:
         cells = item.cells
-        if not cells.get("constraint"):
+        if not (cells.get("constraint") or item.implied.get("constraint")):
             return
         if kind not in ("number", "scale", "text", "multi", "date"):
             self.warn(
@@ -1397,7 +1480,9 @@ class _Importer:
                 code="constraint",
             )
             return
-        limits = self._limits(cells, kind, bool(q.get("integer", True)))
+        limits = self._limits(
+            cells, kind, bool(q.get("integer", True)), item.implied.get("constraint")
+        )
         if kind == "scale" and "choices" not in q:
             for k in ("min", "max"):
                 if k in limits.fields:
@@ -1446,7 +1531,7 @@ class _Importer:
                 "the form has no question a chat can ask",
                 "add rows to the survey sheet",
                 code="no_questions",
-                sheet=self._sheet("survey").name if self._sheet("survey") else "survey",
+                sheet="survey",
             )
             return None
         s = settings
@@ -1546,6 +1631,14 @@ class _Importer:
         return out
 
 
+_SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _straight(text: str) -> str:
+    """Curly quotes made straight in an expression, as pyxform and ODK do."""
+    return text.translate(_SMART_QUOTES)
+
+
 def _plain(text: LText, lang: str) -> str:
     return text if isinstance(text, str) else text.get(lang, next(iter(text.values())))
 
@@ -1567,10 +1660,8 @@ def _contact(text: str) -> dict[str, str]:
             continue
         if "@" in part:
             out["email"] = part
-        elif (
-            part.startswith(("http://", "https://", "www."))
-            or ("." in part
-            and not any(ch.isdigit() for ch in part.replace(".", "")))
+        elif part.startswith(("http://", "https://", "www.")) or (
+            "." in part and not any(ch.isdigit() for ch in part.replace(".", ""))
         ):
             out["web"] = part
         elif sum(ch.isdigit() for ch in part) >= 6:

@@ -122,7 +122,45 @@ _BY_NAME: dict[str, str] = {
 
 # Scripts other than Latin: every SMS in these is UCS-2 (70 characters, 67 a part).
 NON_LATIN: frozenset[str] = frozenset(
-    ["am", "ar", "be", "bg", "bn", "el", "fa", "gu", "he", "hi", "hy", "ja", "ka", "kk", "km", "kn", "ko", "ky", "mk", "ml", "mn", "mr", "my", "ne", "pa", "ps", "ru", "si", "sr", "ta", "te", "tg", "th", "ti", "uk", "ur", "zh"]
+    [
+        "am",
+        "ar",
+        "be",
+        "bg",
+        "bn",
+        "el",
+        "fa",
+        "gu",
+        "he",
+        "hi",
+        "hy",
+        "ja",
+        "ka",
+        "kk",
+        "km",
+        "kn",
+        "ko",
+        "ky",
+        "mk",
+        "ml",
+        "mn",
+        "mr",
+        "my",
+        "ne",
+        "pa",
+        "ps",
+        "ru",
+        "si",
+        "sr",
+        "ta",
+        "te",
+        "tg",
+        "th",
+        "ti",
+        "uk",
+        "ur",
+        "zh",
+    ]
 )
 
 CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -137,6 +175,8 @@ def parse_language(text: str) -> str | None:
     ``English (en)`` -> ``en``; ``en`` -> ``en``; ``English`` -> ``en``; ``Klingon`` -> None.
     """
     text = " ".join(text.split())
+    if re.fullmatch(r"[A-Za-z]{2,3}", text):
+        text = text.lower()  # EN, Gu: a code in capitals
     m = _NAME_CODE.match(text)
     if m:
         return m.group("code").lower()

@@ -558,7 +558,7 @@ def check_translations(
                 "warning",
                 "over_budget",
             )
-    for tid, text in wanted.items():
+    for tid in wanted:
         if tid not in seen:
             add(
                 None,

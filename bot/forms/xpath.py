@@ -675,9 +675,13 @@ def _compare(node: XBin, targets: Mapping[str, Target]) -> E.Expr:
             f"{target.id} has no order: '{op}' cannot compare it",
             "use = or != with a choice name, or selected()",
         )
-    if target.kind == "scale" and target.points and raw is not None:
-        if raw.strip() in target.points:
-            return E.Compare(flow_op, E.Name(target.id), E.Num(target.points[raw.strip()]))  # type: ignore[arg-type]
+    if (
+        target.kind == "scale"
+        and target.points
+        and raw is not None
+        and raw.strip() in target.points
+    ):
+        return E.Compare(flow_op, E.Name(target.id), E.Num(target.points[raw.strip()]))  # type: ignore[arg-type]
     if value is None and raw is not None:
         value = _literal(target, raw, right)
     if value is None:

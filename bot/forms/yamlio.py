@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -60,11 +60,12 @@ def plain_ok(text: str) -> bool:
 
 
 def key(text: str) -> str:
-    return text if plain_ok(text) else DoubleQuotedScalarString(text)
+    return text if plain_ok(text) else quoted(text)
 
 
 def quoted(text: str) -> str:
-    return DoubleQuotedScalarString(text)
+    out: str = DoubleQuotedScalarString(text)
+    return out
 
 
 def _value(name: str | None, value: Any) -> Any:
@@ -107,7 +108,7 @@ def _short(value: Mapping[Any, Any]) -> bool:
 
 
 def dump_flow(
-    data: Mapping[str, Any], *, header: list[str], question_notes: list[str | None]
+    data: Mapping[str, Any], *, header: list[str], question_notes: Sequence[str | None]
 ) -> str:
     """A new flow file: ``header`` lines as the opening comment, and before each question its
     note (where it came from)."""
