@@ -654,7 +654,11 @@ class _Importer:
                     continue
                 for r in rows:
                     self.warn(
-                        _Cells(sheet.name, r.number, {}), col.header, message, code="unsupported"
+                        _Cells(sheet.name, r.number, {}),
+                        col.header,
+                        message,
+                        "nothing to do for the chat; the column stays in the form for ODK",
+                        code="unsupported",
                     )
                 continue
             self.warn(

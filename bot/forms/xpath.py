@@ -507,13 +507,13 @@ def _num_text(value: int | float) -> str:
 def _equals_value(target: Target, raw: str, node: XNode, *, multi_pick: bool) -> E.Expr:
     """``${q} = raw`` (or ``selected(${q}, raw)`` with ``multi_pick``) for the target's type."""
     name = E.Name(target.id)
+    if target.kind == "multi" and not multi_pick:
+        picks = [_choice(target, part, node) for part in raw.split()]
+        return E.Compare("==", name, E.ListLit(tuple(E.Str(p) for p in picks)))
     if target.kind in ("choice", "multi"):
         cid = _choice(target, raw.strip(), node)
-        if target.kind == "multi" and multi_pick:
-            return E.Call("selected", (name, E.Str(cid)))
         if target.kind == "multi":
-            picks = [_choice(target, part, node) for part in raw.split()]
-            return E.Compare("==", name, E.ListLit(tuple(E.Str(p) for p in picks)))
+            return E.Call("selected", (name, E.Str(cid)))
         return E.Compare("==", name, E.Str(cid))
     if target.kind == "scale" and target.points:
         if raw.strip() not in target.points:
