@@ -14,10 +14,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).parent / "data"
 
-Sheet = list[list[str | None]]
+Sheet = list[list[Any]]
 
 SPEC_TYPES: dict[str, Sheet] = {
     "survey": [

@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 
 from bot.forms.importer import import_form
 from bot.loader import load_flow, load_flow_text
+from bot.schema import MultiQuestion
 from tests.bot.forms.make_forms import DATA, FORMS, XLS
 
 NAMES = sorted(FORMS)
@@ -55,9 +56,11 @@ def test_gujarati_translation_comes_through() -> None:
     assert flow is not None
     assert flow.languages == ["en", "gu"]
     role = flow.question("role")
-    assert role is not None and isinstance(role.text, dict)
+    assert role is not None
+    assert isinstance(role.text, dict)
     assert role.text["gu"].startswith("તમારા માટે")
-    assert isinstance(flow.intro, dict) and "STOP" in flow.intro["gu"]
+    assert isinstance(flow.intro, dict)
+    assert "STOP" in flow.intro["gu"]
 
 
 def test_carers_form_maps_the_spec_idioms() -> None:
@@ -69,11 +72,15 @@ def test_carers_form_maps_the_spec_idioms() -> None:
     assert "carers_only" not in q
     # 'other, please specify' follow-up folded into other:
     other = q["cared_for"].other  # type: ignore[union-attr]
-    assert other is not None and other.id == "other" and other.max_length == 200
+    assert other is not None
+    assert other.id == "other"
+    assert other.max_length == 200
     assert "cared_for_other" not in q
     assert q["p1_recognise"].type == "scale"
     multi = q["support_most"]
-    assert multi.max_picks == 3 and multi.none_of_these == {"en": "None of these", "gu": "કોઈ નહીં"}  # type: ignore[union-attr]
+    assert isinstance(multi, MultiQuestion)
+    assert multi.max_picks == 3
+    assert multi.none_of_these == {"en": "None of these", "gu": "કોઈ નહીં"}
     assert q["know_support"].type == "yesno"
     assert q["where_help"].when == "know_support == false"
     assert q["age"].when == 'role in ["carer", "cared_for", "public"]'

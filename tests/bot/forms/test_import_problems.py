@@ -240,7 +240,8 @@ def test_unknown_language(tmp_path: Path) -> None:
     path = tmp_path / "f.xlsx"
     write_xlsx({"survey": [["type", "name", "label::Klingon"], ["text", "t", "T?"]]}, path)
     got = import_form(path).problems
-    assert got[0].column == "label::Klingon" and got[0].severity == "error"
+    assert got[0].column == "label::Klingon"
+    assert got[0].severity == "error"
     assert "(xx)" in (got[0].hint or "")
 
 
@@ -251,7 +252,8 @@ def test_not_excel_and_missing_sheet(tmp_path: Path) -> None:
     path = tmp_path / "g.xlsx"
     write_xlsx({"survy": [["type"], ["text"]], "choices": CHOICES}, path)
     p = import_form(path).problems[0]
-    assert "no sheet named 'survey'" in p.message and "survy" in (p.hint or "")
+    assert "no sheet named 'survey'" in p.message
+    assert "survy" in (p.hint or "")
 
 
 def test_external_choices_sheet(tmp_path: Path) -> None:
@@ -263,7 +265,7 @@ def test_external_choices_sheet(tmp_path: Path) -> None:
 
 
 def test_choices_sheet_problems(tmp_path: Path) -> None:
-    choices = [
+    choices: list[list[Any]] = [
         ["list_name", "name", "label", "filter"],
         ["col", "red", "Red", "x"],
         ["col", "red", "Again", "y"],
@@ -314,12 +316,14 @@ def test_surveybot_column_errors(tmp_path: Path) -> None:
         path,
     )
     p = import_form(path).errors[0]
-    assert (p.row, p.column) == (2, "surveybot") and "cannot be read" in p.message
+    assert (p.row, p.column) == (2, "surveybot")
+    assert "cannot be read" in p.message
 
 
 def test_placeholders_when_the_form_says_nothing(tmp_path: Path) -> None:
     path = tmp_path / "f.xlsx"
     write_xlsx({"survey": [["type", "name", "label"], Q]}, path)
     result = import_form(path)
-    assert result.flow is not None and result.flow["council"].startswith("CHANGE ME")
+    assert result.flow is not None
+    assert result.flow["council"].startswith("CHANGE ME")
     assert sum(p.code == "placeholder" for p in result.problems) == 2

@@ -64,4 +64,5 @@ def test_conditions_round_trip_through_xpath(tmp_path: Path) -> None:
     back = _through_xlsform(flow, tmp_path)
     for q, b in zip(flow.questions, back.questions, strict=True):
         if q.when:
-            assert b.when is not None and expr.parse(b.when) == expr.parse(q.when)
+            assert b.when is not None
+            assert expr.parse(b.when) == expr.parse(q.when)

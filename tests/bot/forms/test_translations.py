@@ -32,8 +32,10 @@ def test_every_visible_text_has_a_row() -> None:
         if isinstance(q, ChoiceQuestion | MultiQuestion):
             assert {f"q.{q.id}.choice.{c.id}" for c in q.choices} <= ids
     assert {"title", "intro", "thanks", "closed_text", "reminders.text"} <= ids
-    assert "q.role.other.label" in ids and "q.role.other.prompt" in ids
-    assert "q.involved.none_of_these" in ids and "q.consent.declined" in ids
+    assert "q.role.other.label" in ids
+    assert "q.role.other.prompt" in ids
+    assert "q.involved.none_of_these" in ids
+    assert "q.consent.declined" in ids
 
 
 def test_budgets_follow_the_script() -> None:
@@ -43,16 +45,30 @@ def test_budgets_follow_the_script() -> None:
     assert (intro.budget_gsm, intro.budget_ucs) == (306, 134)  # the English takes 2 parts
     role = [t for t in rows.values() if t.message == "q.role"]
     assert sum(t.budget_ucs for t in role) <= 134  # the question and its choices share 2 parts
-    assert rows["title"].placeholders == [] and rows["reminders.text"].placeholders == ["progress", "title"]
+    assert rows["title"].placeholders == []
+    assert rows["reminders.text"].placeholders == [
+        "progress",
+        "title",
+    ]
 
 
 def test_sheet_columns(tmp_path: Path) -> None:
     flow = _flow(CARERS)
     export_translations(flow, "pa", tmp_path / "pa.xlsx")
     ws = load_workbook(tmp_path / "pa.xlsx")["translations"]
-    assert [c.value for c in ws[1]] == ["id", "context", "English (en)", "Punjabi (pa)", "budget", "sms", "placeholders"]
+    assert [c.value for c in ws[1]] == [
+        "id",
+        "context",
+        "English (en)",
+        "Punjabi (pa)",
+        "budget",
+        "sms",
+        "placeholders",
+    ]
     row = [c.value for c in ws[2]]
-    assert row[0] == "title" and row[2] == "Carers Strategy survey" and not row[3]
+    assert row[0] == "title"
+    assert row[2] == "Carers Strategy survey"
+    assert not row[3]
     assert "UCS-2" in row[5]
     export_translations(flow, "pl", tmp_path / "pl.xlsx")
     pl = load_workbook(tmp_path / "pl.xlsx")["translations"]
@@ -94,17 +110,24 @@ def test_import_merges_and_reports(tmp_path: Path) -> None:
     report = import_translations(flow_file, tmp_path / "done.xlsx")
     by_code = {(p.code, p.message.split(":")[0]): p for p in report.problems}
     placeholder = by_code[("placeholder", "reminders.text")]
-    assert placeholder.severity == "error" and "{title}" in placeholder.message and "{titel}" in placeholder.message
+    assert placeholder.severity == "error"
+    assert "{title}" in placeholder.message
+    assert "{titel}" in placeholder.message
     assert placeholder.row == row_of["reminders.text"] - 1
     assert by_code[("missing", "q.role.hint")].row is not None
     assert "missing from the sheet" in by_code[("missing", "thanks")].message
     assert by_code[("over_budget", "q.role.choice.carer")].severity == "warning"
-    assert report.lang == "pa" and report.yaml_text is not None
+    assert report.lang == "pa"
+    assert report.yaml_text is not None
     merged = load_flow_text(report.yaml_text, "x.yaml").flow
-    assert merged is not None and merged.languages == ["en", "gu", "pa"]
+    assert merged is not None
+    assert merged.languages == ["en", "gu", "pa"]
     role = merged.question("role")
-    assert role is not None and isinstance(role.text, dict) and role.text["pa"].startswith("ਪ ")
-    assert isinstance(merged.reminders.text, dict) and "pa" not in merged.reminders.text
+    assert role is not None
+    assert isinstance(role.text, dict)
+    assert role.text["pa"].startswith("ਪ ")
+    assert isinstance(merged.reminders.text, dict)
+    assert "pa" not in merged.reminders.text
     # Officers' comments and layout are kept: the new file only adds lines (and a language).
     import difflib
 
@@ -116,7 +139,9 @@ def test_import_merges_and_reports(tmp_path: Path) -> None:
         if op == "replace":  # a one-line map gains its translation at its end
             assert i2 - i1 == j2 - j1
             for old, new in zip(old_lines[i1:i2], new_lines[j1:j2], strict=True):
-                assert new == old or (new.startswith(old.rstrip("]}")) and "pa" in new[len(old) - 1 :])
+                assert new == old or (
+                    new.startswith(old.rstrip("]}")) and "pa" in new[len(old) - 1 :]
+                )
             continue
         assert all("pa:" in line or "ਪ" in line for line in new_lines[j1:j2])
 
@@ -129,10 +154,13 @@ def test_import_into_a_one_language_flow(tmp_path: Path) -> None:
     report = import_translations(flow_file, tmp_path / "gu-done.xlsx", "gu")
     assert report.errors == []
     merged = load_flow_text(report.yaml_text or "", "x.yaml").flow
-    assert merged is not None and merged.languages == ["en", "gu"]
-    assert isinstance(merged.closed_text, dict) and merged.closed_text["gu"].startswith("ਪ ")
+    assert merged is not None
+    assert merged.languages == ["en", "gu"]
+    assert isinstance(merged.closed_text, dict)
+    assert merged.closed_text["gu"].startswith("ਪ ")
     involved = merged.question("involved")
-    assert isinstance(involved, MultiQuestion) and isinstance(involved.none_of_these, dict)
+    assert isinstance(involved, MultiQuestion)
+    assert isinstance(involved.none_of_these, dict)
     assert "# Communities Approach 2022-26 survey" in (report.yaml_text or "")
 
 
@@ -148,7 +176,8 @@ def test_sheet_language_problems(tmp_path: Path, header: str, lang: str | None, 
     wb["translations"].cell(1, 4).value = header
     wb.save(tmp_path / "x.xlsx")
     report = import_translations(flow_file, tmp_path / "x.xlsx", lang)
-    assert report.yaml_text is None and words in report.problems[0].message
+    assert report.yaml_text is None
+    assert words in report.problems[0].message
 
 
 def test_unknown_and_repeated_ids(tmp_path: Path) -> None:
@@ -162,4 +191,5 @@ def test_unknown_and_repeated_ids(tmp_path: Path) -> None:
     ws.cell(3, 4).value = ws.cell(4, 4).value = "x"
     wb.save(tmp_path / "x.xlsx")
     codes = {(p.code, p.row) for p in import_translations(flow_file, tmp_path / "x.xlsx").problems}
-    assert ("unknown_id", 2) in codes and ("duplicate_id", 4) in codes
+    assert ("unknown_id", 2) in codes
+    assert ("duplicate_id", 4) in codes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,7 +51,12 @@ TARGETS = {
         ("string-length(${name}) > 0", "answered(name)"),
         ("string-length(${name}) = 0", "not answered(name)"),
         ("${Home-Town} = 'Leicester'", 'home_town == "Leicester"'),
-        ("(${age} > 1 or ${ok} = 'yes') and not(${role} = 'carer')", 'age > 1 or ok == true and not role == "carer"'.replace("age > 1 or ok == true", "(age > 1 or ok == true)")),
+        (
+            "(${age} > 1 or ${ok} = 'yes') and not(${role} = 'carer')",
+            'age > 1 or ok == true and not role == "carer"'.replace(
+                "age > 1 or ok == true", "(age > 1 or ok == true)"
+            ),
+        ),
         ("${role} = 'x y'", 'role == "x_y"'),
         ("true()", "true"),
         ("${name}", "answered(name)"),
@@ -99,12 +106,20 @@ def test_relevant_errors(relevant: str, column: int, words: str) -> None:
         ("string-length(.) >= 3 and regex(., '[a-z]')", "text", True, {"min_length": 3}, 1),
         ("count-selected(.) <= 3", "multi", True, {"max_picks": 3}, 0),
         ("count-selected(.) = 2", "multi", True, {"min_picks": 2, "max_picks": 2}, 0),
-        (". >= date('1920-01-01') and . <= date('2010-12-31')", "date", True, {"min_year": 1920, "max_year": 2010}, 0),
+        (
+            ". >= date('1920-01-01') and . <= date('2010-12-31')",
+            "date",
+            True,
+            {"min_year": 1920, "max_year": 2010},
+            0,
+        ),
         (". <= today()", "date", True, {}, 1),
         (". >= 0 or . = 99", "number", True, {}, 1),
     ],
 )
-def test_constraint_limits(constraint: str, kind: str, integer: bool, fields: dict[str, float], unused: int) -> None:
+def test_constraint_limits(
+    constraint: str, kind: str, integer: bool, fields: dict[str, float], unused: int
+) -> None:
     limits = xpath.constraint_limits(constraint, kind, integer=integer)
     assert limits.fields == fields
     assert len(limits.unused) == unused
@@ -112,7 +127,8 @@ def test_constraint_limits(constraint: str, kind: str, integer: bool, fields: di
 
 def test_exclusive_idiom() -> None:
     limits = xpath.constraint_limits("not(selected(., 'none') and count-selected(.) > 1)", "multi")
-    assert limits.exclusive == ["none"] and not limits.unused
+    assert limits.exclusive == ["none"]
+    assert not limits.unused
 
 
 SOURCES = {
@@ -161,9 +177,25 @@ def test_flow_conditions_survive_xpath(text: str) -> None:
     condition = E.parse(text)
     relevant = xpath.from_condition(condition, SOURCES)
     back = xpath.to_condition(xpath.parse(relevant), BACK)
-    answers_sets = [
-        {"role": "carer", "support": ["breaks", "money"], "age": 20, "ok": True, "p1": 2, "dob": "1990-01-01", "name": "Ann"},
-        {"role": "public", "support": [], "age": 70, "ok": False, "p1": 1, "dob": "2001-05-01", "name": None},
+    answers_sets: list[dict[str, Any]] = [
+        {
+            "role": "carer",
+            "support": ["breaks", "money"],
+            "age": 20,
+            "ok": True,
+            "p1": 2,
+            "dob": "1990-01-01",
+            "name": "Ann",
+        },
+        {
+            "role": "public",
+            "support": [],
+            "age": 70,
+            "ok": False,
+            "p1": 1,
+            "dob": "2001-05-01",
+            "name": None,
+        },
         {},
     ]
     for answers in answers_sets:
