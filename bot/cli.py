@@ -178,6 +178,7 @@ def flow_json_schema() -> dict[str, Any]:
 
 def main() -> None:
     from bot import (
+        cli_forms,  # noqa: F401  (import, export-form, translations)
         cli_ops,  # noqa: F401  (registers serve, chat, erase, ... on `app`)
         cli_results,  # noqa: F401  (export, report, link, graph, cost)
     )
