@@ -158,6 +158,7 @@ class TwilioWebhook:
                 status=state,
                 code=code,
                 now=svc.clock(),
+                channel=self.channel,
             )
             if code is not None and code.isdigit() and int(code) in OPT_OUT_CODES:
                 await mark_opted_out(svc, to, sid, channel=self.channel, code=int(code))
