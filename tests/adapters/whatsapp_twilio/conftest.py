@@ -1,0 +1,54 @@
+"""WhatsApp fixtures: the adapters' settings with a WhatsApp sender and reminder templates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import fakeredis
+import pytest
+
+from adapters.services import Services, build_services
+from bot.config import Settings
+from bot.schema import WhatsApp
+from tests.adapters.conftest import BOT_NUMBER, Clock, adapter_settings
+from tests.adapters.whatsapp_twilio.wa_fakes import WhatsAppHttp
+
+REMINDER_SID = "HX" + "a" * 32
+REMINDER_GU_SID = "HX" + "b" * 32
+FINAL_SID = "HX" + "c" * 32
+TEMPLATES = WhatsApp.model_validate(
+    {
+        "reminder": {
+            "content": {"en": REMINDER_SID, "gu": REMINDER_GU_SID},
+            "variables": {"1": "{title}", "2": "{progress}"},
+        },
+        "final": {"content": FINAL_SID},
+    }
+)
+
+
+def wa_settings(flows: Path, data: Path, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "twilio_whatsapp_from": BOT_NUMBER,
+        "SURVEYBOT_WHATSAPP_TEMPLATES": TEMPLATES,
+    }
+    return adapter_settings(flows, data, **(values | extra))
+
+
+@pytest.fixture
+def settings(flows_dir: Path, tmp_path: Path) -> Settings:
+    return wa_settings(flows_dir, tmp_path / "data")
+
+
+@pytest.fixture
+async def services(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
+    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    svc = build_services(settings, redis=redis, clock=clock)
+    yield svc
+    await redis.aclose()
+
+
+@pytest.fixture
+def http() -> WhatsAppHttp:
+    return WhatsAppHttp()
