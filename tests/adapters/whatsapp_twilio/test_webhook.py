@@ -169,7 +169,8 @@ async def test_real_forms(services: Services, clock: Clock, row: Row) -> None:
     said = " ".join(twiml_messages(r))
     assert row.says in said
     session = (await services.store.load(services.store.respondent("whatsapp", CARER))).session
-    assert session is not None and session.current == row.current
+    assert session is not None
+    assert session.current == row.current
 
 
 @dataclass(frozen=True)
@@ -229,16 +230,19 @@ async def test_redis_down_is_503_with_retry_after_and_the_retry_steps_once(
     async with wa_client(services, None) as client:
         fake_server(services.redis).connected = False
         r = await post_signed(client, WEBHOOK, form)
-        assert r.status_code == 503 and r.headers["Retry-After"]
+        assert r.status_code == 503
+        assert r.headers["Retry-After"]
         fake_server(services.redis).connected = True
         again = await post_signed(client, WEBHOOK, form)
         retried = await post_signed(client, WEBHOOK, form)  # Twilio retrying once more
     assert again.status_code == retried.status_code == 200
     rid = services.store.respondent("whatsapp", CARER)
     response = await services.store.response(rid, "carers-strategy")
-    assert response is not None and response.answers["role"].value == "carer"
+    assert response is not None
+    assert response.answers["role"].value == "carer"
     session = (await services.store.load(rid)).session
-    assert session is not None and session.current == "cared_for"  # one step, not two
+    assert session is not None
+    assert session.current == "cared_for"
 
 
 async def test_buttons_go_through_the_api_and_twiml_stays_empty(
@@ -251,10 +255,12 @@ async def test_buttons_go_through_the_api_and_twiml_stays_empty(
     (content,) = http.contents()
     assert content["language"] == "en"
     picker = content["types"]["twilio/list-picker"]  # type: ignore[index]
-    assert picker["body"] == "{{1}}" and picker["button"] == "Choose"
+    assert picker["body"] == "{{1}}"
+    assert picker["button"] == "Choose"
     assert [i["id"] for i in picker["items"]][:2] == ["a:cared_for:parent", "a:cared_for:partner"]
     (sent,) = http.messages()
-    assert sent["To"] == CARER and sent["From"] == "whatsapp:+447700900000"
+    assert sent["To"] == CARER
+    assert sent["From"] == "whatsapp:+447700900000"
     assert sent["ContentSid"] == "HX" + "0" * 31 + "1"
     assert "Body" not in sent
     body = json.loads(str(sent["ContentVariables"]))["1"]
@@ -293,7 +299,8 @@ async def test_a_blocked_person_is_opted_out_when_a_reply_is_refused(
         r = await post_signed(client, WEBHOOK, wa_form("1", sid="SM" + "5" * 32))
     assert twiml_messages(r) == []
     session = (await services.store.load(services.store.respondent("whatsapp", CARER))).session
-    assert session is not None and session.status is Status.OPTED_OUT
+    assert session is not None
+    assert session.status is Status.OPTED_OUT
     assert [m["To"] for m in http.messages()] == [CARER]
 
 
@@ -309,6 +316,7 @@ async def test_stop_is_honoured_and_the_respondent_id_is_per_channel(
     assert wa != sms
     assert store.respondent("whatsapp", "+447700900123") == wa
     session = (await store.load(wa)).session
-    assert session is not None and session.status is Status.OPTED_OUT
+    assert session is not None
+    assert session.status is Status.OPTED_OUT
     assert (await store.load(sms)).session is None
     assert MESSAGES  # (the module's REST address, used by other tests)
