@@ -438,6 +438,19 @@ class WhatsApp(_Model):
     )
 
 
+def whatsapp_template(
+    flow: Flow, defaults: WhatsApp | None, kind: Literal["remind", "final"]
+) -> WhatsAppTemplate | None:
+    """The flow's WhatsApp template for reminders (``remind``) or the closing message
+    (``final``), else the one from the settings (``defaults``)."""
+    for source in (flow.whatsapp, defaults):
+        if source is not None:
+            found = source.reminder if kind == "remind" else source.final
+            if found is not None:
+                return found
+    return None
+
+
 class Source(_Model):
     """A community group that shares the survey; responses record which group brought them."""
 

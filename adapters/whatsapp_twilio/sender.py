@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 from uuid import uuid4
 
 from twilio.http import HttpClient
@@ -56,7 +56,7 @@ from bot import engine
 from bot.config import Settings
 from bot.errors import ChannelError, ConfigError
 from bot.models import Reply, Session
-from bot.schema import Flow, WhatsApp, WhatsAppTemplate
+from bot.schema import Flow, WhatsApp, WhatsAppTemplate, whatsapp_template
 from bot.text import tr
 from store.delivery import DeliveryLog
 
@@ -109,16 +109,7 @@ def in_window(last_message: datetime, now: datetime) -> bool:
     return now - last_message < WINDOW - WINDOW_MARGIN
 
 
-def template_for(
-    flow: Flow, defaults: WhatsApp | None, kind: Literal["remind", "final"]
-) -> WhatsAppTemplate | None:
-    """The flow's template for ``kind``, else the settings' one."""
-    for source in (flow.whatsapp, defaults):
-        if source is not None:
-            found = source.reminder if kind == "remind" else source.final
-            if found is not None:
-                return found
-    return None
+template_for = whatsapp_template
 
 
 _SPACES = re.compile(r"[\t\r\n]+| {4,}")
