@@ -1,17 +1,15 @@
-"""WhatsApp fixtures: the adapters' settings with a WhatsApp sender and reminder templates."""
+"""WhatsApp fixtures: the adapters' settings (so their ``services``) with a WhatsApp sender and
+reminder templates."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import fakeredis
 import pytest
 
-from adapters.services import Services, build_services
 from bot.config import Settings
 from bot.schema import WhatsApp
-from tests.adapters.conftest import BOT_NUMBER, Clock, adapter_settings
+from tests.adapters.conftest import BOT_NUMBER, adapter_settings
 from tests.adapters.whatsapp_twilio.wa_fakes import WhatsAppHttp
 
 REMINDER_SID = "HX" + "a" * 32
@@ -39,14 +37,6 @@ def wa_settings(flows: Path, data: Path, **extra: object) -> Settings:
 @pytest.fixture
 def settings(flows_dir: Path, tmp_path: Path) -> Settings:
     return wa_settings(flows_dir, tmp_path / "data")
-
-
-@pytest.fixture
-async def services(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    svc = build_services(settings, redis=redis, clock=clock)
-    yield svc
-    await redis.aclose()
 
 
 @pytest.fixture
