@@ -160,7 +160,12 @@ class TwilioWebhook:
                 now=svc.clock(),
                 channel=self.channel,
             )
-            if code is not None and code.isdigit() and int(code) in OPT_OUT_CODES:
+            if (
+                code is not None
+                and code.isascii()
+                and code.isdigit()
+                and int(code) in OPT_OUT_CODES
+            ):
                 await mark_opted_out(svc, to, sid, channel=self.channel, code=int(code))
         except StoreError as exc:
             return unavailable(exc)
