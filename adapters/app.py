@@ -4,6 +4,7 @@ Routes:
   GET  /healthz              Redis reachability and flow-file problems (503 when Redis is down)
   GET  /                     the open surveys, with their web chat links
   POST /sms/twilio           Twilio inbound SMS webhook (+ /sms/twilio/status delivery callbacks)
+  POST /whatsapp/twilio      Twilio inbound WhatsApp webhook (+ /whatsapp/twilio/status)
   POST /telegram/webhook     Telegram updates (only when TELEGRAM_TOKEN is set)
   GET  /chat/<flow>          the web chat page (+ its JSON endpoint and static files)
 """
@@ -24,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters import sms_twilio, web
+from adapters import sms_twilio, web, whatsapp_twilio
 from adapters.services import Services, build_services
 from bot.config import Settings
 from bot.errors import ConflictError, StoreError
@@ -105,6 +106,7 @@ def create_app(
         Route("/", _index(svc), methods=["GET"]),
     ]
     routes += sms_twilio.routes(svc)
+    routes += whatsapp_twilio.routes(svc)
     if settings.telegram_token is not None:
         from adapters import telegram as tg  # imported only when configured: PTB is heavy
 

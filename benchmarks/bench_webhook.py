@@ -12,6 +12,12 @@ temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fi
 (``REDIS_URL=redis+cluster://...``), then prints how the keys spread over the masters and
 stops it.
 
+``--whatsapp`` runs a WhatsApp server in the same run too: the same numbers and answers to
+``/whatsapp/twilio`` (``From=whatsapp:+44...``), same connections, with the WhatsApp sender on:
+questions with choices go out as buttons or lists through Twilio's REST API (message and, once
+per button set, content creation), which is faked in the server process at the twilio library's
+HTTP boundary (an ``AsyncHttpClient`` answering 201 at once), so the figures are our own cost.
+
 ``--compare-with DIR`` runs a third server in the same run: surveybot from another checkout
 (e.g. ``git worktree add /tmp/before HEAD~1``) on the same packages, for before/after figures.
 
@@ -117,6 +123,40 @@ app = Starlette(routes=[Route("/sms/twilio", bare, methods=["POST"]),
 """
 
 
+WA_APP = """
+import json
+import logging
+
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+
+from adapters.app import create_app as surveybot_app
+from adapters.services import build_services
+from adapters.whatsapp_twilio import WhatsAppSender
+from bot.config import Settings
+
+
+class InstantTwilio(AsyncHttpClient):
+    # Twilio's REST API answering at once: what remains is surveybot's own work per request.
+    def __init__(self):
+        super().__init__(logging.getLogger("bench-twilio"), is_async=True)
+        self.n = 0
+
+    async def request(self, method, uri, params=None, data=None, headers=None, auth=None,
+                      timeout=None, allow_redirects=False):
+        self.n += 1
+        kind = "HX" if "content.twilio.com" in uri else "SM"
+        return Response(201, json.dumps({"sid": f"{kind}{self.n:032x}", "status": "queued"}))
+
+
+def create_app():
+    settings = Settings()
+    services = build_services(settings)
+    WhatsAppSender.of(services, InstantTwilio())
+    return surveybot_app(settings, services=services)
+"""
+
+
 def start_server(
     target: str, port: int, env: dict[str, str], workers: int, factory: bool, cwd: Path
 ) -> subprocess.Popen[bytes]:
@@ -152,9 +192,12 @@ def wait_ready(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"server on port {port} did not become ready")
 
 
-def build_requests(port: int, numbers: list[str], connections: int) -> list[list[bytes]]:
+def build_requests(
+    port: int, numbers: list[str], connections: int, path: str = "/sms/twilio", prefix: str = ""
+) -> list[list[bytes]]:
+    """Every request, signed; ``prefix`` ``whatsapp:`` makes the addresses WhatsApp ones."""
     validator = RequestValidator(TOKEN)
-    url = f"http://127.0.0.1:{port}/sms/twilio"
+    url = f"http://127.0.0.1:{port}{path}"
     per: list[list[bytes]] = [[] for _ in range(connections)]
     for n, number in enumerate(numbers):
         for m, text in enumerate(SCRIPT):
@@ -163,8 +206,8 @@ def build_requests(port: int, numbers: list[str], connections: int) -> list[list
                 "MessageSid": sid,
                 "SmsSid": sid,
                 "AccountSid": SID,
-                "From": number,
-                "To": "+447700900000",
+                "From": prefix + number,
+                "To": prefix + "+447700900000",
                 "Body": text,
                 "NumMedia": "0",
                 "NumSegments": "1",
@@ -174,7 +217,7 @@ def build_requests(port: int, numbers: list[str], connections: int) -> list[list
             sig = validator.compute_signature(url, params)
             per[n % connections].append(
                 loadgen.post(
-                    "/sms/twilio",
+                    path,
                     body,
                     {
                         "Content-Type": "application/x-www-form-urlencoded",
@@ -186,12 +229,14 @@ def build_requests(port: int, numbers: list[str], connections: int) -> list[list
     return per
 
 
-async def verify(redis_url: str, prefix: str, numbers: list[str]) -> tuple[int, int]:
+async def verify(
+    redis_url: str, prefix: str, numbers: list[str], channel: str = "sms"
+) -> tuple[int, int]:
     redis = connect(redis_url)  # one Redis or a cluster, as the servers had
     store = RedisStore(redis, secret=b"bench-secret", keys=KeyBuilder(prefix=prefix))
     complete = 0
     for number in numbers:
-        resp = await store.response(store.respondent("sms", number), "carers-strategy")
+        resp = await store.response(store.respondent(channel, number), "carers-strategy")
         if (
             resp is not None
             and resp.status is Status.COMPLETE
@@ -223,6 +268,12 @@ def main() -> None:
         "connection surveybot's per-message commands use) instead of redis-py's pool",
     )
     ap.add_argument(
+        "--whatsapp",
+        action="store_true",
+        help="also run the same load as WhatsApp (/whatsapp/twilio, buttons sent through "
+        "Twilio's REST API faked in-process)",
+    )
+    ap.add_argument(
         "--cluster",
         action="store_true",
         help="start a temporary local 3-master Redis Cluster and use it",
@@ -243,11 +294,14 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     flows.mkdir()
     shutil.copy(ROOT / "flows" / "carers-strategy.yaml", flows)
     (tmp / "bare_app.py").write_text(BARE_APP)
+    (tmp / "wa_app.py").write_text(WA_APP)
     numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
     # name -> (source tree, its own key prefix): every target starts from empty Redis keys.
     targets = {"bare": (tmp, f"sbbench-{run_id}-bare"), "surveybot": (ROOT, f"sbbench-{run_id}")}
     if a.compare_with is not None:
         targets["compared"] = (a.compare_with.resolve(), f"sbbench-{run_id}-cmp")
+    if a.whatsapp:
+        targets["whatsapp"] = (ROOT, f"sbbench-{run_id}-wa")
     results = {}
     cpu_us: dict[str, float] = {}
     for name, (tree, prefix) in targets.items():
@@ -267,11 +321,17 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             env["BARE_MULTIPLEXED"] = "1"
         if name == "bare":
             proc = start_server("bare_app:app", port, env, a.workers, False, tmp)
+        elif name == "whatsapp":
+            env["TWILIO_WHATSAPP_FROM"] = "+447700900000"
+            proc = start_server("wa_app:create_app", port, env, a.workers, True, tmp)
         else:
             proc = start_server("adapters.app:create_app", port, env, a.workers, True, tree)
         try:
             wait_ready(port)
-            reqs = build_requests(port, numbers, a.connections)
+            if name == "whatsapp":
+                reqs = build_requests(port, numbers, a.connections, "/whatsapp/twilio", "whatsapp:")
+            else:
+                reqs = build_requests(port, numbers, a.connections)
             cpu = loadgen.cpu_seconds(proc.pid)
             results[name] = asyncio.run(loadgen.run("127.0.0.1", port, reqs))
             cpu_us[name] = (loadgen.cpu_seconds(proc.pid) - cpu) / results[name].count * 1e6
@@ -280,7 +340,14 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             proc.wait(timeout=20)
     spread = cluster.dbsize() if cluster is not None else {}  # keys per master, before clean-up
     checked = {
-        name: asyncio.run(verify(a.redis, prefix, numbers if name != "bare" else []))
+        name: asyncio.run(
+            verify(
+                a.redis,
+                prefix,
+                numbers if name != "bare" else [],
+                "whatsapp" if name == "whatsapp" else "sms",
+            )
+        )
         for name, (_, prefix) in targets.items()
     }
     shutil.rmtree(tmp, ignore_errors=True)
@@ -295,6 +362,7 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     labels = {
         "surveybot": "surveybot /sms/twilio (verify, step, commit, TwiML)",
         "compared": f"surveybot from {a.compare_with}",
+        "whatsapp": "surveybot /whatsapp/twilio (verify, step, commit, buttons via the REST API)",
     }
     for name in targets:
         if name == "bare":

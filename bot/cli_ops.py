@@ -44,7 +44,7 @@ def serve(
     worker: Annotated[bool, typer.Option("--worker", help="Also send reminders")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Start the web server: SMS and Telegram webhooks, the web chat and /healthz."""
+    """Start the web server: SMS, WhatsApp and Telegram webhooks, the web chat and /healthz."""
     import os
 
     import uvicorn
@@ -109,13 +109,17 @@ def erase(
     sms: Annotated[
         str | None, typer.Option("--sms", help="Phone number, e.g. +447700900123")
     ] = None,
+    whatsapp: Annotated[
+        str | None, typer.Option("--whatsapp", help="WhatsApp number, e.g. +447700900123")
+    ] = None,
     telegram: Annotated[str | None, typer.Option("--telegram", help="Telegram chat id")] = None,
     web: Annotated[str | None, typer.Option("--web", help="Web chat cookie id")] = None,
 ) -> None:
     """Erase everything stored about one person (their session and every answer they gave)."""
-    given = [(c, a) for c, a in (("sms", sms), ("telegram", telegram), ("web", web)) if a]
+    pairs = (("sms", sms), ("whatsapp", whatsapp), ("telegram", telegram), ("web", web))
+    given = [(c, a) for c, a in pairs if a]
     if len(given) != 1:
-        raise typer.BadParameter("give exactly one of --sms, --telegram or --web")
+        raise typer.BadParameter("give exactly one of --sms, --whatsapp, --telegram or --web")
     channel, address = given[0]
 
     async def run() -> int:

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.schema import WhatsApp
+
 DEV_SECRET = "surveybot-local-trial-secret-change-me"
 
 
@@ -70,11 +72,37 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = None
     sms_per_second: float = Field(default=10.0, alias="SURVEYBOT_SMS_PER_SECOND")
 
+    twilio_whatsapp_from: str | None = Field(
+        default=None,
+        description="The bot's WhatsApp sender (+447700900000 or whatsapp:+447700900000); "
+        "setting it or TWILIO_WHATSAPP_MESSAGING_SERVICE_SID turns WhatsApp on",
+    )
+    twilio_whatsapp_messaging_service_sid: str | None = Field(
+        default=None, description="A Messaging Service holding the WhatsApp sender (MG...)"
+    )
+    whatsapp_per_second: float = Field(default=20.0, gt=0, alias="SURVEYBOT_WHATSAPP_PER_SECOND")
+    whatsapp_buttons: bool = Field(
+        default=True,
+        alias="SURVEYBOT_WHATSAPP_BUTTONS",
+        description="Show choices as WhatsApp buttons or a list (needs the WhatsApp sender); "
+        "off = numbered text",
+    )
+    whatsapp_templates: WhatsApp | None = Field(
+        default=None,
+        alias="SURVEYBOT_WHATSAPP_TEMPLATES",
+        description="JSON, the same as a flow's 'whatsapp:' block; used by flows without one",
+    )
+
     telegram_token: SecretStr | None = None
     telegram_secret_token: SecretStr | None = Field(
         default=None, description="Sent by Telegram in X-Telegram-Bot-Api-Secret-Token"
     )
     telegram_bot_username: str | None = None
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """Whether a WhatsApp sender is configured (replies outside a webhook answer, reminders)."""
+        return bool(self.twilio_whatsapp_from or self.twilio_whatsapp_messaging_service_sid)
 
     @property
     def secret_bytes(self) -> bytes:

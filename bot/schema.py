@@ -400,6 +400,57 @@ class Reminders(_Model):
     )
 
 
+CONTENT_SID = r"^HX[0-9a-fA-F]{32}$"
+TEMPLATE_FIELDS = ("title", "progress", "answered", "total", "council")
+"""What a WhatsApp template's variables may hold: ``{title}``, ``{progress}`` ("3 of 20")..."""
+ContentSid = Annotated[str, Field(pattern=CONTENT_SID)]
+
+
+class WhatsAppTemplate(_Model):
+    """A WhatsApp template approved by Meta (a Twilio Content Template, ``HX...``), used when
+    the person's last message is more than 24 hours old: WhatsApp allows nothing else then."""
+
+    content: ContentSid | dict[str, ContentSid] = Field(
+        description="The template's Content SID (HX followed by 32 hex digits), or one per "
+        "language, e.g. {en: HX..., gu: HX...}."
+    )
+    variables: dict[str, LText] = Field(
+        default_factory=dict,
+        description="What to fill in the template's {{1}}, {{2}}...: e.g. {'1': '{title}', "
+        "'2': '{progress}'}; {title}, {progress}, {answered}, {total} and {council} are filled in.",
+    )
+
+    def content_for(self, lang: str, fallback: str) -> str | None:
+        """The Content SID for ``lang`` (else the ``fallback`` language's, else None)."""
+        if isinstance(self.content, str):
+            return self.content
+        return self.content.get(lang) or self.content.get(fallback)
+
+
+class WhatsApp(_Model):
+    """WhatsApp templates for the messages a survey sends unprompted (reminders, closing)."""
+
+    reminder: WhatsAppTemplate | None = Field(
+        default=None, description="Template for reminders sent after the 24-hour window."
+    )
+    final: WhatsAppTemplate | None = Field(
+        default=None, description="Template for the closing message sent after the window."
+    )
+
+
+def whatsapp_template(
+    flow: Flow, defaults: WhatsApp | None, kind: Literal["remind", "final"]
+) -> WhatsAppTemplate | None:
+    """The flow's WhatsApp template for reminders (``remind``) or the closing message
+    (``final``), else the one from the settings (``defaults``)."""
+    for source in (flow.whatsapp, defaults):
+        if source is not None:
+            found = source.reminder if kind == "remind" else source.final
+            if found is not None:
+                return found
+    return None
+
+
 class Source(_Model):
     """A community group that shares the survey; responses record which group brought them."""
 
@@ -458,6 +509,10 @@ class Flow(_Model):
     sources: list[Source] = Field(default_factory=list)
     commands: dict[str, CommandWords] = Field(
         default_factory=dict, description="Extra command words per language code."
+    )
+    whatsapp: WhatsApp | None = Field(
+        default=None,
+        description="WhatsApp templates for reminders and the closing message, per language.",
     )
     messages: dict[str, dict[str, str]] = Field(
         default_factory=dict,

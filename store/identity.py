@@ -30,6 +30,10 @@ def normalise_address(channel: str, address: str, *, region: str = DEFAULT_REGIO
         # Twilio's WhatsApp addresses look like "whatsapp:+44...".
         if ":" in address:
             address = address.rsplit(":", 1)[1]
+        if channel == "whatsapp" and "." in address:
+            # A business-scoped user id ("GB.1234..."), sent instead of a number by people who
+            # hide theirs: an identity of its own, never reduced to its digits.
+            return address.upper()
         try:
             number = phonenumbers.parse(address, region)
         except phonenumbers.NumberParseException:

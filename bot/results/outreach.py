@@ -6,6 +6,8 @@
   :meth:`bot.dispatch.Dispatcher.resolve_start` accepts too.
 * **Web chat**: ``<public url>/chat/<flow>?source=<source>`` (``&lang=gu`` to open in a language).
 * **SMS**: "Text CARERS HARBOROUGH to 07700 900123", the number in UK national format.
+* **WhatsApp**: ``https://wa.me/447700900123?text=CARERS%20HARBOROUGH`` (the WhatsApp adapter's
+  own link format): the chat opens with the keyword typed; the poster gives it its own QR code.
 
 QR codes are made with ``segno`` (pure Python; PNG and SVG without Pillow) and point at the web
 chat link: it works from any phone camera, with no app. The poster is one HTML file with
@@ -48,6 +50,7 @@ class Links:
     web: str
     sms_words: str | None  # "CARERS HARBOROUGH"
     sms_number: str | None  # "07700 900123"
+    whatsapp: str | None = None  # "https://wa.me/447700900123?text=CARERS%20HARBOROUGH"
     notes: list[str] = field(default_factory=list)
     """Things the officer should know: fallbacks used, settings missing."""
 
@@ -193,6 +196,7 @@ def make_links(
     public_url: str,
     bot_username: str | None,
     from_number: str | None,
+    whatsapp_number: str | None = None,
     lang: str | None = None,
     now: datetime | None = None,
 ) -> Links:
@@ -255,6 +259,16 @@ def make_links(
             "no SMS number: set TWILIO_FROM_NUMBER to the Twilio number in E.164 form "
             "(e.g. TWILIO_FROM_NUMBER=+447700900123 in .env)"
         )
+    whatsapp: str | None = None
+    if whatsapp_number and words:
+        from adapters.whatsapp_twilio.links import wa_link  # the adapter owns the link format
+
+        try:
+            whatsapp = wa_link(whatsapp_number, words)
+        except ValueError as exc:
+            notes.append(f"no WhatsApp link: TWILIO_WHATSAPP_FROM: {exc}")
+    elif whatsapp_number:
+        notes.append("no WhatsApp link: the flow has no keyword to type (add 'keywords: [WORD]')")
     return Links(
         flow=flow,
         source=source,
@@ -264,6 +278,7 @@ def make_links(
         web=web,
         sms_words=words,
         sms_number=number,
+        whatsapp=whatsapp,
         notes=notes,
     )
 
@@ -304,7 +319,14 @@ def _pretty_url(url: str) -> str:
     return url.split("://", 1)[-1]
 
 
-_WAYS = {1: "One way", 2: "Two ways", 3: "Three ways"}
+_WAYS = {1: "One way", 2: "Two ways", 3: "Three ways", 4: "Four ways"}
+
+
+def _wa_shown(link: str) -> str:
+    """The number of a wa.me link, as people in the UK would dial it."""
+    digits = link.split("wa.me/", 1)[-1].split("?", 1)[0]
+    return national_number("+" + digits)[0]
+
 
 POSTER_CSS = """
 @page { size: A4; margin: 12mm; }
@@ -354,6 +376,17 @@ def poster_html(links: Links) -> str:
         f'<div class="qr">{svg}</div><div><p>Scan the code with your phone camera, or go to</p>'
         f'<p class="url">{e(_pretty_url(links.web))}</p></div></div></li>'
     )
+    if links.whatsapp:
+        wa_svg = qr(links.whatsapp).svg_inline(
+            scale=1, border=2, omitsize=True, title=links.whatsapp
+        )
+        ways.append(
+            '<li class="way whatsapp"><h2>On WhatsApp</h2><div class="scan">'
+            f'<div class="qr">{wa_svg}</div><div><p>Scan the code, or send '
+            f'<span class="kw">{e(links.sms_words or "")}</span> on WhatsApp to</p>'
+            f'<p class="big num">{e(_wa_shown(links.whatsapp))}</p>'
+            "</div></div></li>"
+        )
     if links.telegram:
         ways.append(
             '<li class="way telegram"><h2>On Telegram</h2>'

@@ -91,10 +91,10 @@ def link(
     ] = None,
     no_qr: Annotated[bool, typer.Option("--no-qr", help="Print the links only")] = False,
 ) -> None:
-    """Links to share a survey: Telegram, web chat, SMS keyword; QR codes and an A4 poster.
+    """Links to share a survey: Telegram, web chat, SMS keyword, WhatsApp; QR codes, A4 poster.
 
-    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME and TWILIO_FROM_NUMBER (environment or .env)
-    for complete links; anything missing is named in the notes.
+    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME, TWILIO_FROM_NUMBER and TWILIO_WHATSAPP_FROM
+    (environment or .env) for complete links; anything missing is named in the notes.
     """
     from bot.results import outreach
 
@@ -114,6 +114,7 @@ def link(
                 public_url=cfg.public_url,
                 bot_username=cfg.telegram_bot_username,
                 from_number=cfg.twilio_from_number,
+                whatsapp_number=cfg.twilio_whatsapp_from,
                 lang=lang,
             )
         except SurveybotError as exc:
@@ -132,9 +133,13 @@ def link(
             else "(no SMS keyword: see notes)"
         )
         out.print(f"  SMS:      {escape(sms_line)}")
+        out.print(f"  WhatsApp: {escape(links.whatsapp or '(not set: see notes)')}")
         if not no_qr:
             png, svg = outreach.write_qr(links.web, output, links.stem)
             out.print(f"  QR code (web chat link): {escape(str(png))}, {escape(str(svg))}")
+            if links.whatsapp:
+                png, svg = outreach.write_qr(links.whatsapp, output, f"{links.stem}-whatsapp")
+                out.print(f"  QR code (WhatsApp link): {escape(str(png))}, {escape(str(svg))}")
         if poster:
             page = outreach.write_poster(links, output)
             out.print(
@@ -213,6 +218,37 @@ def _price(value: float, currency: str) -> str:
     return f"{currency}{whole}.{frac.ljust(2, '0')}"
 
 
+def _whatsapp_cost(est: object, template: float, service: float, fee: float, currency: str) -> None:
+    """The same routes on WhatsApp: messages, templates and windows, not segments."""
+    from bot.results import cost as costing
+
+    assert isinstance(est, costing.Estimate)
+    wa = costing.whatsapp_estimate(
+        est, template_price=template, service_price=service, message_fee=fee
+    )
+    out.print(
+        f"[bold]WhatsApp[/] (per message, not per part): {_price(template, currency)} per "
+        f"template, {_price(service, currency)} per service message, Twilio "
+        f"{_price(fee, currency)} per message in or out"
+    )
+    table = Table(caption="WhatsApp messages per completed response (reminders included)")
+    for col in ("route", "service out", "templates", "in", "windows", "each", "total"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    for r in wa.routes.values():
+        table.add_row(
+            r.name,
+            str(r.service),
+            str(r.templates),
+            str(r.inbound),
+            str(r.windows),
+            _money(wa.each(r), currency),
+            _money(wa.total(r), currency),
+        )
+    out.print(table)
+    for note in wa.notes:
+        out.print(f"  - {escape(note)}")
+
+
 @app.command()
 def cost(
     flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
@@ -238,8 +274,26 @@ def cost(
     detail: Annotated[
         bool, typer.Option("--detail", help="List every message of each route with its parts")
     ] = False,
+    wa_template_price: Annotated[
+        float,
+        typer.Option(
+            "--wa-template-price", min=0.0, help="WhatsApp: Meta's price per template message"
+        ),
+    ] = 0.02,
+    wa_service_price: Annotated[
+        float,
+        typer.Option(
+            "--wa-service-price", min=0.0, help="WhatsApp: Meta's price per service message"
+        ),
+    ] = 0.0,
+    wa_message_fee: Annotated[
+        float,
+        typer.Option(
+            "--wa-message-fee", min=0.0, help="WhatsApp: Twilio's fee per message, in or out"
+        ),
+    ] = 0.004,
 ) -> None:
-    """Estimate what a survey costs by SMS: segments per response, reminders included, and totals.
+    """Estimate what a survey costs by SMS (segments) and by WhatsApp (messages, templates).
 
     Shortest, typical and longest route through the flow; messages that go into an extra part or
     into Unicode (UCS-2) are listed with the characters responsible.
@@ -302,6 +356,7 @@ def cost(
     )
     for note in est.notes:
         out.print(f"  - {escape(note)}")
+    _whatsapp_cost(est, wa_template_price, wa_service_price, wa_message_fee, currency)
     if est.flags:
         out.print("[bold]Messages that cost more than they need to, or nearly do:[/]")
         for flag in est.flags:

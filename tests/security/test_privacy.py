@@ -38,8 +38,8 @@ from twilio.http.http_client import TwilioHttpClient
 from typer.testing import CliRunner
 
 from adapters.sms_twilio import build_sender
-from adapters.sms_twilio.sender import TokenBucket
 from adapters.telegram import TelegramSender
+from adapters.twilio_common.rest import TokenBucket
 from adapters.worker import ReminderWorker
 from bot import cli_ops  # registers `surveybot erase` on the app
 from bot.cli import app as cli
