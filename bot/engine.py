@@ -510,6 +510,12 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
     _miss(t, q, outcome.reason)
 
 
+def understand(flow: Flow, q: Question, text: str, lang: str, now: datetime) -> parsing.Outcome:
+    """How the engine reads ``text`` as an answer to ``q`` (for tools and the corpus benchmark)."""
+    del now
+    return _parse(flow, q, text, lang, _vocab(flow, lang))
+
+
 _PARSED: dict[tuple[str, str, str, str, str], tuple[Question, parsing.Outcome]] = {}
 _MEMO_MAX_TEXT = 40
 
