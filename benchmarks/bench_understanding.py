@@ -159,8 +159,11 @@ def run(corpus: Path, show: bool) -> dict[str, Tally]:
     if missing:
         print("questions with no reply in the corpus:", ", ".join(f"{f}/{q}" for f, q in missing))
     if show:
-        print("\nnot understood, wrong, misled and non-answers taken (whole corpus):")
+        # Never the hold-out's: it measures how the rules generalise, and is not tuned on.
+        print("\nnot understood, wrong, misled and non-answers taken (working set only):")
         for kind, row, got in tallies["whole corpus"].failures:
+            if row.file == "holdout.tsv":
+                continue
             print(
                 f"  {kind:16s} {row.file}:{row.line} {row.flow}/{row.question} "
                 f"{row.reply!r} expected {row.expected!r} got {got}"
@@ -175,6 +178,10 @@ def _non_answers_refused(t: Tally) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "corpus")
-    parser.add_argument("--show", action="store_true", help="list every reply not understood")
+    parser.add_argument(
+        "--show",
+        action="store_true",
+        help="list the working set's replies not understood (never the hold-out's)",
+    )
     args = parser.parse_args()
     run(args.corpus, args.show)
