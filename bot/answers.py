@@ -1010,8 +1010,7 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str, ctx: Context = _NO_CO
     if hit.kind == "many":
         told = _told_apart_by_number(cands, hit.values, text)
         if told is not None:
-            return ok(_index_of(cs, told))
-        return Invalid("not_understood")  # "my son": a child or an adult son? Ask again.
+            return ok(_index_of(cs, told))  # "my son, he's 24": the adult son
     if hit.kind == "negated":
         return Invalid("not_understood")
     if (

@@ -483,6 +483,14 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
     if inbound.kind == "button" and inbound.question == q.id:
         text = _button_text(q, inbound.text)
     outcome = _parse(flow, q, text, s.lang, vocab, _today(t.now))
+    if (
+        pending is not None
+        and pending.kind == "confirm"
+        and isinstance(outcome, parsing.Confirm)
+        and outcome.value == pending.value
+    ):
+        _accept(t, q, outcome.value)  # "send your answer again": the same answer is a yes
+        return
     if isinstance(outcome, parsing.Ok):
         if welcome:
             t.say(t.phrase("welcome_back", **_progress_kw(flow, s)))

@@ -125,7 +125,7 @@ def is_query(text: str, *, free_text: bool = False) -> bool:
     norm = normalise(text)
     if not norm:
         stripped = text.strip()
-        return bool(stripped) and set(stripped) <= {"?", "!"}
+        return "?" in stripped and set(stripped) <= {"?", "!"}
     if norm in _WHOLE:
         return True
     if free_text:
