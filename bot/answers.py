@@ -1105,6 +1105,8 @@ def _banded(
     unit = unit or unit_of(_en(q.text))
     reading = read_quantity(text, unit, ctx.today)
     if reading is None:
+        if unit is not None and any(unit_of(t) not in (None, unit) for t in tokens):
+            return Invalid("not_understood")  # "4 hrs" to a question in years
         return None
     hits = [c for c in bands if c.band is not None and c.band.contains(reading.lo, reading.hi)]
     n = len(cands)

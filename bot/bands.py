@@ -34,7 +34,7 @@ class Band:
 
     def contains(self, lo: float, hi: float) -> bool:
         """Whether every value from ``lo`` to ``hi`` (inclusive) is in the band."""
-        return self.low <= lo and hi < self.high
+        return self.low <= lo and (hi < self.high or hi == self.high == math.inf)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def unit_of(text: str) -> Unit:
 
 
 _LABEL_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(rf"^(?:less than|under|fewer than|below|up to) {_NUM}\b"), "below"),
+    (re.compile(rf"\b(?:less than|under|fewer than|below|up to|younger than) {_NUM}\b"), "below"),
     (re.compile(rf"\b{_NUM} (?:\w+ )?(?:or fewer|or less|or under|and under|or below)\b"), "upto"),
     (
         re.compile(rf"\b{_NUM} ?(?:\w+ )?(?:or more|or over|and over|or above|plus|or older)\b"),
