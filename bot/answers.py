@@ -24,6 +24,7 @@ The rules, in brief:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
@@ -629,7 +630,32 @@ def _build_choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str, ctx: Conte
         ):
             extra += sorted(none_words)
         cands.append(_cand(c, c.id, i, lang, ctx, packs, extra, _choice_band(c)))
+    if isinstance(q, MultiQuestion):
+        cands = _with_label_parts(cands)
     return cands
+
+
+def _with_label_parts(cands: list[_Cand]) -> list[_Cand]:
+    """Two or more words in a row from one label name that label in a list of picks, so that
+    "benefits advice" stays with "Money and benefits advice" rather than giving "advice" (a
+    synonym of another choice) a pick of its own. Parts two labels share name neither."""
+    owners: dict[tuple[str, ...], set[str | int]] = {}
+    for c in cands:
+        for p in c.loose:
+            for size in range(2, len(p)):
+                for i in range(len(p) - size + 1):
+                    part = p[i : i + size]
+                    edge = (part[0], part[-1])
+                    if any(t in _FILLER or t in _SEPARATORS for t in edge):
+                        continue
+                    owners.setdefault(part, set()).add(c.value)
+    out = []
+    for c in cands:
+        parts = tuple(
+            part for part, who in owners.items() if who == {c.value} and part not in c.phrases
+        )
+        out.append(dataclasses.replace(c, phrases=c.phrases + parts) if parts else c)
+    return out
 
 
 def _build_scale_cands(q: ScaleQuestion, lang: str, ctx: Context) -> list[_Cand]:
