@@ -28,7 +28,7 @@ from bot import engine
 from bot.answers import Confirm, Ok, Outcome
 from bot.loader import require_flow
 from bot.models import AnswerValue
-from bot.schema import Flow, MultiQuestion, Question, ScaleQuestion, TextQuestion
+from bot.schema import Flow, MultiQuestion, Question, ScaleQuestion
 
 ROOT = Path(__file__).resolve().parents[1]
 # The day the issue was measured: "since 2010" and "born 1960" are read against it.

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from rapidfuzz import fuzz
 
@@ -504,7 +504,7 @@ class Context:
     words (``answer_words``), and today's date (for "since 2010" or "born 1960")."""
 
     langs: tuple[str, ...] = ()
-    words: Mapping[str, Mapping[str, Sequence[str]]] | None = None
+    words: Mapping[str, Mapping[Any, Sequence[str]]] | None = None
     today: date | None = None
 
 
@@ -617,7 +617,7 @@ def _choice_band(c: Choice) -> Band | None:
 def _build_choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str, ctx: Context) -> list[_Cand]:
     none_words = W.words_for("none", lang)
     other_id = q.other.id if q.other is not None else None
-    packs = tuple(q.pack or ())
+    packs = q.packs()
     cands = []
     for i, c in enumerate(q.all_choices()):
         extra: list[str] = []

@@ -242,27 +242,25 @@ class ChoiceQuestion(_Question):
     choices: list[Choice]
     other: Other | None = None
     letters: bool = Field(default=False, description="Show A, B, C instead of 1, 2, 3.")
-    pack: list[str] | None = Field(
+    pack: str | list[str] | None = Field(
         default=None,
         description="Standard answer packs whose words this question understands: "
         + ", ".join(sorted(PACKS))
         + ". Write one name or a list.",
     )
 
-    @field_validator("pack", mode="before")
-    @classmethod
-    def _packs(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
     @field_validator("pack")
     @classmethod
-    def _known_packs(cls, value: list[str] | None) -> list[str] | None:
-        for name in value or ():
+    def _known_packs(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for name in [value] if isinstance(value, str) else value or ():
             if name not in PACKS:
                 raise ValueError(
                     f"unknown answer pack {name!r}; the packs are: {', '.join(sorted(PACKS))}"
                 )
         return value
+
+    def packs(self) -> tuple[str, ...]:
+        return (self.pack,) if isinstance(self.pack, str) else tuple(self.pack or ())
 
     def all_choices(self) -> list[Choice]:
         if self.other is None:
@@ -281,27 +279,25 @@ class MultiQuestion(_Question):
         description="Add a 'None of these' choice (id 'none') that cannot be picked with others.",
     )
     letters: bool = False
-    pack: list[str] | None = Field(
+    pack: str | list[str] | None = Field(
         default=None,
         description="Standard answer packs whose words this question understands: "
         + ", ".join(sorted(PACKS))
         + ". Write one name or a list.",
     )
 
-    @field_validator("pack", mode="before")
-    @classmethod
-    def _packs(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
     @field_validator("pack")
     @classmethod
-    def _known_packs(cls, value: list[str] | None) -> list[str] | None:
-        for name in value or ():
+    def _known_packs(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for name in [value] if isinstance(value, str) else value or ():
             if name not in PACKS:
                 raise ValueError(
                     f"unknown answer pack {name!r}; the packs are: {', '.join(sorted(PACKS))}"
                 )
         return value
+
+    def packs(self) -> tuple[str, ...]:
+        return (self.pack,) if isinstance(self.pack, str) else tuple(self.pack or ())
 
     def all_choices(self) -> list[Choice]:
         out = list(self.choices)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from bot.words import normalise
 
@@ -355,7 +355,7 @@ def _words(concept: str, langs: tuple[str, ...], extra: tuple[str, ...]) -> tupl
 
 
 def words_for(
-    concept: str, langs: Iterable[str], extra: Mapping[str, Mapping[str, Iterable[str]]] | None
+    concept: str, langs: Iterable[str], extra: Mapping[str, Mapping[Any, Iterable[str]]] | None
 ) -> tuple[str, ...]:
     """The words for ``concept`` in ``langs`` (and English), plus a flow's own (``extra``:
     language -> concept -> words), normalised."""
