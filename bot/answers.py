@@ -1018,6 +1018,11 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str, ctx: Context = _NO_CO
             return Ok(cid, _other_text(text, lead))
         return Ok(cid)
 
+    # A label's own words first ("1 વર્ષથી ઓછું" is "Less than 1 year", not 1 year).
+    if len(tokens) > 1:
+        exact = _exact(cands, tokens)
+        if len(exact) == 1:
+            return ok(_index_of(cs, exact[0]))
     banded = _banded(q, cands, text, tokens, lang, ctx)
     if banded is not None:
         return banded if not isinstance(banded, int) else ok(banded)
