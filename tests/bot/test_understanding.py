@@ -16,7 +16,8 @@ from bot.answers import Confirm, Context, Invalid, Ok, parse_answer
 from bot.bands import band_of_label
 from bot.loader import require_flow
 from bot.models import Inbound, Status
-from bot.schema import ChoiceQuestion, MultiQuestion, ScaleQuestion
+from bot.schema import ChoiceQuestion, MultiQuestion, Question, ScaleQuestion
+from bot.text import tr
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = {p.stem: require_flow(p) for p in sorted((ROOT / "flows").glob("*.yaml"))}
@@ -91,17 +92,18 @@ def test_a_bare_key_is_its_choice_or_a_check_naming_it(q: ChoiceQuestion, n: int
     if n > len(cs):
         return
     out = parse_answer(q, str(n), "en", ctx=CTX)
-    assert out in (
-        Ok(cs[n - 1].id),
-        Confirm(
-            cs[n - 1].id,
-            cs[n - 1].label if isinstance(cs[n - 1].label, str) else cs[n - 1].label["en"],
-        ),
-    )
+    choice = cs[n - 1]
+    assert out in (Ok(choice.id), Confirm(choice.id, tr(choice.label, "en")))
+
+
+def _q(flow: str, qid: str) -> Question:
+    q = FLOWS[flow].question(qid)
+    assert q is not None
+    return q
 
 
 def test_word_order_tells_carer_from_cared_for() -> None:
-    role = FLOWS["carers-strategy"].question("role")
+    role = _q("carers-strategy", "role")
     assert parse_answer(role, "I care for my husband", ctx=CTX) == Ok("carer")
     assert parse_answer(role, "my wife cares for me", ctx=CTX) == Ok("cared_for")
     assert parse_answer(role, "I look after my mum", ctx=CTX) == Ok("carer")
@@ -109,7 +111,7 @@ def test_word_order_tells_carer_from_cared_for() -> None:
 
 
 def test_prefer_not_to_say_is_never_no() -> None:
-    q = FLOWS["carers-strategy"].question("disability")
+    q = _q("carers-strategy", "disability")
     for text in ("rather not say", "rather not", "pass", "private", "id rather not"):
         assert parse_answer(q, text, ctx=CTX) == Ok("prefer_not"), text
 
