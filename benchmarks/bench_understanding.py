@@ -33,6 +33,10 @@ from bot.schema import Flow, MultiQuestion, Question, ScaleQuestion
 ROOT = Path(__file__).resolve().parents[1]
 # The day the issue was measured: "since 2010" and "born 1960" are read against it.
 TODAY = datetime(2026, 12, 4, 12, tzinfo=UTC)
+# The hold-outs, never tuned on: "holdout" was written before the parser changed, but its
+# failures were seen twice while the rules were written, so it no longer measures blind;
+# "holdout2" was written later without reading the parser or the other corpus files.
+HOLDOUTS = {"holdout": "hold-out", "holdout2": "hold-out 2"}
 KINDS = ("at_once", "after_check", "not_understood", "wrong", "misled", "non_answer_taken")
 
 
@@ -117,11 +121,11 @@ def classify(q: Question, row: Row, outcome: Outcome) -> tuple[str, str]:
     return "not_understood", outcome.reason
 
 
-def run(corpus: Path, show: bool) -> dict[str, Tally]:
+def run(corpus: Path, show: bool, spend: tuple[str, ...] = ()) -> dict[str, Tally]:
     flows: dict[str, Flow] = {
         f.id: f for f in (require_flow(p) for p in sorted((ROOT / "flows").glob("*.yaml")))
     }
-    tallies = {"whole corpus": Tally(), "hold-out": Tally()}
+    tallies = {"whole corpus": Tally(), "hold-out": Tally(), "hold-out 2": Tally()}
     per_question: Counter[tuple[str, str]] = Counter()
     files = sorted(corpus.glob("*.tsv"))
     if not files:
@@ -135,8 +139,8 @@ def run(corpus: Path, show: bool) -> dict[str, Tally]:
             outcome = engine.understand(flow, q, row.reply, row.lang, TODAY)
             kind, got = classify(q, row, outcome)
             tallies["whole corpus"].add(kind, row, got)
-            if path.stem == "holdout":
-                tallies["hold-out"].add(kind, row, got)
+            if path.stem in HOLDOUTS:
+                tallies[HOLDOUTS[path.stem]].add(kind, row, got)
             per_question[(row.flow, row.question)] += 1
     missing = [
         (f.id, q.id)
@@ -158,11 +162,14 @@ def run(corpus: Path, show: bool) -> dict[str, Tally]:
         print(f"  (of which non-answers rightly asked again: {nonans_ok})")
     if missing:
         print("questions with no reply in the corpus:", ", ".join(f"{f}/{q}" for f, q in missing))
-    if show:
-        # Never the hold-out's: it measures how the rules generalise, and is not tuned on.
-        print("\nnot understood, wrong, misled and non-answers taken (working set only):")
+    if show or spend:
+        # Never a hold-out's unless asked by name: once its failures are read and the rules
+        # change, its figures are "after fixes informed by" it and it no longer measures blind.
+        sets = "working set" + "".join(f" and {s}.tsv" for s in spend)
+        print(f"\nnot understood, wrong, misled and non-answers taken ({sets}):")
         for kind, row, got in tallies["whole corpus"].failures:
-            if row.file == "holdout.tsv":
+            stem = Path(row.file).stem
+            if (stem in HOLDOUTS and stem not in spend) or (stem not in HOLDOUTS and not show):
                 continue
             print(
                 f"  {kind:16s} {row.file}:{row.line} {row.flow}/{row.question} "
@@ -183,5 +190,12 @@ if __name__ == "__main__":
         action="store_true",
         help="list the working set's replies not understood (never the hold-out's)",
     )
+    parser.add_argument(
+        "--spend-holdout",
+        action="append",
+        default=[],
+        choices=sorted(HOLDOUTS),
+        help="also list this hold-out's failures; it then no longer measures blind",
+    )
     args = parser.parse_args()
-    run(args.corpus, args.show)
+    run(args.corpus, args.show, tuple(args.spend_holdout))
