@@ -480,9 +480,14 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
             _ask(t, q, append=False)
             return
         # Anything else is a fresh try at the answer.
+    pressed: parsing.Outcome | None = None
     if inbound.kind == "button" and inbound.question == q.id:
+        if isinstance(q, ChoiceQuestion) and inbound.text in {c.id for c in q.all_choices()}:
+            # A pressed choice is that choice: never re-read its key as a number ("3" on a
+            # banded question would also be "3 hours").
+            pressed = parsing.Ok(inbound.text)
         text = _button_text(q, inbound.text)
-    outcome = _parse(flow, q, text, s.lang, vocab, _today(t.now))
+    outcome = pressed or _parse(flow, q, text, s.lang, vocab, _today(t.now))
     if (
         pending is not None
         and pending.kind == "confirm"
