@@ -37,11 +37,18 @@ from typing import Any, Literal, TypeAlias
 from rapidfuzz import fuzz
 
 from bot import words as W
-from bot.bands import Band, band_of_label, band_of_range, read_quantity, unit_of
+from bot.bands import (
+    Band,
+    band_of_label,
+    band_of_range,
+    read_quantity,
+    unit_of,
+    unit_words_of_labels,
+)
 from bot.models import AnswerValue
 from bot.nonanswers import is_query
 from bot.packs import pack_phrases
-from bot.postcodes import parse_postcode, postcode_district
+from bot.postcodes import parse_postcode, postcode_district, postcode_misread
 from bot.schema import (
     Choice,
     ChoiceQuestion,
@@ -339,6 +346,55 @@ def parse_yes_no(
     return pol == "yes"
 
 
+_YES_NO_LABEL = {"en": {True: "Yes", False: "No"}, "gu": {True: "હા", False: "ના"}}
+# How a yes/no question asks whether the person knows something, per language: to it, "no idea"
+# or "ખબર નથી" (don't know) is an answer, no.
+_KNOW_QUESTION = {
+    "en": ("do you know", "did you know", "are you aware", "were you aware"),
+    "gu": ("જાણો છો", "ખબર છે"),
+}
+
+
+def _asks_if_known(q: YesNoQuestion) -> bool:
+    texts = [normalise(t) for t in _translations(q.text)]
+    return any(normalise(k) in t for ks in _KNOW_QUESTION.values() for k in ks for t in texts)
+
+
+def _says_dont_know(text: str, lang: str, ctx: Context) -> bool:
+    norm = normalise(text)
+    langs = tuple(dict.fromkeys((lang, *ctx.langs)))
+    said = set(standard_words("dont_know", langs, ctx.words))
+    said |= W.words_for("unsure", lang) - W.words_for("maybe", lang)
+    return norm in said and norm not in {"maybe", "perhaps", "possibly", "depends", "it depends"}
+
+
+def _yes_no_at_end(
+    text: str, lang: str, yes: Iterable[str] = (), no: Iterable[str] = ()
+) -> bool | None:
+    """Yes or no said last, after words that echo the question ("heard of it yes"): a likely
+    answer to check, never one to store. None if anything else says yes, no or not."""
+    if len(text) > 200:
+        return None
+    tokens = normalise(text).split()
+    if len(tokens) < 2 or len(tokens) > 8:
+        return None
+    table = _yes_no_table(lang, tuple(yes), tuple(no))
+    for size in range(min(table.longest, len(tokens) - 1), 0, -1):
+        found = _longest_yes_no(table, tokens, len(tokens) - size)
+        if found is None or found[0] != size:
+            continue
+        pol = found[1]
+        head = tokens[: len(tokens) - size]
+        if pol == "unsure" or len(" ".join(tokens[-size:])) < 2:
+            return None
+        if any(t in _NEGATORS or t in _POST_NEGATORS for t in head):
+            return None
+        if any(_longest_yes_no(table, head, i) is not None for i in range(len(head))):
+            return None
+        return pol == "yes"
+    return None
+
+
 # --- numbers -----------------------------------------------------------------------------------
 
 # Thousands with commas ("1,200"), else digits with an optional decimal point or comma ("2.5",
@@ -583,8 +639,13 @@ def _cand(
             together.append(frozenset(normalise(w) for w in phrase.split("+") if normalise(w)))
         else:
             more.append(phrase)
+            more.extend(_plurals(phrase))
     if concept is not None:
-        more.extend(standard_words(concept, langs, ctx.words))
+        std = standard_words(concept, langs, ctx.words)
+        more.extend(std)
+        # A long single word is worth forgiving a slip in ("definately"); short ones and
+        # phrases are not (their words are too easily "near" another answer's).
+        loose_texts.extend(w for w in std if " " not in w and len(w) >= 8)
     ordered = tuple(
         tuple(_stem(t) for t in normalise(p.replace("...", " ... ").replace("…", " ... ")).split())
         for lg in langs
@@ -601,6 +662,24 @@ def _cand(
         band,
         concept,
     )
+
+
+def _plurals(phrase: str) -> list[str]:
+    """The plural of a pack phrase's last word ("ladies", "neighbours", "my parents"): people
+    answer for themselves in either. Words of three letters or fewer are left alone ("ms")."""
+    words = normalise(phrase).split()
+    if not words or not words[-1].isascii():
+        return []
+    last = words[-1]
+    if len(last) < 4 or not last.isalpha() or last.endswith("s"):
+        return []
+    if last.endswith("y") and last[-2] not in "aeiou":
+        plural = last[:-1] + "ies"
+    elif last.endswith(("ch", "sh", "x")):
+        plural = last + "es"
+    else:
+        plural = last + "s"
+    return [" ".join([*words[:-1], plural])]
 
 
 def _choice_band(c: Choice) -> Band | None:
@@ -630,9 +709,37 @@ def _build_choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str, ctx: Conte
         ):
             extra += sorted(none_words)
         cands.append(_cand(c, c.id, i, lang, ctx, packs, extra, _choice_band(c)))
+    cands = _uncontested(cands)
     if isinstance(q, MultiQuestion):
         cands = _with_label_parts(cands)
     return cands
+
+
+# Words that end a phrase by grammar, not by naming a kind of thing: "care for me" differs
+# from "care for my mum" in whom, so "care for" beside it still names a choice on its own.
+_CLOSED_CLASS = _set("me us him her them it my our his their your you myself ourselves")
+
+
+def contested(phrase: Sequence[str], others: Iterable[Sequence[str]]) -> bool:
+    """Whether ``phrase`` is the start of another choice's phrase that goes on to name a kind of
+    thing ("I run a" beside "I run a business"): found alone, it may be the start of either
+    ("I run a salon"). Not when the longer one goes on with "me", "my"... ("care for me")."""
+    n = len(phrase)
+    return any(
+        len(q) > n and tuple(q[:n]) == tuple(phrase) and q[n] not in _CLOSED_CLASS and q[n] != "..."
+        for q in others
+    )
+
+
+def _uncontested(cands: list[_Cand]) -> list[_Cand]:
+    """Drops an officer's phrase that is :func:`contested` by another choice's: it names neither.
+    ``surveybot validate`` warns about such phrases."""
+    out = []
+    for c in cands:
+        longer = [q for o in cands if o.value != c.value for q in o.ordered]
+        keep = tuple(p for p in c.ordered if not contested(p, longer))
+        out.append(c if keep == c.ordered else dataclasses.replace(c, ordered=keep))
+    return out
 
 
 def _with_label_parts(cands: list[_Cand]) -> list[_Cand]:
@@ -730,6 +837,13 @@ def _ordered_spans(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[tuple[
             words = [w for w in p if w != "..."]
             if not words:
                 continue
+            # Texts drop the "I" ("look after my mum", "live in Hinckley"): a phrase of the
+            # officer's that starts with it also matches without it, at the start.
+            if p[0] == "i" and len(words) >= 3 and p[1] != "..." and stems and stems[0] == p[1]:
+                end = _match_from(stems, 1, p[2:])
+                if end is not None:
+                    found.append((0, end, cand))
+                    continue
             for i, st in enumerate(stems):
                 if st != words[0]:
                     continue
@@ -762,6 +876,8 @@ def _match_from(stems: Sequence[str], pos: int, rest: Sequence[str]) -> int | No
 
 def _together(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[str | int]:
     present = set(tokens)
+    if present & (_NEGATORS | _POST_NEGATORS):
+        return []  # "not white, black african": words anywhere cannot tell what "not" denies
     return list(dict.fromkeys(c.value for c in cands for need in c.together if need <= present))
 
 
@@ -803,8 +919,22 @@ def _find_spans(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[tuple[int
 _LOOK_THROUGH = _set("really actually totally entirely quite fully so much that necessarily")
 
 
-def _negated(tokens: Sequence[str], start: int) -> bool:
-    """Whether a negation stands just before ``start`` ("don't agree", "don't really agree")."""
+# Gujarati, Hindi, Urdu and Punjabi put "not" after the word it denies ("સંમત નથી", agree
+# not): a label followed by one of these is negated, as "not" before it is in English.
+_POST_NEGATORS = frozenset(
+    normalise(w)
+    for w in (
+        "નથી", "નહીં", "નહિ", "nathi", "nathee", "nahi", "nahin", "nai", "nahī",
+        "नहीं", "ਨਹੀਂ", "نہیں", "না", "nie",
+    )
+)  # fmt: skip
+
+
+def _negated(tokens: Sequence[str], start: int, end: int | None = None) -> bool:
+    """Whether a negation stands just before ``start`` ("don't agree", "don't really agree"),
+    or, with ``end``, just after the words (Gujarati "સંમત નથી")."""
+    if end is not None and end < len(tokens) and tokens[end] in _POST_NEGATORS:
+        return True
     i = start - 1
     while i >= 0 and start - i <= 3:
         tok = tokens[i]
@@ -816,6 +946,42 @@ def _negated(tokens: Sequence[str], start: int) -> bool:
     return False
 
 
+# Endings that make another word of the same stem, by the kind of word they make. Two words
+# that differ only by endings of different kinds ("cared"/"carer", "care"/"carers") are two
+# words, not a typo of one: "cared for" must never be offered as "I am a carer".
+_ENDING_KIND = {
+    "": "base",
+    "s": "base",
+    "d": "past",
+    "ed": "past",
+    "r": "agent",
+    "er": "agent",
+    "rs": "agent",
+    "ers": "agent",
+    "ing": "ing",
+    "ings": "ing",
+}
+
+
+def _other_form(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are different forms of one stem rather than a slip of one word."""
+    if a == b or not (a.isalpha() and b.isalpha()):
+        return False
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    if n < 3:
+        return False
+    ka, kb = _ENDING_KIND.get(a[n:]), _ENDING_KIND.get(b[n:])
+    return ka is not None and kb is not None and ka != kb
+
+
+def _forms_differ(core: Sequence[str], phrase: Sequence[str]) -> bool:
+    return any(t not in phrase and any(_other_form(t, w) for w in phrase) for t in core)
+
+
 def _fuzzy(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
     core = [t for t in tokens if t not in _FILLER] or list(tokens)
     text, core_text = " ".join(tokens), " ".join(core)
@@ -824,6 +990,8 @@ def _fuzzy(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
     best: dict[str | int, float] = {}
     for cand in cands:
         for p in cand.loose or cand.phrases:
+            if _forms_differ(core, p):
+                continue
             pt = " ".join(p)
             score = max(
                 fuzz.ratio(text, pt),
@@ -857,7 +1025,9 @@ def _partial(cands: Sequence[_Cand], core: Sequence[str]) -> _Hit:
             words = [t for t in p if t not in _FILLER and t not in _SEPARATORS]
             if set(core) <= set(words):
                 cover = max(cover, len(set(core)) / len(set(words)))
-            elif all(any(len(w) >= 4 and fuzz.ratio(t, w) >= 85 for w in words) for t in core):
+            elif not _forms_differ(core, words) and all(
+                any(len(w) >= 4 and fuzz.ratio(t, w) >= 85 for w in words) for t in core
+            ):
                 near = True
         if cover:
             exact_owner.append((c.value, cover))
@@ -920,7 +1090,7 @@ def _match_label(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
     spans = _find_spans(cands, tokens)
     if spans:
         values = tuple(dict.fromkeys(s[2].value for s in spans))
-        if any(_negated(tokens, s[0]) for s in spans):
+        if any(_negated(tokens, s[0], s[1]) for s in spans):
             return _Hit("negated", values, tuple((s[0], s[1]) for s in spans))
         covered = {i for s in spans for i in range(s[0], s[1])}
         extra = [t for i, t in enumerate(tokens) if i not in covered and t not in _FILLER]
@@ -1060,7 +1230,12 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str, ctx: Context = _NO_CO
         if kind == "key":
             keys.append((pos, idx))
         elif kind == "article" and tok == "one":
-            keys.append((pos, -1))  # "one": a key only if no other key is given
+            # "one": a key only if no other key is given, and not a pronoun ("the one being
+            # cared for", "one who helps"): it ends the message or filler follows it.
+            if pos + 1 == len(tokens) or tokens[pos + 1] in _FILLER:
+                keys.append((pos, -1))
+            else:
+                words.append(pos)
         elif kind == "bad_key":
             bad = True
         elif kind == "word":
@@ -1088,6 +1263,10 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str, ctx: Context = _NO_CO
 
     if hit.kind in ("contained", "strong"):
         return ok(_index_of(cs, hit.values[0]))
+    if hit.kind in ("none", "weak") and not picked and not bad:
+        clause = _one_clause_names(cands, text)
+        if clause is not None:
+            return ok(_index_of(cs, clause))  # "retired, live in Hinckley"
     if hit.kind in ("none", "weak") and not picked:
         # "yep" to choices Yes / No / Don't know.
         yes_no = parse_yes_no(text, lang)
@@ -1113,6 +1292,25 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str, ctx: Context = _NO_CO
 _KEY_WORDS = _set("option options number num nr no choice answer")
 
 
+def _one_clause_names(cands: Sequence[_Cand], text: str) -> str | int | None:
+    """Where a message has clauses ("retired, live in Hinckley") and the whole names nothing
+    for sure: the one choice a single clause names plainly, if no other clause names or
+    denies anything."""
+    clauses = [normalise(c).split() for c in re.split(r"[,;.!?\n]+", text)]
+    clauses = [c for c in clauses if c]
+    if len(clauses) < 2 or len(clauses) > 4:
+        return None
+    named: list[str | int] = []
+    for toks in clauses:
+        hit = _match_label(cands, toks)
+        if hit.kind in ("exact", "contained"):
+            named.extend(hit.values)
+        elif hit.kind in ("many", "negated", "weak", "strong"):
+            return None
+    values = list(dict.fromkeys(named))
+    return values[0] if len(values) == 1 else None
+
+
 def _banded(
     q: ChoiceQuestion,
     cands: Sequence[_Cand],
@@ -1134,11 +1332,16 @@ def _banded(
         return None
     unit = next((u for c in bands if (u := unit_of(_en(q.all_choices()[c.order].label)))), None)
     unit = unit or unit_of(_en(q.text))
-    reading = read_quantity(text, unit, ctx.today)
+    known = unit_words_of_labels(
+        tuple(t for c in bands for t in _translations(q.all_choices()[c.order].label))
+    )
+    reading = read_quantity(text, unit, ctx.today, known)
     if reading is None:
         if unit is not None and any(unit_of(t) not in (None, unit) for t in tokens):
             return Invalid("not_understood")  # "4 hrs" to a question in years
         return None
+    if reading.unknown_unit:
+        return Invalid("not_understood")  # "6 munths": a unit we cannot read; never guess it
     hits = [c for c in bands if c.band is not None and c.band.contains(reading.lo, reading.hi)]
     n = len(cands)
     if reading.bare is not None and 1 <= reading.bare <= n and not _uses_letters(q, n):
@@ -1224,7 +1427,7 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str, ctx: Context = _NO_CONT
             stream.extend(toks)
 
     spans = _find_spans(cands, stream)
-    if any(_negated(stream, s[0]) for s in spans):
+    if any(_negated(stream, s[0], s[1]) for s in spans):
         return Invalid("not_understood")
     if len({(s[0], s[1]) for s in spans}) < len(spans):
         return Invalid("not_understood")  # the same words name two choices: ask again
@@ -1538,7 +1741,10 @@ def _parse_date(q: DateQuestion, text: str) -> Outcome:
 
 def _parse_postcode(text: str) -> Outcome:
     district = parse_postcode(text)
-    return Invalid("not_a_postcode") if district is None else Ok(district)
+    if district is not None:
+        return Ok(district)
+    misread = postcode_misread(text)
+    return Invalid("not_a_postcode") if misread is None else Confirm(misread, misread)
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -1580,7 +1786,14 @@ def parse_answer(
         return Invalid("query")
     if isinstance(q, YesNoQuestion | ConsentQuestion):
         answer = parse_yes_no(text, lang, yes, no)
-        return Invalid("not_understood") if answer is None else Ok(answer)
+        if answer is not None:
+            return Ok(answer)
+        if isinstance(q, YesNoQuestion) and _asks_if_known(q) and _says_dont_know(text, lang, ctx):
+            return Ok(False)  # "no idea" to "Do you know where to get support?" is no
+        late = _yes_no_at_end(text, lang, yes, no)
+        if late is not None:
+            return Confirm(late, _YES_NO_LABEL.get(lang, _YES_NO_LABEL["en"])[late])
+        return Invalid("not_understood")
     if isinstance(q, ChoiceQuestion):
         return _parse_choice(q, text, lang, ctx)
     if isinstance(q, MultiQuestion):

@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from typing import Literal
 
 from bot import words as W
 from bot.words import normalise
 
-__all__ = ["Band", "Reading", "band_of_label", "band_of_range", "read_quantity", "unit_of"]
+__all__ = [
+    "Band",
+    "Reading",
+    "band_of_label",
+    "band_of_range",
+    "read_quantity",
+    "unit_of",
+    "unit_words_of_labels",
+]
 
 Unit = Literal["hours", "years", "months"] | None
 
@@ -46,6 +56,9 @@ class Reading:
     hi: float
     explicit: bool
     bare: int | None = None  # the number itself, when the reply is just a whole number
+    # A word we do not know right after the number ("6 munths", "8 ghanta"): it may be a unit
+    # that changes the quantity, so the reading must not be stored.
+    unknown_unit: bool = False
 
 
 _NUM = r"(\d+(?:\.\d+)?)"
@@ -55,7 +68,161 @@ _UNIT_WORDS: dict[str, Unit] = {
         ("year", "years", "yrs", "yr", "y", "yo", "yeats", "yesrs", "years old"), "years"
     ),
     **dict.fromkeys(("month", "months", "mths", "mnths", "mos", "mo", "mnth", "mth"), "months"),
+    **dict.fromkeys(("decade", "decades"), "years"),
 }
+
+# Units and rates in Leicester's community languages, in their script and as typed in Latin
+# letters, read as the English words before the number is read: "6 મહિના" is half a year, not
+# six years; "રોજ 8 કલાક" (8 hours every day) is 56 hours a week. Gujarati joins some case
+# endings to the word ("વર્ષથી", for/since years), so those forms are listed too.
+_FOREIGN_UNITS: dict[str, tuple[str, ...]] = {
+    "hours": (
+        "કલાક",
+        "કલાકો",
+        "કલાકે",
+        "kalak",
+        "kalaak",
+        "kalako",
+        "klak",
+        "ਘੰਟੇ",
+        "ਘੰਟਾ",
+        "گھنٹے",
+        "گھنٹہ",
+        "ghante",
+        "ghanta",
+        "ghantay",
+        "ghantey",
+        "godzin",
+        "godziny",
+        "godzina",
+        "godz",
+        "saacadood",
+        "saac",
+        "ঘণ্টা",
+        "ghonta",
+    ),
+    "years": (
+        "વર્ષ",
+        "વરસ",
+        "વર્ષો",
+        "વર્ષથી",
+        "વર્ષનો",
+        "વર્ષની",
+        "વર્ષનું",
+        "વર્ષના",
+        "varsh",
+        "varas",
+        "varsa",
+        "varash",
+        "varsho",
+        "varasthi",
+        "varshthi",
+        "ਸਾਲ",
+        "ਸਾਲਾਂ",
+        "سال",
+        "saal",
+        "sal",
+        "saalon",
+        "lat",
+        "lata",
+        "rok",
+        "roku",
+        "sano",
+        "sanno",
+        "বছর",
+        "bochor",
+        "bochhor",
+    ),
+    "months": (
+        "મહિના",
+        "મહિનો",
+        "મહિનાથી",
+        "મહિને",
+        "mahina",
+        "mahino",
+        "mahine",
+        "mahinathi",
+        "ਮਹੀਨੇ",
+        "ਮਹੀਨਾ",
+        "مہینے",
+        "مہینہ",
+        "maheene",
+        "mahiney",
+        "miesiecy",
+        "miesiace",
+        "miesiac",
+        "bilood",
+        "মাস",
+        "mash",
+    ),
+    "weeks": (
+        "અઠવાડિયા",
+        "અઠવાડિયું",
+        "athvadiya",
+        "athvadiyu",
+        "ਹਫ਼ਤੇ",
+        "ہفتے",
+        "hafte",
+        "tygodni",
+        "tydzien",
+        "toddobaad",
+        "সপ্তাহ",
+    ),
+    "days": ("દિવસ", "દિવસો", "divas", "ਦਿਨ", "دن", "dni", "dzien", "maalmood", "দিন"),
+    "a day": (
+        "રોજ",
+        "દરરોજ",
+        "રોજના",
+        "રોજનું",
+        "દિવસે",
+        "દિવસમાં",
+        "roj",
+        "rojna",
+        "darroj",
+        "divase",
+        "ਰੋਜ਼",
+        "ਰੋਜ਼ਾਨਾ",
+        "روز",
+        "روزانہ",
+        "roz",
+        "rozana",
+        "roza",
+        "dziennie",
+        "codziennie",
+        "maalin",
+        "প্রতিদিন",
+    ),
+    "a week": ("અઠવાડિયે", "અઠવાડિયામાં", "athvadiye", "ہفتہ وار", "tygodniowo", "toddobaadkii"),
+}
+_WORDS_OF: dict[str, tuple[str, ...]] = {
+    u: tuple(w for w, wu in _UNIT_WORDS.items() if wu == u and len(w) > 1)
+    for u in ("hours", "years", "months")
+}
+_FOREIGN: dict[str, str] = {
+    normalise(w): english for english, ws in _FOREIGN_UNITS.items() for w in ws if " " not in w
+}
+
+
+# Words that may follow a number without changing what it counts ("40 or so", "58 next month",
+# "30 odd hours"). Any other word there may be a unit we do not know: see Reading.unknown_unit.
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_AFTER_OK = frozenset(
+    [
+        *_UNIT_WORDS,
+        *_words("and or to a an of the per each every at least most max min mins minutes minute"),
+        *_words("week weeks wk wks day days daily weekly monthly night nights nite pw pd p w old"),
+        *_words("ish so plus now next this last in on ago already since by about roughly"),
+        *_words("approx maybe probably i im am is are its it thanks thank you please pls x xx"),
+        *_words("ok but sometimes more less fewer over under above below nearly almost half"),
+        *_words("or so give take yes yeah y o yo yrs hrs hr h soon nearly on off until till when"),
+        *_words("my me he she they we hes shes theyre his her their with"),
+        # "is"/"am" in Gujarati, Hindi/Urdu and Punjabi follow the number: "મારી ઉંમર 45 છે".
+        *_words("છે છું છીએ che chhe chu chhu hai hain hoon hun ہے ہوں ਹੈ ਹਾਂ jest mam"),
+    ]
+)
 
 
 def unit_of(text: str) -> Unit:
@@ -247,11 +414,32 @@ def _has(text: str, phrases: Sequence[str]) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text) for p in phrases)
 
 
-def read_quantity(text: str, unit: Unit, today: date | None) -> Reading | None:
+def _english_units(text: str) -> str:
+    """Units and rates of other languages as their English words ("6 મહિના" -> "6 months")."""
+    if text.isascii() and not any(w in _FOREIGN for w in text.casefold().split()):
+        return text
+    out = []
+    for word in unicodedata.normalize("NFKC", text).split():
+        digits = "".join(
+            str(unicodedata.decimal(c, 0)) if unicodedata.category(c) == "Nd" else c for c in word
+        )
+        m = re.fullmatch(r"(\d*)(.*?)([.,!?]*)", digits)
+        lead, body, tail = (m.group(1), m.group(2), m.group(3)) if m else ("", digits, "")
+        english = _FOREIGN.get(normalise(body))
+        out.append(f"{lead} {english}{tail}" if english else digits)
+    return " ".join(out)
+
+
+def read_quantity(
+    text: str, unit: Unit, today: date | None, known: frozenset[str] = frozenset()
+) -> Reading | None:
     """The values a reply's number can mean, in ``unit`` (hours a week for hours; years for
-    years and ages), or None when it gives no single quantity."""
+    years and ages), or None when it gives no single quantity. ``known`` are more words that
+    may follow a number (the units a question's own labels use, in any of its languages)."""
     if len(text) > 300:
         return None
+    text = _english_units(text)
+    unknown_unit = _unknown_after_number(text, known)
     raw = text.casefold().replace("½", " and a half")
     raw = re.sub(r"(\d),(\d{3})\b", r"\1\2", raw)
     raw = re.sub(r"(\d)\s*(?:-|–|—|/)\s*(\d)", r"\1 - \2", raw)  # "5-9", "24/7"
@@ -307,10 +495,10 @@ def read_quantity(text: str, unit: Unit, today: date | None) -> Reading | None:
             scale = 1 / 365
         elif _has(text_n, ("decade", "decades")):
             scale = 10.0
-        if _has(text_n, ("hours", "hrs", "hour", "hr")):
+        if _has(text_n, _WORDS_OF["hours"]):
             return None  # hours at a question about years: not a length of time we can use
     elif unit == "hours":
-        if _has(text_n, ("years", "yrs", "year", "months")):
+        if _has(text_n, (*_WORDS_OF["years"], *_WORDS_OF["months"])):
             return None
         if _has(text_n, ("mins", "minutes", "min")) and not _has(text_n, ("hours", "hrs", "hr")):
             scale = 1 / 60
@@ -322,6 +510,10 @@ def read_quantity(text: str, unit: Unit, today: date | None) -> Reading | None:
         lo = hi = values[0]
     else:
         return None
+    decade = re.search(r"(\d+) (?:odd|something|somethin|summat)\b", text_n)
+    if decade is not None and len(values) == 1 and values[0] % 10 == 0 and values[0] > 0:
+        # "40 something", "30 odd hours": any value of that ten, not the round number
+        lo, hi, unknown_unit = values[0], values[0] + 9.99, False
     k = scale * per_week
     lo, hi = lo * k, hi * k
     bare: int | None = None
@@ -341,5 +533,36 @@ def read_quantity(text: str, unit: Unit, today: date | None) -> Reading | None:
     if _has(text_n, _UNDER) or re.search(r"< ?\d", text_n):
         return Reading(0, math.nextafter(lo, -math.inf), True)
     if _has(text_n, _NEARLY):
-        return Reading(max(lo - max(1.0, 0.15 * lo), 0), math.nextafter(lo, -math.inf), True)
+        return Reading(
+            max(lo - max(1.0, 0.15 * lo), 0),
+            math.nextafter(lo, -math.inf),
+            True,
+            unknown_unit=unknown_unit,
+        )
+    if unknown_unit:
+        return Reading(lo, hi, True, None, True)
     return Reading(lo, hi, explicit or k != 1, bare)
+
+
+def _unknown_after_number(text: str, known: frozenset[str]) -> bool:
+    """Whether a word we do not know follows a number directly ("6 munths", "5 blah")."""
+    toks = normalise(re.sub(r"(\d)(?=[^\W\d_])", r"\1 ", text)).split()
+    for i, tok in enumerate(toks[:-1]):
+        if tok[0].isdigit() and tok.isalnum():
+            nxt = toks[i + 1]
+            if nxt[0].isdigit() or nxt in _AFTER_OK or nxt in known:
+                continue
+            if _FOREIGN.get(nxt) is not None:
+                continue
+            return True
+    return False
+
+
+def unit_words_of_labels(labels: Sequence[str]) -> frozenset[str]:
+    """The words that follow a number in a question's labels, in every language ("કલાક" in
+    "9 કલાક કે ઓછા"): the question's own unit, so never an unknown one."""
+    out: set[str] = set()
+    for label in labels:
+        toks = normalise(re.sub(r"(\d)(?=[^\W\d_])", r"\1 ", label)).split()
+        out.update(b for a, b in pairwise(toks) if a.isdigit())
+    return frozenset(out)

@@ -118,6 +118,23 @@ _OPENERS = tuple(
 _OPENER_MAX_WORDS = 8
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# A question back to us: an interrogative word, then a verb or "?" ("what's a carer?", "why do
+# you need to know", "who's asking?"). Closed questions only, except "who ...?", which asks who
+# is texting, whatever the question.
+_WH = _words(
+    "what whats wat wats wot wots who whos whose why how hows where wheres when whens which"
+)
+_AUX = _words(
+    """is are was were do does did dont doesnt can cant could would should will wont shall
+    s r u you ya this that it these those a an the does have has"""
+)
+_WHO = frozenset(("who", "whos", "whose"))
+
+
 def is_query(text: str, *, free_text: bool = False) -> bool:
     """Whether the message is a question to us or a greeting, not an answer."""
     if len(text) > 200:
@@ -128,6 +145,12 @@ def is_query(text: str, *, free_text: bool = False) -> bool:
         return "?" in stripped and set(stripped) <= {"?", "!"}
     if norm in _WHOLE:
         return True
+    toks = norm.split()
+    asked = text.rstrip().endswith("?")
     if free_text:
+        return asked and len(toks) <= 6 and toks[0] in _WHO
+    if len(toks) > _OPENER_MAX_WORDS:
         return False
-    return len(norm.split()) <= _OPENER_MAX_WORDS and (norm + " ").startswith(_OPENERS)
+    if toks[0] in _WH and (asked or (len(toks) > 1 and toks[1] in _AUX)):
+        return True
+    return (norm + " ").startswith(_OPENERS)

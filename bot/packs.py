@@ -168,6 +168,62 @@ _MIXED_OTHER = ("other mixed", "mixed other", "mixed background")
 _ARAB = ("arab", "arabic", "iraqi", "syrian", "yemeni", "egyptian", "moroccan", "libyan")
 _ANY_OTHER = ("kurdish", "kurd", "turkish", "iranian", "persian", "latin american")
 
+
+def _single(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(w for w in words if " " not in w and len(w) > 2)
+
+
+# A place before a broad group names that group ("Kenyan Asian", "British Asian", "African
+# Caribbean"): the census codes the group, whichever country the family came through.
+_PLACES = (
+    *_single(_BLACK_AFRICAN),
+    *_single(_BLACK_CARIBBEAN),
+    *_single(_WHITE_BRITISH),
+    *_single(_WHITE_OTHER),
+    "east african",
+    "west african",
+    "south african",
+    "african",
+    "caribbean",
+    "european",
+    "canadian",
+)
+_PLACED_ASIAN = tuple(f"{place} asian" for place in _PLACES if place not in ("asian", "other"))
+
+# Mixed heritage told by naming both sides ("dad Nigerian, mum English"): one word of each
+# anywhere in the reply. Nationality words that say nothing of ethnic group (British, UK) are
+# left out, so "Black British African" is not read as White and Black African.
+_WHITE_SIDE = tuple(
+    w for w in ("white", "caucasian", *_single(_WHITE_OTHER), "english", "welsh", "scottish",
+                "irish", "scotish") if w not in ("european", "american", "australian", "other")
+)  # fmt: skip
+_ASIAN_SIDE = (
+    "asian",
+    *_single(_ASIAN_INDIAN),
+    *_single(_ASIAN_PAKISTANI),
+    *_single(_ASIAN_BANGLADESHI),
+    *_single(_ASIAN_CHINESE),
+    *(w for w in _single(_ASIAN_OTHER) if w not in ("other",)),
+    "punjabi",
+    "bengali",
+)
+_AFRICAN_SIDE = tuple(w for w in _single(_BLACK_AFRICAN) if w not in ("british", "black"))
+_CARIBBEAN_SIDE = tuple(w for w in _single(_BLACK_CARIBBEAN) if w not in ("british", "black"))
+_ARAB_SIDE = _single(_ARAB)
+
+
+def _both(left: tuple[str, ...], right: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{a} + {b}" for a in left for b in right if a != b)
+
+
+_MIXED_WBC_SIDES = _both(_WHITE_SIDE, _CARIBBEAN_SIDE)
+_MIXED_WBA_SIDES = _both(_WHITE_SIDE, _AFRICAN_SIDE)
+_MIXED_WA_SIDES = _both(_WHITE_SIDE, _ASIAN_SIDE)
+_MIXED_OTHER_SIDES = (
+    *_both(_ASIAN_SIDE, (*_AFRICAN_SIDE, *_CARIBBEAN_SIDE, *_ARAB_SIDE)),
+    *_both(_ARAB_SIDE, (*_AFRICAN_SIDE, *_CARIBBEAN_SIDE, *_WHITE_SIDE)),
+)
+
 ETHNICITY: Pack = {
     # The five broad groups (the first of the census' two steps).
     "asian": {
@@ -175,6 +231,7 @@ ETHNICITY: Pack = {
             "asian",
             "asian british",
             "british asian",
+            *_PLACED_ASIAN,
             *_ASIAN_INDIAN,
             *_ASIAN_PAKISTANI,
             *_ASIAN_BANGLADESHI,
@@ -229,10 +286,10 @@ ETHNICITY: Pack = {
     "african": {"en": _BLACK_AFRICAN, "gu": ("આફ્રિકન",)},
     "caribbean": {"en": _BLACK_CARIBBEAN, "gu": ("કેરેબિયન",)},
     "black_other": {"en": ("other black", "black other", "black british", "black")},
-    "white_black_caribbean": {"en": _MIXED_WBC},
-    "white_black_african": {"en": _MIXED_WBA},
-    "white_asian": {"en": _MIXED_WA},
-    "mixed_other": {"en": _MIXED_OTHER},
+    "white_black_caribbean": {"en": (*_MIXED_WBC, *_MIXED_WBC_SIDES)},
+    "white_black_african": {"en": (*_MIXED_WBA, *_MIXED_WBA_SIDES)},
+    "white_asian": {"en": (*_MIXED_WA, *_MIXED_WA_SIDES)},
+    "mixed_other": {"en": (*_MIXED_OTHER, *_MIXED_OTHER_SIDES)},
     "british": {"en": _WHITE_BRITISH, "gu": ("બ્રિટિશ", "અંગ્રેજ")},
     "irish": {"en": _WHITE_IRISH},
     "gypsy_traveller": {"en": _WHITE_GYPSY},

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from itertools import pairwise
 
-__all__ = ["districts", "parse_postcode", "postcode_district"]
+__all__ = ["districts", "parse_postcode", "postcode_district", "postcode_misread"]
 
 # Royal Mail outward formats A9, A99, A9A, AA9, AA99, AA9A, with the letters each position allows.
 _OUTWARD = (
@@ -95,4 +95,35 @@ def parse_postcode(text: str) -> str | None:
         if nxt and nxt.isdigit() and len(nxt) > 1:
             continue  # "LE3 55": not the start of a postcode; ask again
         found.add(d)
+    return found.pop() if len(found) == 1 else None
+
+
+# Only letters typed for digits: the reverse ("B51" for BS1) is too far a guess to offer.
+_LOOKALIKE = {"O": "0", "I": "1"}
+
+
+def postcode_misread(text: str) -> str | None:
+    """The one district a message names if a letter typed for a look-alike digit (or the
+    reverse) is put right in a word that mixes letters and digits (``LE1O 1AB`` is LE10), or
+    None. A likely answer to check with the person, never one to store unasked."""
+    if len(text) > 100:
+        return None
+    words = _upper(text).split()
+    slots = [
+        (w, j)
+        for w, word in enumerate(words)
+        if any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+        for j, ch in enumerate(word)
+        if ch in _LOOKALIKE and j > 0
+    ]
+    if not slots or len(slots) > 6:
+        return None
+    found: set[str] = set()
+    for w, j in slots:
+        fixed = list(words)
+        word = fixed[w]
+        fixed[w] = word[:j] + _LOOKALIKE[word[j]] + word[j + 1 :]
+        district = parse_postcode(" ".join(fixed))
+        if district is not None:
+            found.add(district)
     return found.pop() if len(found) == 1 else None
