@@ -4,13 +4,16 @@ doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
      [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster] [--bare-multiplexed]
-     [--compare-with DIR]
+     [--compare-with DIR] [--misses]
 
 ``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
 temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
 ``appendfsync everysec``, Redis' default) and runs both servers against it
 (``REDIS_URL=redis+cluster://...``), then prints how the keys spread over the masters and
 stops it.
+
+``--misses`` adds one reply per walk that is not understood (so the misses log is written once
+per respondent), to measure that path.
 
 ``--compare-with DIR`` runs a third server in the same run: surveybot from another checkout
 (e.g. ``git worktree add /tmp/before HEAD~1``) on the same packages, for before/after figures.
@@ -53,8 +56,8 @@ SCRIPT = [
     "yes",
     "1",
     "1",
-    "5",
-    "2",
+    "50 hours or more",  # by label: a bare 5 or 2 at the banded questions is (rightly) checked
+    "1 to 4 years",
     "agree",
     "strongly agree",
     "2",
@@ -227,7 +230,14 @@ def main() -> None:
         action="store_true",
         help="start a temporary local 3-master Redis Cluster and use it",
     )
+    ap.add_argument(
+        "--misses",
+        action="store_true",
+        help="each walk also sends one reply the bot cannot understand (a miss to log)",
+    )
     a = ap.parse_args()
+    if a.misses:
+        SCRIPT.insert(3, "purple")  # at "who do you mainly care for?": asked again, logged
     if a.cluster:
         with LocalCluster(masters=3) as cluster:
             a.redis = cluster.url
@@ -242,6 +252,11 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     flows = tmp / "flows"
     flows.mkdir()
     shutil.copy(ROOT / "flows" / "carers-strategy.yaml", flows)
+    # A compared checkout serves its own sample flow: its loader may not know this one's fields.
+    cmp_flows = tmp / "flows-compared"
+    if a.compare_with is not None:
+        cmp_flows.mkdir()
+        shutil.copy(a.compare_with / "flows" / "carers-strategy.yaml", cmp_flows)
     (tmp / "bare_app.py").write_text(BARE_APP)
     numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
     # name -> (source tree, its own key prefix): every target starts from empty Redis keys.
@@ -259,7 +274,7 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             "TWILIO_ACCOUNT_SID": SID,
             "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_FROM_NUMBER": "+447700900000",
-            "SURVEYBOT_FLOWS": str(flows),
+            "SURVEYBOT_FLOWS": str(cmp_flows if name == "compared" else flows),
             "SURVEYBOT_SECRET": "bench-secret",
             "PYTHONPATH": f"{tree}:{ROOT}:{tmp}",
         }
