@@ -76,11 +76,13 @@ __all__ = [
     "Outcome",
     "choice_keys",
     "command_of",
+    "contested",
     "is_one_of",
     "normalise",
     "parse_answer",
     "parse_number_words",
     "parse_yes_no",
+    "phrase_words",
     "postcode_district",
 ]
 
@@ -647,7 +649,7 @@ def _cand(
         # phrases are not (their words are too easily "near" another answer's).
         loose_texts.extend(w for w in std if " " not in w and len(w) >= 8)
     ordered = tuple(
-        tuple(_stem(t) for t in normalise(p.replace("...", " ... ").replace("…", " ... ")).split())
+        phrase_words(p)
         for lg in langs
         for p in (c.phrases_for(lg) if isinstance(c.phrases, dict) else c.phrases)
     )
@@ -773,6 +775,13 @@ def _build_scale_cands(q: ScaleQuestion, lang: str, ctx: Context) -> list[_Cand]
         for n, label in sorted(q.labels.items())
         if q.low <= n <= q.high
     ]
+
+
+def phrase_words(phrase: str) -> tuple[str, ...]:
+    """An officer's phrase as the reader matches it: folded, stemmed, "..." a gap."""
+    return tuple(
+        _stem(t) for t in normalise(phrase.replace("...", " ... ").replace("…", " ... ")).split()
+    )
 
 
 def _stem(tok: str) -> str:
