@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from itertools import pairwise
 from typing import Literal
 
@@ -411,7 +412,13 @@ def _numbers_in(text: str) -> str:
 
 
 def _has(text: str, phrases: Sequence[str]) -> bool:
-    return any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text) for p in phrases)
+    return _any_of(tuple(phrases)).search(text) is not None
+
+
+@lru_cache(maxsize=256)
+def _any_of(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for any of ``phrases`` as whole words (built once per list)."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, phrases)) + r")(?!\w)")
 
 
 def _english_units(text: str) -> str:
@@ -558,7 +565,8 @@ def _unknown_after_number(text: str, known: frozenset[str]) -> bool:
     return False
 
 
-def unit_words_of_labels(labels: Sequence[str]) -> frozenset[str]:
+@lru_cache(maxsize=1024)  # asked per message; a question's labels never change
+def unit_words_of_labels(labels: tuple[str, ...]) -> frozenset[str]:
     """The words that follow a number in a question's labels, in every language ("કલાક" in
     "9 કલાક કે ઓછા"): the question's own unit, so never an unknown one."""
     out: set[str] = set()
