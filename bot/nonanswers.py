@@ -133,6 +133,7 @@ _AUX = _words(
     s r u you ya this that it these those a an the does have has"""
 )
 _WHO = frozenset(("who", "whos", "whose"))
+_CONTACT = _words("ring call phone speak talk email text contact")
 
 
 def is_query(text: str, *, free_text: bool = False) -> bool:
@@ -153,4 +154,6 @@ def is_query(text: str, *, free_text: bool = False) -> bool:
         return False
     if toks[0] in _WH and (asked or (len(toks) > 1 and toks[1] in _AUX)):
         return True
+    if toks[:2] in (["can", "i"], ["could", "i"], ["may", "i"]) and set(toks[2:4]) & _CONTACT:
+        return True  # "can I ring someone", "could I speak to a person": HELP gives the contact
     return (norm + " ").startswith(_OPENERS)

@@ -132,6 +132,8 @@ def test_one_as_a_pronoun_is_not_option_one() -> None:
         ("p1_recognise", "what is priority 1?"),
         ("anything_else", "who sent this?"),
         ("anything_else", "whos texting me?"),
+        ("hours", "could I phone somebody about this"),
+        ("age", "may I speak to a person"),
     ],
 )
 def test_a_question_back_is_a_query(qid: str, text: str) -> None:
