@@ -12,6 +12,7 @@ from bot.dispatch import Dispatcher, utcnow
 from bot.loader import FlowRegistry
 from store import KeyBuilder, RateLimit, RedisStore, connect
 from store.client import AnyRedis
+from store.misses import MissLog
 
 log = logging.getLogger(__name__)
 
@@ -52,5 +53,5 @@ def build_services(
         rate_limit=RateLimit(settings.rate_limit) if settings.rate_limit else None,
         cache_size=settings.session_cache,
     )
-    dispatcher = Dispatcher(registry, store, clock=clock)
+    dispatcher = Dispatcher(registry, store, clock=clock, misses=MissLog.for_store(store))
     return Services(settings, registry, store, dispatcher, client, clock)

@@ -4,7 +4,7 @@ doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
      [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster] [--bare-multiplexed]
-     [--compare-with DIR]
+     [--compare-with DIR] [--misses]
 
 ``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
 temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
@@ -17,6 +17,9 @@ stops it.
 questions with choices go out as buttons or lists through Twilio's REST API (message and, once
 per button set, content creation), which is faked in the server process at the twilio library's
 HTTP boundary (an ``AsyncHttpClient`` answering 201 at once), so the figures are our own cost.
+
+``--misses`` adds one reply per walk that is not understood (so the misses log is written once
+per respondent), to measure that path.
 
 ``--compare-with DIR`` runs a third server in the same run: surveybot from another checkout
 (e.g. ``git worktree add /tmp/before HEAD~1``) on the same packages, for before/after figures.
@@ -59,8 +62,8 @@ SCRIPT = [
     "yes",
     "1",
     "1",
-    "5",
-    "2",
+    "50 hours or more",  # by label: a bare 5 or 2 at the banded questions is (rightly) checked
+    "1 to 4 years",
     "agree",
     "strongly agree",
     "2",
@@ -278,7 +281,14 @@ def main() -> None:
         action="store_true",
         help="start a temporary local 3-master Redis Cluster and use it",
     )
+    ap.add_argument(
+        "--misses",
+        action="store_true",
+        help="each walk also sends one reply the bot cannot understand (a miss to log)",
+    )
     a = ap.parse_args()
+    if a.misses:
+        SCRIPT.insert(3, "purple")  # at "who do you mainly care for?": asked again, logged
     if a.cluster:
         with LocalCluster(masters=3) as cluster:
             a.redis = cluster.url
@@ -293,6 +303,11 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     flows = tmp / "flows"
     flows.mkdir()
     shutil.copy(ROOT / "flows" / "carers-strategy.yaml", flows)
+    # A compared checkout serves its own sample flow: its loader may not know this one's fields.
+    cmp_flows = tmp / "flows-compared"
+    if a.compare_with is not None:
+        cmp_flows.mkdir()
+        shutil.copy(a.compare_with / "flows" / "carers-strategy.yaml", cmp_flows)
     (tmp / "bare_app.py").write_text(BARE_APP)
     (tmp / "wa_app.py").write_text(WA_APP)
     numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
@@ -313,7 +328,7 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             "TWILIO_ACCOUNT_SID": SID,
             "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_FROM_NUMBER": "+447700900000",
-            "SURVEYBOT_FLOWS": str(flows),
+            "SURVEYBOT_FLOWS": str(cmp_flows if name == "compared" else flows),
             "SURVEYBOT_SECRET": "bench-secret",
             "PYTHONPATH": f"{tree}:{ROOT}:{tmp}",
         }

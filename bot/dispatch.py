@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot import engine
-from bot.errors import ConflictError, DuplicateMessage, RateLimited
+from bot.errors import ConflictError, DuplicateMessage, RateLimited, SurveybotError
 from bot.loader import FlowRegistry
+from bot.misses import misses_of
 from bot.models import Inbound, Reply, Session, Status, Step
 from bot.phrases import phrase
-from bot.ports import SessionStore
+from bot.ports import MissRecorder, SessionStore
 from bot.schema import Flow, Source
 from bot.text import tr
 
@@ -59,10 +60,12 @@ class Dispatcher:
         store: SessionStore,
         *,
         clock: Callable[[], datetime] = utcnow,
+        misses: MissRecorder | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
         self.clock = clock
+        self.misses = misses
 
     def resolve_start(self, payload: str) -> tuple[Flow, Source | None] | None:
         """A deep-link payload or keyword: ``carers-strategy``, ``carers-strategy-harborough-carers``,
@@ -130,10 +133,23 @@ class Dispatcher:
                 if not exc.immediate:
                     await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
+            if self.misses is not None and result.events:
+                await self._log_misses(result, inbound.text, now)
             return Outcome(
                 replies=result.replies, flow=flow, session=stored, step=result, attempts=attempt
             )
         raise ConflictError(f"gave up after {MAX_ATTEMPTS} attempts for one respondent")
+
+    async def _log_misses(self, step: Step, text: str, now: datetime) -> None:
+        """Beside the commit, not in it: a reply not understood or checked, for the officer's
+        ``surveybot misses``. A failure here never fails the respondent's message."""
+        found = misses_of(step, text, now)
+        if not found or self.misses is None:
+            return
+        try:
+            await self.misses.record(step, found, now)
+        except SurveybotError as exc:
+            log.warning("misses of %s not logged: %s", step.session.respondent, exc)
 
     def _duplicate(
         self,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.misses import Miss
 from bot.models import Session, Step
 from bot.schema import Flow
 
@@ -51,3 +53,9 @@ class SessionStore(Protocol):
 
     async def throttle(self, respondent: str) -> int:
         """Count a message that commits nothing; how far over the limit the sender is."""
+
+
+class MissRecorder(Protocol):
+    async def record(self, step: Step, misses: Sequence[Miss], now: datetime) -> None:
+        """Log a committed step's misses (masked already; ``bot.misses``) for the officer.
+        May raise on a store failure: the caller logs it and carries on."""

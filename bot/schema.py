@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.packs import PACKS
+from bot.standard import Concept
 from bot.text import LText, tr
 
 # --- small value types -------------------------------------------------------------------------
@@ -146,11 +148,43 @@ class Choice(_Model):
     exclusive: bool = Field(
         default=False, description="In a multi question, cannot be picked with other choices."
     )
+    phrases: list[str] | dict[str, list[str]] = Field(
+        default_factory=list,
+        description="Phrases that may appear inside a longer reply, in this word order, e.g. "
+        "'I care for' or 'cares for me' ('...' allows a few words between). Optionally per "
+        "language.",
+    )
+    range: tuple[float | None, float | None] | None = Field(
+        default=None,
+        description="For a band, the numbers it covers, both included: [10, 19], or [75, null] "
+        "for 75 and over. Without it the range is read from the label ('10 to 19 hours').",
+    )
+    means: Concept | None = Field(
+        default=None,
+        description="The standard answer this choice is, when its label does not say so: "
+        "prefer_not, dont_know, maybe, or a point of the agree scale.",
+    )
 
     def synonyms_for(self, lang: str) -> list[str]:
         if isinstance(self.synonyms, list):
             return self.synonyms
         return [*self.synonyms.get(lang, []), *self.synonyms.get("en", [])]
+
+    def phrases_for(self, lang: str) -> list[str]:
+        if isinstance(self.phrases, list):
+            return self.phrases
+        return [*self.phrases.get(lang, []), *self.phrases.get("en", [])]
+
+    @field_validator("range")
+    @classmethod
+    def _range_order(
+        cls, value: tuple[float | None, float | None] | None
+    ) -> tuple[float | None, float | None] | None:
+        if value is not None and None not in value and value[1] < value[0]:  # type: ignore[operator]
+            raise ValueError("range: the first number must not be above the second")
+        if value is not None and value == (None, None):
+            raise ValueError("range: give at least one end, e.g. [75, null]")
+        return value
 
 
 class Other(_Model):
@@ -208,6 +242,25 @@ class ChoiceQuestion(_Question):
     choices: list[Choice]
     other: Other | None = None
     letters: bool = Field(default=False, description="Show A, B, C instead of 1, 2, 3.")
+    pack: str | list[str] | None = Field(
+        default=None,
+        description="Standard answer packs whose words this question understands: "
+        + ", ".join(sorted(PACKS))
+        + ". Write one name or a list.",
+    )
+
+    @field_validator("pack")
+    @classmethod
+    def _known_packs(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for name in [value] if isinstance(value, str) else value or ():
+            if name not in PACKS:
+                raise ValueError(
+                    f"unknown answer pack {name!r}; the packs are: {', '.join(sorted(PACKS))}"
+                )
+        return value
+
+    def packs(self) -> tuple[str, ...]:
+        return (self.pack,) if isinstance(self.pack, str) else tuple(self.pack or ())
 
     def all_choices(self) -> list[Choice]:
         if self.other is None:
@@ -226,6 +279,25 @@ class MultiQuestion(_Question):
         description="Add a 'None of these' choice (id 'none') that cannot be picked with others.",
     )
     letters: bool = False
+    pack: str | list[str] | None = Field(
+        default=None,
+        description="Standard answer packs whose words this question understands: "
+        + ", ".join(sorted(PACKS))
+        + ". Write one name or a list.",
+    )
+
+    @field_validator("pack")
+    @classmethod
+    def _known_packs(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for name in [value] if isinstance(value, str) else value or ():
+            if name not in PACKS:
+                raise ValueError(
+                    f"unknown answer pack {name!r}; the packs are: {', '.join(sorted(PACKS))}"
+                )
+        return value
+
+    def packs(self) -> tuple[str, ...]:
+        return (self.pack,) if isinstance(self.pack, str) else tuple(self.pack or ())
 
     def all_choices(self) -> list[Choice]:
         out = list(self.choices)
@@ -517,6 +589,11 @@ class Flow(_Model):
     messages: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Override the bot's standard sentences per language, e.g. {gu: {not_understood: ...}}.",
+    )
+    answer_words: dict[str, dict[Concept, list[str]]] = Field(
+        default_factory=dict,
+        description="Extra words for the standard answers, per language, e.g. "
+        "{en: {prefer_not: ['not for you to know']}, gu: {maybe: [...]}}.",
     )
     questions: list[Question] = Field(min_length=1)
 

@@ -29,6 +29,7 @@ from bot.schema import (
     whatsapp_template,
 )
 from bot.text import LText
+from bot.validate_words import check_answer_words
 from bot.yamlsafe import Located, Path
 
 SMS_MAX_SEGMENTS = 2
@@ -98,6 +99,7 @@ def check_flow(
     _check_raw(located.data, report)
     if flow is not None:
         _check_choices(flow, report)
+        check_answer_words(flow, report)
         _check_conditions(flow, report)
         _check_jumps(flow, report)
         _check_piping(flow, report)

@@ -41,6 +41,10 @@ key                                 type    what
 Answers use epoch milliseconds (not ISO text) because a response hash holds dozens of them:
 short values keep small hashes in Redis' compact listpack encoding.
 
+Two logs document their own keys beside their code, by the same rules: ``store/delivery.py``
+(``sb:{dlv}:...``) and ``store/misses.py`` (``sb:{rid}:m:<flow>`` in the respondent's slot, erased
+with them, and the sharded index ``sb:mi:<flow>:<n>``).
+
 The index is sharded so that Redis Cluster spreads one big consultation over several nodes;
 readers merge the shards in (started, rid) order. An index entry whose response is missing (a
 crash between the two writes, or an expired response) is skipped by readers.

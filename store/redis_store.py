@@ -435,8 +435,10 @@ class RedisStore:
         with redis_errors("erase"):
             removed = await pipe.execute()
         from store.delivery import DeliveryLog  # its keys hold this person's delivery failures
+        from store.misses import MissLog  # and these the replies of theirs not understood
 
         logged = await DeliveryLog(self.redis, keys=k).erase_respondent(rid)
+        logged += await MissLog(self.redis, keys=k).erase_respondent(rid, sorted(flows))
         return sum(int(n) for n in removed) + logged
 
     # -- exports ---------------------------------------------------------------------------------

@@ -78,7 +78,9 @@ class Person:
 PEOPLE = [
     Person("sms", "+447700900511", ("TEST", *ORGANISATION), "complete"),
     Person("sms", "+447700900512", ("TEST", "yes", "STOP"), "opted_out"),
-    Person("sms", "+447700900513", ("TEST", "yes", "Dev"), "active"),  # delivery failure, reminder
+    # Delivery failure, reminder; and a reply not understood that holds their own number (the
+    # misses log keeps it masked, and erasure removes it).
+    Person("sms", "+447700900513", ("TEST", "yes", "Dev", "ring me 07700 900513 x"), "active"),
     Person("sms", "+447700900514", ("TEST",), "opted_out"),  # then Twilio reports 21610
     Person("sms", "+447700900515", ("TEST", "no"), "declined"),
     Person("telegram", "6183920457", ("/start every-type", *ORGANISATION), "complete"),
@@ -332,6 +334,8 @@ async def test_erasure_removes_every_trace_of_each_person(
         rid = store.respondent(person.channel, person.address)
         before = await snapshot(world.redis, world.prefix)
         assert any(rid in key for key in before)
+        if person is FAILED:  # their reply not understood is in the misses log, masked
+            assert any(f"{{{rid}}}:m:" in key for key in before)
         removed = await erase(world, person, url, tmp_path)
         assert removed >= 3  # at least the session, the seen ids and the response
         left.remove(person)

@@ -262,7 +262,7 @@ def test_a_carer_answers_the_whole_survey_in_chromium(
     assert page.current() == "years_caring"
     assert all("Leicester, Leicestershire" not in t for t in page.bot_texts())
 
-    page.type("years_caring", "2")  # typing the number works as well as the button
+    page.type("years_caring", "2 years")  # typing works as well as the button
     page.click("p1_recognise", "Agree")
     # Keyboard only: focus is on the first button; Tab to the fifth and press Enter.
     assert page.focused()["text"] == "Strongly disagree"
