@@ -38,6 +38,14 @@ from bot.text import LText
 
 SURVEY_TEXTS = ("label", "hint", "constraint_message")
 _FLOW_COLUMNS = {"id", "council", "contact", "languages", "intro", "thanks", "questions"}
+_QUESTION_COLUMNS = {
+    "id", "type", "text", "hint", "optional", "when", "reprompt", "min_length", "max_length",
+    "min", "max", "integer", "precision", "min_year", "max_year", "choices", "other",
+    "min_picks", "max_picks", "none_of_these",
+}  # fmt: skip
+"""Question fields the XLSForm columns carry; every other field set in the flow file goes in the
+``surveybot`` column as it is (so a field added to the schema survives the round trip)."""
+_CHOICE_COLUMNS = {"id", "label"}
 
 
 class _Sheet:
@@ -174,6 +182,9 @@ class _Export:
                     constraint.append(f"count-selected(.) <= {q.max_picks}")
         if constraint:
             row["constraint"] = " and ".join(constraint)
+        rest = q.model_dump(mode="json", include=q.model_fields_set - _QUESTION_COLUMNS)
+        for key, value in rest.items():
+            extra.setdefault(key, value)
         if extra:
             row["surveybot"] = json.dumps(extra, ensure_ascii=False)
         self.survey.add(row)
@@ -192,9 +203,7 @@ class _Export:
 
     def choice_rows(self, list_name: str, choices: Iterable[Any]) -> None:
         for c in choices:
-            extra: dict[str, Any] = {}
-            if c.synonyms:
-                extra["synonyms"] = c.synonyms
+            extra = c.model_dump(mode="json", include=c.model_fields_set - _CHOICE_COLUMNS)
             self.choice_row(list_name, c.id, c.label, extra or None)
 
     def choice_row(

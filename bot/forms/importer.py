@@ -35,8 +35,12 @@ from bot.forms.columns import (
 from bot.forms.languages import column_name, parse_language
 from bot.forms.workbook import Row, Sheet, Workbook, read_workbook
 from bot.forms.yamlio import dump_flow
-from bot.schema import CHOICE_ID, FLOW_ID, QUESTION_ID
+from bot.schema import CHOICE_ID, FLOW_ID, QUESTION_ID, Choice
 from bot.text import LText
+
+_CHOICE_EXTRAS = (set(Choice.model_fields) - {"id", "label"}) | {"none_of_these"}
+"""What a choice's ``surveybot`` cell may set: any field of a flow's choice (and the exporter's
+marker for a multi question's "none of these")."""
 
 # --- what each XLSForm type becomes -----------------------------------------------------------
 
@@ -745,7 +749,7 @@ class _Importer:
                 )
             raw = cells.get("surveybot")
             if raw:
-                choice.extra = self._extra(cells, raw, {"synonyms", "exclusive", "none_of_these"})
+                choice.extra = self._extra(cells, raw, _CHOICE_EXTRAS)
             choices.append(choice)
             for col in cells.values:
                 if col.field == "media" and not media_warned:
@@ -1054,7 +1058,7 @@ class _Importer:
                         cells,
                         "surveybot",
                         f"{k!r} cannot be set on a choice",
-                        "a choice may have synonyms and exclusive",
+                        "a choice may have " + ", ".join(sorted(allowed)),
                         code="surveybot_column",
                     )
                     data.pop(k)
@@ -1336,9 +1340,9 @@ class _Importer:
                 "id": cid,
                 "label": self._pipe(c.cells, "label", c.label or c.name),
             }
-            for k in ("synonyms", "exclusive"):
-                if k in c.extra:
-                    entry[k] = c.extra[k]
+            for k, v in c.extra.items():
+                if k != "none_of_these":
+                    entry[k] = v
             out.append(entry)
         target = self.targets[item.name]
         if kind == "scale":

@@ -575,7 +575,14 @@ def check_translations(
 
 def merge(flow_text: str, flow: Flow, lang: str, merged: dict[str, str]) -> str:
     """The flow file with the translations in ``lang`` added, comments and layout kept."""
-    from bot.forms.yamlio import dump_roundtrip, key, load_roundtrip, new_map, text_value
+    from bot.forms.yamlio import (
+        dump_roundtrip,
+        keep_layout,
+        key,
+        load_roundtrip,
+        new_map,
+        text_value,
+    )
 
     data, y = load_roundtrip(flow_text)
     default = flow.languages[0]
@@ -609,7 +616,7 @@ def merge(flow_text: str, flow: Flow, lang: str, merged: dict[str, str]) -> str:
         data.insert(pos, "languages", seq)
     elif lang not in languages:
         languages.append(key(lang))
-    return dump_roundtrip(data, y)
+    return keep_layout(flow_text, dump_roundtrip(data, y))
 
 
 def _ensure_map(data: Any, name: str, before: str) -> Any:

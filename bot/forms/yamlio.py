@@ -8,6 +8,7 @@ file is read back by the bot's own loader before it is saved (see the callers).
 
 from __future__ import annotations
 
+import difflib
 import io
 import re
 from collections.abc import Mapping, Sequence
@@ -162,6 +163,46 @@ def dump_roundtrip(data: Any, y: YAML) -> str:
     buf = io.StringIO()
     y.dump(data, buf)
     return buf.getvalue()
+
+
+_NEW_ITEM = re.compile(r"^\s*(#|- |-$|[^\s\"'\[{,][^:#]*:(\s|$))")
+
+
+def keep_layout(old: str, new: str) -> str:
+    """``new`` with the officer's own lines from ``old`` wherever they say the same thing.
+
+    ruamel keeps comments and quotes, but writes a flow-style list or map that an officer wrapped
+    over several lines on one line. Where a changed stretch of lines is, item by item (a key or
+    list entry with its continuation lines), the same text but for line breaks and spaces, the
+    old lines are kept; only the items that really changed take ruamel's text.
+    """
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out += a[i1:i2]
+            continue
+        olds, news = _items(a[i1:i2]), _items(b[j1:j2])
+        if op == "replace" and len(olds) == len(news):
+            for x, y in zip(olds, news, strict=True):
+                out += x if _squash(x) == _squash(y) else y
+            continue
+        out += b[j1:j2]
+    return "".join(out)
+
+
+def _items(lines: list[str]) -> list[list[str]]:
+    groups: list[list[str]] = []
+    for line in lines:
+        if not groups or _NEW_ITEM.match(line):
+            groups.append([line])
+        else:
+            groups[-1].append(line)
+    return groups
+
+
+def _squash(lines: list[str]) -> str:
+    return re.sub(r"\s+", " ", "".join(lines)).strip()
 
 
 def text_value(text: str) -> str:

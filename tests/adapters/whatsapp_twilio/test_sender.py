@@ -23,7 +23,19 @@ from tests.adapters.whatsapp_twilio.conftest import FINAL_SID, REMINDER_GU_SID, 
 from tests.adapters.whatsapp_twilio.wa_fakes import BOT, CARER, WhatsAppHttp, twilio_error
 
 CALLBACK = PUBLIC_URL + "/whatsapp/twilio/status"
-ANSWERS = ["CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "1 and 2", "no"]
+ANSWERS = [
+    "CARERS",
+    "yes",
+    "1",
+    "1",
+    "50 hours or more",
+    "1 to 4 years",
+    "agree",
+    "strongly agree",
+    "2",
+    "1 and 2",
+    "no",
+]
 
 
 async def at_anything_else(services: Services, clock: Clock, first: str = "CARERS") -> Session:

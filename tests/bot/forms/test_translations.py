@@ -193,3 +193,19 @@ def test_unknown_and_repeated_ids(tmp_path: Path) -> None:
     codes = {(p.code, p.row) for p in import_translations(flow_file, tmp_path / "x.xlsx").problems}
     assert ("unknown_id", 2) in codes
     assert ("duplicate_id", 4) in codes
+
+
+def test_wrapped_lists_keep_the_officers_line_breaks() -> None:
+    from bot.forms.yamlio import keep_layout
+
+    old = 'a:\n  label: {en: "Carer"}\n  synonyms: ["one", "two",\n             "three"]\nb: 1\n'
+    new = 'a:\n  label: {en: "Carer", pa: "ਕੇਅਰਰ"}\n  synonyms: ["one", "two", "three"]\nb: 1\n'
+    assert keep_layout(old, new) == (
+        "a:\n"
+        '  label: {en: "Carer", pa: "ਕੇਅਰਰ"}\n'
+        '  synonyms: ["one", "two",\n'
+        '             "three"]\n'
+        "b: 1\n"
+    )
+    changed = new.replace('"three"', '"four"')
+    assert keep_layout(old, changed) == changed  # a real change takes the new text
