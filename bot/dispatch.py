@@ -32,7 +32,7 @@ RESEND_WINDOW = timedelta(minutes=10)
 """A duplicate of the respondent's last message within this long of its commit gets the current
 question again (Twilio retries within 15 s; Telegram re-delivers within minutes)."""
 
-_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _RESUMABLE = (Status.ACTIVE, Status.OPTED_OUT, Status.COMPLETE, Status.DECLINED)
 
 

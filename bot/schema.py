@@ -44,7 +44,7 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, int | float):
         return timedelta(seconds=value)
     if isinstance(value, str):
-        m = _DURATION.match(value)
+        m = _DURATION.fullmatch(value)
         if m:
             unit = m.group(2).lower()
             key = "m" if unit.startswith("min") or unit == "m" else unit[0]
@@ -96,7 +96,7 @@ class QuietHours(BaseModel):
 
 def _parse_quiet_hours(value: Any) -> Any:
     if isinstance(value, str):
-        m = _HHMM.match(value)
+        m = _HHMM.fullmatch(value)
         if not m:
             raise ValueError(f"{value!r} is not a time window; write it like '20:00-09:00'")
         h1, m1, h2, m2 = (int(g) for g in m.groups())

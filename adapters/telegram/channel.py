@@ -69,7 +69,7 @@ GROUP_TEXT = (
 )
 GROUP_BUTTON = "Open a private chat"
 
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?\Z", re.DOTALL)
 
 Handled = Literal[
     "answered",

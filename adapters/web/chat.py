@@ -54,9 +54,9 @@ MAX_TEXT = 5_000
 MAX_BODY = 32 * 1024
 """Largest JSON body read (bytes); the app's own body limit applies on top."""
 
-_COOKIE = re.compile(r"^[A-Za-z0-9_-]{32}$")  # secrets.token_urlsafe(24)
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # question ids, source ids, language codes
+_COOKIE = re.compile(r"[A-Za-z0-9_-]{32}\Z")  # secrets.token_urlsafe(24)
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # question ids, source ids, language codes
 _MAX_VALUE = 200
 _MAX_PICKS = 50
 
