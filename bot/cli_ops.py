@@ -123,7 +123,8 @@ def erase(
 
         svc = build_services(Settings())
         try:
-            return await svc.store.erase(channel, address)
+            # Every flow being served too: entries of a first message whose commit was refused.
+            return await svc.store.erase(channel, address, flows=svc.registry.flows)
         finally:
             await svc.store.close()
 

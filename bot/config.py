@@ -34,14 +34,14 @@ class Settings(BaseSettings):
         description="The URL the outside world uses to reach this server (no trailing slash)",
     )
     host: str = Field(default="127.0.0.1", alias="SURVEYBOT_HOST")
-    port: int = Field(default=8000, alias="SURVEYBOT_PORT")
+    port: int = Field(default=8000, ge=1, le=65535, alias="SURVEYBOT_PORT")
     run_worker: bool = Field(
         default=False,
         alias="SURVEYBOT_WORKER",
         description="Also run the reminder worker inside each `serve` process",
     )
-    retention_days: int = Field(default=400, alias="SURVEYBOT_RETENTION_DAYS")
-    dedupe_hours: int = Field(default=48, alias="SURVEYBOT_DEDUPE_HOURS")
+    retention_days: int = Field(default=400, ge=1, le=3653, alias="SURVEYBOT_RETENTION_DAYS")
+    dedupe_hours: int = Field(default=48, ge=1, le=24 * 31, alias="SURVEYBOT_DEDUPE_HOURS")
     max_body_bytes: int = Field(
         default=64 * 1024,
         ge=1024,
@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     rate_limit: int = Field(
         default=30,
         ge=0,
+        le=100_000,
         alias="SURVEYBOT_RATE_LIMIT",
         description="Most messages one sender may send a minute (0 = no limit); the first over "
         "it gets a polite reply, the rest silence",
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     session_cache: int = Field(
         default=10_000,
         ge=0,
+        le=10_000_000,
         alias="SURVEYBOT_SESSION_CACHE",
         description="Sessions each process keeps in memory to save a Redis read per answer "
         "(0 = none; always checked against Redis at commit)",
@@ -68,7 +70,7 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = Field(default=None, description="The bot's SMS number")
     twilio_messaging_service_sid: str | None = None
-    sms_per_second: float = Field(default=10.0, alias="SURVEYBOT_SMS_PER_SECOND")
+    sms_per_second: float = Field(default=10.0, gt=0, le=1000, alias="SURVEYBOT_SMS_PER_SECOND")
 
     telegram_token: SecretStr | None = None
     telegram_secret_token: SecretStr | None = Field(

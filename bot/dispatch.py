@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot import engine
-from bot.errors import ConflictError, DuplicateMessage, RateLimited
+from bot.errors import ConflictError, DuplicateMessage, RateLimited, UnstorableValue
 from bot.loader import FlowRegistry
 from bot.models import Inbound, Reply, Session, Status, Step
 from bot.phrases import phrase
@@ -123,6 +123,12 @@ class Dispatcher:
             except RateLimited as exc:
                 replies = self._slow_down(exc.over, flow, session.lang, respondent)
                 return Outcome(replies=replies, attempts=attempt)
+            except UnstorableValue as exc:
+                # A value no parser should have let through: store nothing and ask again,
+                # rather than answer with an error the person never sees a reply to.
+                log.error("respondent %s: step not stored (%s)", respondent, exc)
+                sorry = Reply(text=phrase(flow, session.lang, "not_understood"), lang=session.lang)
+                return Outcome(replies=[sorry, *engine.prompt_again(flow, session)])
             except ConflictError as exc:
                 # Another message from the same person committed first (or this very message,
                 # delivered twice at once): re-read and step again. No back-off when all that

@@ -123,3 +123,8 @@ class ChannelError(SurveybotError):
 
 class ConfigError(SurveybotError):
     """Configuration from the environment is missing or contradictory."""
+
+
+class UnstorableValue(SurveybotError):
+    """A step produced a value the store cannot write (an integer past 64 bits): nothing is
+    written, and the person is asked again rather than left without a reply."""
