@@ -48,9 +48,13 @@ def test_no_compiled_pattern_ends_with_a_dollar() -> None:
     offenders = []
     for module in _modules():
         for name, value in vars(module).items():
-            if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
-                if _ends_with_dollar(value.pattern) and name not in SHARED_WITH_JSON_SCHEMA:
-                    offenders.append(f"{module.__name__}.{name}: {value.pattern!r}")
+            if (
+                isinstance(value, re.Pattern)
+                and isinstance(value.pattern, str)
+                and _ends_with_dollar(value.pattern)
+                and name not in SHARED_WITH_JSON_SCHEMA
+            ):
+                offenders.append(f"{module.__name__}.{name}: {value.pattern!r}")
     assert not offenders, "use \\Z (or fullmatch), not $: " + "; ".join(offenders)
 
 
@@ -113,7 +117,8 @@ def test_web_chat_refuses_a_trailing_newline(body: dict[str, Any]) -> None:
 def test_payloads_and_names_refuse_a_trailing_newline() -> None:
     assert DISPATCH_PAYLOAD.match("carers-strategy")
     assert not DISPATCH_PAYLOAD.match("carers-strategy\n")
-    assert valid_payload("carers-strategy") and not valid_payload("carers-strategy\n")
+    assert valid_payload("carers-strategy")
+    assert not valid_payload("carers-strategy\n")
     assert links.deep_link("SomeBot", "carers")
     with pytest.raises(ValueError, match="payload"):
         links.start_payload("carers\n")

@@ -71,15 +71,18 @@ async def test_a_huge_number_by_sms_is_out_of_range_not_a_crash(
     answer = await w.sms(text, sid="SMhuge", sender=sender)
     assert answer.status == 200, answer
     replies = " ".join(answer.twiml())
-    assert replies.startswith("Sorry") and "list" not in replies
+    assert replies.startswith("Sorry")
+    assert "list" not in replies
     # Nothing out of range was stored, and the survey carries on.
     ok = await w.sms("12", sid="SMok", sender=sender)
     assert "How much?" in " ".join(ok.twiml())
     amount = await w.sms(text, sid="SMhuge2", sender=sender)
-    assert amount.status == 200 and " ".join(amount.twiml()).startswith("Sorry")
+    assert amount.status == 200
+    assert " ".join(amount.twiml()).startswith("Sorry")
     rid = w.services.store.respondent("sms", sender)
     stored = await w.services.store.response(rid, "numbers")
-    assert stored is not None and {k: a.value for k, a in stored.answers.items()} == {"count": 12}
+    assert stored is not None
+    assert {k: a.value for k, a in stored.answers.items()} == {"count": 12}
 
 
 async def test_a_huge_number_by_web_chat_is_answered(numbers_world: World) -> None:
@@ -118,7 +121,8 @@ def test_every_question_type_stores_what_it_accepts(text: str) -> None:
         for a in result.answers:
             answer_json(a)
             if isinstance(a.value, int | float) and not isinstance(a.value, bool):
-                assert math.isfinite(a.value) and abs(a.value) <= MAX_NUMBER
+                assert math.isfinite(a.value)
+                assert abs(a.value) <= MAX_NUMBER
 
 
 _FLOW_CACHE: list[Any] = []
@@ -236,7 +240,8 @@ def test_hostile_numbers_in_any_flow_setting_are_located_errors() -> None:
             tried += 1
             if result.flow is None:
                 errors = [p for p in result.problems if p.severity == "error"]
-                assert errors and all(p.line is not None for p in errors), (path, value)
+                assert errors, (path, value)
+                assert all(p.line is not None for p in errors), (path, value)
     assert tried > 200
 
 
@@ -256,7 +261,8 @@ def test_the_reported_flow_lines_give_a_located_error(line: str, expected: str) 
     result = load_flow_text(text, "numbers.yaml")
     assert result.flow is None
     errors = [p for p in result.problems if p.severity == "error"]
-    assert errors[0].line == 7 and expected in errors[0].format(), errors[0].format()
+    assert errors[0].line == 7, errors[0].format()
+    assert expected in errors[0].format(), errors[0].format()
     assert all(p.code != "internal" for p in result.problems)
 
 
@@ -283,8 +289,11 @@ async def test_two_alphanumeric_senders_keep_separate_responses(world: World) ->
     store = world.services.store
     a = await store.response(store.respondent("sms", "COUNCIL"), "every-type")
     b = await store.response(store.respondent("sms", "NHSAPP"), "every-type")
-    assert a is not None and b is not None and a.respondent != b.respondent
-    assert a.answers["name"].value == "Ann" and b.answers["name"].value == "Bob"
+    assert a is not None
+    assert b is not None
+    assert a.respondent != b.respondent
+    assert a.answers["name"].value == "Ann"
+    assert b.answers["name"].value == "Bob"
 
 
 # -- hole 4: erasure finds entries of a first message the rate limit refused -------------------------
@@ -314,7 +323,8 @@ async def test_erasure_removes_index_and_reminder_entries_of_a_refused_first_mes
     assert await w.redis.zscore(keys.index_for("every-type", rid), rid) is not None
     await store.erase("sms", sender)
     for key, (_, value) in (await w.snapshot()).items():
-        assert rid not in key and rid not in str(value), key
+        assert rid not in key
+        assert rid not in str(value), key
 
 
 async def test_erasure_looks_in_every_served_flow(world: World) -> None:
@@ -326,4 +336,5 @@ async def test_erasure_looks_in_every_served_flow(world: World) -> None:
     await world.redis.zadd(store.keys.due_for("carers-strategy", rid), {rid: 1})
     await store.erase("sms", "+447700900333", flows=world.services.registry.flows)
     for key, (_, value) in (await world.snapshot()).items():
-        assert rid not in key and rid not in str(value), key
+        assert rid not in key
+        assert rid not in str(value), key
