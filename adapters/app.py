@@ -1,7 +1,8 @@
 """The one ASGI application that mounts every channel. Stateless: run as many as you like.
 
 Routes:
-  GET  /healthz              Redis reachability and flow-file problems (503 when Redis is down)
+  GET  /healthz              Redis reachability, each channel's state (which are degraded, and
+                             why) and flow-file problems (503 only when Redis is down)
   GET  /                     the open surveys, with their web chat links
   POST /sms/twilio           Twilio inbound SMS webhook (+ /sms/twilio/status delivery callbacks)
   POST /telegram/webhook     Telegram updates (only when TELEGRAM_TOKEN is set)
@@ -25,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters import sms_twilio, web
+from adapters.health import keep_starting
 from adapters.services import Services, build_services
 from bot.config import Settings
 from bot.errors import ConflictError, StoreError
@@ -105,12 +107,18 @@ def create_app(
         Route("/", _index(svc), methods=["GET"]),
     ]
     routes += sms_twilio.routes(svc)
+    health = svc.health
+    if settings.twilio_auth_token is not None:
+        health.ok("sms")
+    else:
+        health.set("sms", "off", "TWILIO_AUTH_TOKEN is not set: every SMS webhook is refused")
     if settings.telegram_token is not None:
         from adapters import telegram as tg  # imported only when configured: PTB is heavy
 
         telegram = tg.TelegramChannel(svc)
         routes += tg.routes(svc, telegram)
     routes += web.routes(svc)
+    health.ok("web")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -126,7 +134,8 @@ def create_app(
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLD)
         if telegram is not None:
-            await telegram.start()
+            # In the background: Telegram unreachable must not stop SMS and the web chat.
+            tasks.append(asyncio.create_task(keep_starting(health, "telegram", telegram.start)))
         stop = asyncio.Event()
         if settings.run_worker:
             from adapters.outbound import build_senders
@@ -142,7 +151,8 @@ def create_app(
             for task in tasks:
                 task.cancel()
             if telegram is not None:
-                await telegram.stop()
+                with contextlib.suppress(Exception):  # never started, or Telegram unreachable
+                    await telegram.stop()
 
     exception_handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         StoreError: _store_error,
@@ -171,12 +181,17 @@ def _healthz(svc: Services) -> Callable[[Request], Awaitable[Response]]:
         except (TimeoutError, StoreError, OSError):
             redis_ok = False
         errors = {f: [p.format() for p in ps] for f, ps in svc.registry.errors.items()}
+        degraded = svc.health.degraded()
         body = {
-            "status": "ok" if redis_ok else "unavailable",
+            "status": "unavailable" if not redis_ok else "degraded" if degraded else "ok",
             "redis": redis_ok,
+            "channels": svc.health.snapshot(),
+            "degraded": degraded,
             "flows": {fid: f.version for fid, f in svc.registry.flows.items()},
             "flow_errors": errors,
         }
+        # A degraded channel (Telegram unreachable) is 200: this process still serves the
+        # others, and a load balancer must not take it out for that. Redis down is 503.
         return JSONResponse(body, status_code=200 if redis_ok else 503)
 
     return healthz

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from adapters.health import Health
 from bot.config import Settings
 from bot.dispatch import Dispatcher, utcnow
 from bot.loader import FlowRegistry
@@ -25,6 +26,7 @@ class Services:
     redis: AnyRedis
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
+    health: Health = field(default_factory=Health)
 
 
 def build_services(

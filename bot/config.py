@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         default=None, description="Sent by Telegram in X-Telegram-Bot-Api-Secret-Token"
     )
     telegram_bot_username: str | None = None
+    telegram_api_url: str | None = Field(
+        default=None,
+        description="A self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot (default: "
+        "Telegram's own)",
+    )
 
     @property
     def secret_bytes(self) -> bytes:

@@ -173,6 +173,9 @@ class TelegramChannel:
             .updater(None)
             .rate_limiter(rate_limiter or AIORateLimiter(max_retries=1))
         )
+        api = services.settings.telegram_api_url
+        if api:
+            builder = builder.base_url(api.rstrip("/"))
         if request is not None:
             builder = builder.request(request).get_updates_request(request)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
