@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -72,8 +71,8 @@ class _BotApi(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def bot_api_port() -> Iterator[int]:
-    yield free_port()
+def bot_api_port() -> int:
+    return free_port()
 
 
 def _serve_bot_api(port: int) -> ThreadingHTTPServer:
