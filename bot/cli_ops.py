@@ -86,6 +86,7 @@ def serve(
         workers=workers,
         log_level="debug" if verbose else "info",
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -110,13 +111,19 @@ def erase(
         str | None, typer.Option("--sms", help="Phone number, e.g. +447700900123")
     ] = None,
     telegram: Annotated[str | None, typer.Option("--telegram", help="Telegram chat id")] = None,
-    web: Annotated[str | None, typer.Option("--web", help="Web chat cookie id")] = None,
+    web: Annotated[
+        str | None, typer.Option("--web", help="Web chat cookie (as the browser shows it)")
+    ] = None,
 ) -> None:
     """Erase everything stored about one person (their session and every answer they gave)."""
     given = [(c, a) for c, a in (("sms", sms), ("telegram", telegram), ("web", web)) if a]
     if len(given) != 1:
         raise typer.BadParameter("give exactly one of --sms, --telegram or --web")
     channel, address = given[0]
+    if channel == "web":
+        from adapters.web.session_ids import address_of
+
+        address = address_of(Settings().secret_bytes, address)  # the cookie, or its id
 
     async def run() -> int:
         from adapters.services import build_services

@@ -57,6 +57,35 @@ class Settings(BaseSettings):
         description="Most messages one sender may send a minute (0 = no limit); the first over "
         "it gets a polite reply, the rest silence",
     )
+    web_requests_per_minute: int = Field(
+        default=120,
+        ge=0,
+        le=100_000,
+        alias="SURVEYBOT_WEB_REQUESTS_PER_MINUTE",
+        description="Requests one client address may send the web chat a minute (0 = no limit); "
+        "the rest get 429 before any work",
+    )
+    web_new_per_client: int = Field(
+        default=20,
+        ge=0,
+        le=100_000,
+        alias="SURVEYBOT_WEB_NEW_PER_CLIENT",
+        description="Web chat sessions one client address may begin an hour (0 = no limit)",
+    )
+    web_new_per_minute: int = Field(
+        default=300,
+        ge=0,
+        le=1_000_000,
+        alias="SURVEYBOT_WEB_NEW_PER_MINUTE",
+        description="Web chat sessions that may begin a minute, all clients and processes "
+        "together (0 = no limit): what bounds Redis under a flood from many addresses",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        alias="SURVEYBOT_FORWARDED_ALLOW_IPS",
+        description="Proxies trusted to say the client's address in X-Forwarded-For (comma-"
+        "separated, or *); the web chat's per-client limits depend on it",
+    )
     session_cache: int = Field(
         default=10_000,
         ge=0,

@@ -20,6 +20,10 @@ class LoadedLike(Protocol):
     def opted_out(self) -> bool: ...
 
     @property
+    def rev(self) -> int:
+        """The stored version (0 when nothing is stored): what a commit replacing it expects."""
+
+    @property
     def latest_at(self) -> int | None:
         """A duplicate of the respondent's last committed message: that commit's epoch ms."""
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from xml.sax.saxutils import escape
 
@@ -75,6 +76,20 @@ async def read_form(request: Request) -> Params:
     if ctype != FORM_TYPE:
         raise BadRequest(f"expected {FORM_TYPE}, got {ctype or 'no content type'}")
     return parse_form(await request.body(), MAX_FIELDS)
+
+
+_SENDER = re.compile(
+    r"(?:whatsapp:)?\+?[0-9]{3,15}\Z|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11}\Z"
+)
+"""What Twilio puts in ``From``: a number (E.164, or a short code), ``whatsapp:`` and a number,
+or an alphanumeric sender id (up to 11 letters, digits and spaces, at least one letter).
+Anything else is refused: it also closes the re-split of a signed request (Twilio signs names
+and values run together, so ``From=+44...`` + ``FromCountry=GB`` signs as
+``From=+44...FromCountryGB``)."""
+
+
+def valid_sender(value: str) -> bool:
+    return bool(_SENDER.match(value))
 
 
 def _number(value: str | None) -> int:
@@ -147,6 +162,8 @@ class TwilioWebhooks:
         sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
         if not sender or not sid:
             return PlainTextResponse("From and MessageSid are required", 400)
+        if not valid_sender(sender):
+            return PlainTextResponse("From is not a phone number or a sender id", 400)
         body = params.get("Body", "")
         media = _number(params.get("NumMedia"))
         kind = "unsupported" if media > 0 and not body.strip() else "text"
@@ -172,6 +189,8 @@ class TwilioWebhooks:
         to = params.get("To", "").strip()
         if not to:
             return PlainTextResponse("To is required for a failed message", 400)
+        if not valid_sender(to):
+            return PlainTextResponse("To is not a phone number", 400)
         code = params.get("ErrorCode", "").strip() or None
         svc = self.services
         try:
