@@ -123,10 +123,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
+        published: set[tuple[str, str]] = set()
         if refresh_flows:
-            tasks.append(asyncio.create_task(_refresh_loop(svc)))
+            tasks.append(asyncio.create_task(_refresh_loop(svc, published)))
         with contextlib.suppress(StoreError):  # Redis may come up later; scripts load lazily
             await svc.store.prepare()
+        await record_published(svc, published)
         # Flows, compiled conditions and caches live as long as the process: move them out of
         # the garbage collector's sight so its pauses stay short under load (better p99).
         gc.collect()
@@ -164,7 +166,7 @@ def create_app(
     return app
 
 
-async def _refresh_loop(svc: Services) -> None:
+async def _refresh_loop(svc: Services, published: set[tuple[str, str]]) -> None:
     """Pick up edited flow files; a broken edit keeps the last good version (FlowRegistry)."""
     while True:
         await asyncio.sleep(FLOW_REFRESH_SECONDS)
@@ -172,6 +174,25 @@ async def _refresh_loop(svc: Services) -> None:
             await asyncio.to_thread(svc.registry.refresh)
         except Exception:  # never let a bad file stop the loop
             log.exception("reloading flows failed")
+        await record_published(svc, published)
+
+
+async def record_published(svc: Services, published: set[tuple[str, str]]) -> None:
+    """Each flow version this process serves goes into the flow's audit log once (whichever
+    process reports it first; the others' reports are no-ops). Redis down: tried again at the
+    next reload."""
+    for fid, flow in list(svc.registry.flows.items()):
+        if (fid, flow.version) in published:
+            continue
+        try:
+            await svc.store.audit.published(
+                fid, flow.version, actor="flows folder", at=svc.clock(),
+                file=svc.registry.file_of(fid) or "",
+            )  # fmt: skip
+        except StoreError as exc:
+            log.warning("publication of %s not recorded yet: %s", fid, exc)
+            return
+        published.add((fid, flow.version))
 
 
 def _healthz(svc: Services) -> Callable[[Request], Awaitable[Response]]:

@@ -54,5 +54,5 @@ def build_services(
         rate_limit=RateLimit(settings.rate_limit) if settings.rate_limit else None,
         cache_size=settings.session_cache,
     )
-    dispatcher = Dispatcher(registry, store, clock=clock)
+    dispatcher = Dispatcher(registry, store, clock=clock, audit=store.audit)
     return Services(settings, registry, store, dispatcher, client, clock)

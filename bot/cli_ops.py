@@ -114,6 +114,10 @@ def erase(
     web: Annotated[
         str | None, typer.Option("--web", help="Web chat cookie (as the browser shows it)")
     ] = None,
+    officer: Annotated[
+        str | None,
+        typer.Option("--officer", help="Who is running this, for the audit trail (default: login)"),
+    ] = None,
 ) -> None:
     """Erase everything stored about one person (their session and every answer they gave)."""
     given = [(c, a) for c, a in (("sms", sms), ("telegram", telegram), ("web", web)) if a]
@@ -131,7 +135,11 @@ def erase(
         svc = build_services(Settings())
         try:
             # Every flow being served too: entries of a first message whose commit was refused.
-            return await svc.store.erase(channel, address, flows=svc.registry.flows)
+            from bot.results.commands import actor
+
+            return await svc.store.erase(
+                channel, address, flows=svc.registry.flows, actor=actor(officer)
+            )
         finally:
             await svc.store.close()
 

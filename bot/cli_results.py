@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import bot.results.commands  # noqa: F401  (export, report)
 from bot.cli import app
-from bot.results import tools_commands  # noqa: F401  (link, graph, cost)
+from bot.results import (
+    audit_command,  # noqa: F401  (audit)
+    tools_commands,  # noqa: F401  (link, graph, cost)
+)
 
 __all__ = ["app"]

@@ -15,11 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot import engine
-from bot.errors import ConflictError, DuplicateMessage, RateLimited, UnstorableValue
+from bot.audit import step_entries
+from bot.errors import (
+    ConflictError,
+    DuplicateMessage,
+    RateLimited,
+    StoreError,
+    UnstorableValue,
+)
 from bot.loader import FlowRegistry
 from bot.models import Inbound, Reply, Session, Status, Step
 from bot.phrases import phrase
-from bot.ports import SessionStore
+from bot.ports import AuditTrail, SessionStore
 from bot.schema import Flow, Source
 from bot.text import tr
 
@@ -69,10 +76,12 @@ class Dispatcher:
         store: SessionStore,
         *,
         clock: Callable[[], datetime] = utcnow,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
         self.clock = clock
+        self.audit = audit
 
     def resolve_start(self, payload: str) -> tuple[Flow, Source | None] | None:
         """A deep-link payload or keyword: ``carers-strategy``, ``carers-strategy-harborough-carers``,
@@ -134,6 +143,7 @@ class Dispatcher:
                 recent = _recent(loaded.latest_at, now)
                 return self._duplicate(inbound, loaded.session, recent, attempt)
             began = self._opening(opening, loaded.session, respondent, now)
+            before: Session | None = None
             if began is not None:
                 flow, result = began
                 session, fresh = result.session, True
@@ -149,6 +159,7 @@ class Dispatcher:
                         chosen = self._slow_down(over, None, "en", respondent)
                     return Outcome(replies=chosen, attempts=attempt)
                 flow, session, resumed, fresh = chosen
+                before = session
                 # Their keyword again mid-survey is a start for the engine, not an answer.
                 step_in = inbound.model_copy(update={"kind": "start"}) if resumed else inbound
                 result = engine.step(flow, session, step_in, now)
@@ -190,10 +201,24 @@ class Dispatcher:
                 if not exc.immediate:
                     await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
+            await self._audit(before, result, "respondent" if limited else "provider")
             return Outcome(
                 replies=result.replies, flow=flow, session=stored, step=result, attempts=attempt
             )
         raise ConflictError(f"gave up after {MAX_ATTEMPTS} attempts for one respondent")
+
+    async def _audit(self, before: Session | None, result: Step, via: str) -> None:
+        """The audit entries of a committed step (most steps have none). After the commit: an
+        audit write failing must not turn a stored answer into an error for the person."""
+        if self.audit is None:
+            return
+        entries = step_entries(before, result, via=via)
+        if not entries:
+            return
+        try:
+            await self.audit.record_respondent(result.session.respondent, entries)
+        except StoreError as exc:
+            log.warning("audit entries of %s not written: %s", result.session.respondent, exc)
 
     def _duplicate(
         self,

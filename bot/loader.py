@@ -372,6 +372,13 @@ class FlowRegistry:
     def get(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
 
+    def file_of(self, flow_id: str) -> str | None:
+        """The file the served version of ``flow_id`` came from."""
+        for path, fid in self._file_flow.items():
+            if fid == flow_id:
+                return path.name
+        return None
+
     def open_flows(self, now: Any) -> list[Flow]:
         return [f for f in self.flows.values() if f.is_open(now)]
 

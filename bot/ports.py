@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
+from bot.audit import AuditEntry
 from bot.models import Session, Step
 from bot.schema import Flow
 
@@ -55,3 +57,8 @@ class SessionStore(Protocol):
 
     async def throttle(self, respondent: str) -> int:
         """Count a message that commits nothing; how far over the limit the sender is."""
+
+
+class AuditTrail(Protocol):
+    async def record_respondent(self, rid: str, entries: Iterable[AuditEntry]) -> None:
+        """Append a respondent's audit entries (``bot.audit.step_entries``)."""

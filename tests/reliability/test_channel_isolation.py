@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 import adapters.health
+from store.testing_cluster import free_port
 from tests.adapters.conftest import copy_flows_dir
 from tests.adapters.telegram.conftest import FakeTelegram
 from tests.conftest import eventually
@@ -32,7 +33,6 @@ from tests.reliability.harness import (
     Signer,
     app_env,
     copy_flows,
-    free_port,
 )
 from tests.security.harness import make_world
 
