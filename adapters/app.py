@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters import sms_twilio, web
 from adapters.health import keep_starting
 from adapters.services import Services, build_services
+from adapters.web.limits import RequestGate, per_minute
 from bot.config import Settings
 from bot.errors import ConflictError, StoreError
 from bot.text import tr
@@ -163,6 +164,9 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.services = svc
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    requests = per_minute(settings.web_requests_per_minute)
+    if requests is not None:  # outermost: a flooding web client is refused before anything
+        app.add_middleware(RequestGate, buckets=requests)
     return app
 
 

@@ -12,9 +12,9 @@ e.g. ``git worktree add /tmp/before main``), one after the other, each on its ow
    Twilio webhooks (distinct numbers, back to back) for ``--baseline`` seconds: SMS latency
    without a flood;
 2. **flood**: for ``--seconds``, the same SMS load and, at once, ``--flood-connections``
-   connections from one client address (127.0.0.1), each looping: open the chat
-   (``{"start": true}`` with no cookie) and answer the first question with the cookie it got,
-   the most a script can make the web chat store.
+   connections from one client address (127.0.0.1), in a process of their own, each looping:
+   open the chat (``{"start": true}`` with no cookie) and answer the first question with the
+   cookie it got, the most a script can make the web chat store.
 
 Reported per server: web sessions created (session keys in its Redis) and per second, the
 flood's answers by status, Redis ``used_memory`` before and after the flood and per session,
@@ -172,19 +172,28 @@ async def one_server(a: argparse.Namespace, name: str, tree: Path, work: Path) -
         app.start()
         await asyncio.to_thread(app.wait_ready)
         tag = uuid.uuid4().hex[:4]
-        base, _ = await sms_load(app.port, a.baseline, a.sms_connections, f"b{tag}")
+        memory_start = int((await redis.info("memory"))["used_memory"])
+        base, base_carers = await sms_load(app.port, a.baseline, a.sms_connections, f"b{tag}")
         sessions_before = await count_sessions(redis, prefix)
         memory_before = int((await redis.info("memory"))["used_memory"])
         cpu_before = loadgen.cpu_seconds(app.proc.pid) if app.proc else 0.0
         flood = Flood()
-        until = time.monotonic() + a.seconds
         t0 = time.perf_counter()
-        sms = asyncio.ensure_future(sms_load(app.port, a.seconds, a.sms_connections, f"f{tag}"))
-        await asyncio.gather(
-            *(flood_connection(app.port, until, flood, f"{tag}{c}") for c in range(a.flood_connections))
+        # The flood in its own process, so its client-side work does not count in the SMS
+        # latencies measured here.
+        flooder = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--flood-only", str(app.port), "--seconds", str(a.seconds),
+            "--flood-connections", str(a.flood_connections), stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        during, carers = await sms
-        elapsed = time.perf_counter() - t0
+        assert flooder.stdout is not None
+        await flooder.stdout.readline()  # "ready": started and connected
+        during, carers = await sms_load(app.port, a.seconds, a.sms_connections, f"f{tag}")
+        out, _ = await flooder.communicate()
+        report = json.loads(out.decode().strip().splitlines()[-1])
+        flood.requests = report["requests"]
+        flood.statuses = Counter({int(k): v for k, v in report["statuses"].items()})
+        elapsed = a.seconds  # the flood's own length (it stops by itself)
+        del t0
         cpu = (loadgen.cpu_seconds(app.proc.pid) if app.proc else 0.0) - cpu_before
         memory_after = int((await redis.info("memory"))["used_memory"])
         sessions_after = await count_sessions(redis, prefix)
@@ -196,6 +205,8 @@ async def one_server(a: argparse.Namespace, name: str, tree: Path, work: Path) -
     # The carers who began by SMS during the flood have sessions too: count the web ones only.
     web_created = sessions_after - sessions_before - carers
     grew = memory_after - memory_before
+    per_carer = (memory_before - memory_start) / max(base_carers, 1)
+    web_memory = grew - carers * per_carer
     print(f"\n== {name}: surveybot from {tree}")
     print(base.line("  SMS alone (baseline)"))
     print(during.line("  SMS during the flood "))
@@ -203,13 +214,15 @@ async def one_server(a: argparse.Namespace, name: str, tree: Path, work: Path) -
           f"({flood.requests / elapsed:,.0f}/s), statuses {dict(sorted(flood.statuses.items()))}")  # fmt: skip
     print(f"  web sessions created: {web_created:,} = {web_created / elapsed:,.1f} per second")
     print(f"  Redis used_memory: {memory_before / 2**20:.1f} -> {memory_after / 2**20:.1f} MiB "
-          f"(+{grew / 2**20:.1f} MiB in {elapsed:.0f} s)")  # fmt: skip
+          f"(+{grew / 2**20:.1f} MiB in {elapsed:.0f} s); the {carers:,} carers who began by SMS "
+          f"meanwhile at {per_carer:,.0f} B each (baseline), the web flood ~"
+          f"{web_memory / 2**20:.1f} MiB = {web_memory / max(web_created, 1):,.0f} B a session")  # fmt: skip
     print(f"  app CPU during the flood: {cpu:.1f} s of {elapsed:.0f} s")
     if crash:
         print(f"  !! unhandled exception in the app:\n{crash}")
     return {
         "sessions_per_s": f"{web_created / elapsed:,.1f}",
-        "memory": f"+{grew / 2**20:.1f} MiB",
+        "memory": f"+{grew / 2**20:.1f} MiB (web ~{max(web_memory, 0) / 2**20:.1f})",
         "p99_base": f"{base.pct(99):.1f}",
         "p99_flood": f"{during.pct(99):.1f}",
         "p50_base": f"{base.pct(50):.1f}",
@@ -235,6 +248,18 @@ async def main_async(a: argparse.Namespace) -> None:
               f"{r['p99_base']} ms | {r['p50_flood']} / {r['p99_flood']} ms | {r['flood_rps']} |")  # fmt: skip
 
 
+async def flood_only(port: int, seconds: float, connections: int) -> None:
+    """The flooding client alone (run by the benchmark as its own process): prints its counts."""
+    flood = Flood()
+    print("ready", flush=True)
+    until = time.monotonic() + seconds
+    tag = uuid.uuid4().hex[:4]
+    await asyncio.gather(
+        *(flood_connection(port, until, flood, f"{tag}{c}") for c in range(connections))
+    )
+    print(json.dumps({"requests": flood.requests, "statuses": dict(flood.statuses)}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60, help="length of the flood")
@@ -242,7 +267,12 @@ def main() -> None:
     ap.add_argument("--flood-connections", type=int, default=8)
     ap.add_argument("--sms-connections", type=int, default=4)
     ap.add_argument("--compare-with", type=Path, help="another checkout to run first, as 'before'")
-    asyncio.run(main_async(ap.parse_args()))
+    ap.add_argument("--flood-only", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.flood_only:
+        asyncio.run(flood_only(a.flood_only, a.seconds, a.flood_connections))
+        return
+    asyncio.run(main_async(a))
 
 
 if __name__ == "__main__":

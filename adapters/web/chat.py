@@ -42,7 +42,7 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.services import Services
 from adapters.web import session_ids
-from adapters.web.limits import ClientBuckets, per_hour, per_minute
+from adapters.web.limits import ClientBuckets, per_hour
 from adapters.web.session_ids import WebId
 from bot.dispatch import Admit
 from bot.errors import StoreError
@@ -93,7 +93,6 @@ _STATIC_TYPES = {
 }
 TRY_AGAIN = "Sorry, please try again in a minute."
 BUSY = "Lots of people are starting this survey right now. Please try again in a minute."
-SLOW_DOWN = "You have sent a lot of messages. Please wait a minute, then try again."
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -395,7 +394,6 @@ def client_of(request: Request) -> str:
 
 @dataclass
 class Limits:
-    requests: ClientBuckets | None
     new_per_client: ClientBuckets | None
     new_in_all: Budget
 
@@ -403,7 +401,7 @@ class Limits:
     def of(cls, services: Services) -> Limits:
         s = services.settings
         budget = Budget(services.redis, services.store.keys, "web-new", s.web_new_per_minute)
-        return cls(per_minute(s.web_requests_per_minute), per_hour(s.web_new_per_client), budget)
+        return cls(per_hour(s.web_new_per_client), budget)
 
     def admit(self, services: Services, client: str) -> Admit:
         async def admit() -> bool:
@@ -423,10 +421,7 @@ def _messages(services: Services, limits: Limits) -> Endpoint:
         flow = services.registry.get(request.path_params["flow_id"])
         if flow is None:
             return _error(404, "not_found", "We could not find that survey.")
-        client = client_of(request)
-        if limits.requests is not None and not limits.requests.allow(client):
-            # Before the body is read: a flooding client costs next to nothing.
-            return _error(429, "slow_down", SLOW_DOWN, **{"Retry-After": "10"})
+        client = client_of(request)  # (its request rate is checked by limits.RequestGate)
         try:
             msg = parse_message(request.headers.get("content-type", ""), await _read_body(request))
         except BadRequest as exc:

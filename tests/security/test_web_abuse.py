@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from adapters.web import session_ids
+from adapters.web import limits, session_ids
 from adapters.web.chat import SECURE_COOKIE_NAME
 from store.stored import StoredResponse
 from tests.security.harness import Answer, World, call, make_world
@@ -92,6 +92,13 @@ async def responses(world: World, flow: str = FLOW) -> list[StoredResponse]:
     return [r async for r in world.services.store.iter_responses(flow)]
 
 
+@pytest.fixture(autouse=True)
+def _no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests over the per-client limit are held a second before their 429 (tested once
+    below with a shorter hold): the other tests need not wait."""
+    monkeypatch.setattr(limits, "TARPIT_SECONDS", 0.0)
+
+
 @pytest.fixture
 async def open_world(tmp_path: Path) -> Any:
     """No per-client request limit, so what is left to bound is what a request stores."""
@@ -120,6 +127,25 @@ async def test_a_start_flood_from_one_client_is_refused_cheaply(world: World) ->
     assert statuses[:60] == [200] * 60
     assert statuses.count(429) >= 230
     assert await world.snapshot() == {}
+
+
+async def test_a_client_over_its_limit_is_held_before_its_429(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script looping as fast as it can is slowed to a trickle per connection: each request
+    over the limit waits (a second in production) before its answer."""
+    import time
+
+    monkeypatch.setattr(limits, "TARPIT_SECONDS", 0.3)
+    flooder = WebVisitor(world)
+    for _ in range(60):
+        assert (await flooder.post({"start": True})).status == 200
+    began = time.monotonic()
+    refused = await flooder.post({"start": True})
+    assert refused.status == 429
+    assert time.monotonic() - began >= limits.TARPIT_SECONDS * 0.9
+    assert refused.header("retry-after") == "10"
+    assert json.loads(refused.body)["error"] == "slow_down"
     # Someone else, from another address, is served meanwhile.
     other = WebVisitor(world, ip="198.51.100.20")
     assert (await other.start())["replies"]
