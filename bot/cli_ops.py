@@ -39,8 +39,10 @@ def _logging(verbose: bool) -> None:
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-    workers: Annotated[int, typer.Option(help="Web processes (uvicorn workers)")] = 1,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Web processes (uvicorn workers)")
+    ] = 1,
     worker: Annotated[bool, typer.Option("--worker", help="Also send reminders")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:

@@ -465,9 +465,9 @@ class TelegramChannel:
         result says so; any other failure raises :class:`TelegramSendError`."""
         if not replies:
             return SendResult()
-        await self.start()
         sent = 0
         try:
+            await self.start()  # Telegram unreachable since start-up: a retryable send error
             for m in render(replies, lang):
                 await self._send(chat_id, m)
                 sent += 1

@@ -192,3 +192,24 @@ async def test_a_channel_retries_its_start_by_itself(
     assert failures["left"] == 0
     assert "degraded" in seen or "starting" in seen
     await world.close()
+
+
+async def test_sending_while_telegram_is_unreachable_is_a_retryable_send_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reminder worker whose Telegram never started: the send fails as retryable (the
+    reminder is tried again), not with an error that stops the worker."""
+    from adapters.telegram.channel import TelegramSendError
+    from bot.models import Reply
+
+    world = await make_world(tmp_path)
+    assert world.channel is not None
+
+    async def down(*args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        raise OSError("Bot API unreachable")
+
+    monkeypatch.setattr(world.telegram, "do_request", down)
+    with pytest.raises(TelegramSendError) as caught:
+        await world.channel.deliver("42", [Reply(text="Hello again")])
+    assert caught.value.retryable
+    await world.close()

@@ -224,13 +224,28 @@ def _set(data: Any, path: list[Any], value: Any) -> None:
     data[path[-1]] = value
 
 
+SMALL_FLOW = (
+    NUMBERS_FLOW
+    + """\
+  - {id: how, type: scale, text: "How good?"}
+  - {id: words, type: text, text: "Why?"}
+  - id: picks
+    type: multi
+    text: "Which?"
+    choices: [{id: a, label: A}, {id: b, label: B}]
+    other: {label: Other}
+  - {id: born, type: date, text: "When?"}
+"""
+)
+"""One question of each type that has number settings (a small file: each case loads fast)."""
+
+
 def test_hostile_numbers_in_any_flow_setting_are_located_errors() -> None:
-    base = yaml.safe_load((ROOT / "tests/bot/flows/every-type.yaml").read_text())
-    base["reminders"] = {"after": "24h"}
+    base = yaml.safe_load(SMALL_FLOW)
     tried = 0
     for path, _ in _settings_of(base):
         for value in HOSTILE_VALUES:
-            data = yaml.safe_load((ROOT / "tests/bot/flows/every-type.yaml").read_text())
+            data = yaml.safe_load(SMALL_FLOW)
             data["reminders"] = {"after": "24h"}
             _set(data, path, value)
             text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
@@ -242,7 +257,7 @@ def test_hostile_numbers_in_any_flow_setting_are_located_errors() -> None:
                 errors = [p for p in result.problems if p.severity == "error"]
                 assert errors, (path, value)
                 assert all(p.line is not None for p in errors), (path, value)
-    assert tried > 200
+    assert tried > 250
 
 
 @pytest.mark.parametrize(
@@ -338,3 +353,47 @@ async def test_erasure_looks_in_every_served_flow(world: World) -> None:
     for key, (_, value) in (await world.snapshot()).items():
         assert rid not in key
         assert rid not in str(value), key
+
+
+# -- the class of hole 3: numbers in settings and command options are bounded ------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SURVEYBOT_RETENTION_DAYS", "99999999999999999999999"),
+        ("SURVEYBOT_DEDUPE_HOURS", "1,000"),
+        ("SURVEYBOT_PORT", "99999999999999999999999"),
+        ("SURVEYBOT_RATE_LIMIT", "-1"),
+        ("SURVEYBOT_SMS_PER_SECOND", "1e400"),
+        ("SURVEYBOT_SESSION_CACHE", "99999999999999999999999"),
+        ("SURVEYBOT_WEB_NEW_PER_MINUTE", "99999999999999999999999"),
+    ],
+)
+def test_a_setting_out_of_bounds_is_one_plain_line(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from bot import cli
+
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["surveybot", "reminders", "--flow", "x"])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: {name}:")
+    assert "Traceback" not in err
+
+
+def test_command_options_are_bounded() -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from bot.cli_results import app as _registered  # noqa: F401  (registers cost)
+
+    flow = str(ROOT / "flows" / "carers-strategy.yaml")
+    for args in (["-n", "99999999999999999999999"], ["--price-per-segment", "1e308"]):
+        result = CliRunner().invoke(app, ["cost", flow, *args])
+        assert result.exit_code == 2, result.output
