@@ -19,7 +19,6 @@ from typing import Any
 
 import fakeredis
 import pytest
-from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 import bot.results.commands as commands
@@ -85,14 +84,11 @@ async def test_the_engine_events_an_audit_needs_are_kept(audited: World) -> None
 
 def _services_on(w: World, tmp_path: Path, url: str | None) -> Services:
     """Services for a command run in another thread (its own client on the same server)."""
-    redis: Any
     if url is None:
         assert isinstance(w.redis, fakeredis.FakeAsyncRedis)
         server = w.redis.connection_pool.connection_kwargs["server"]
-        redis = fakeredis.FakeAsyncRedis(server=server)
-    else:
-        redis = Redis.from_url(url)
-    return build_services(w.settings, redis=redis)
+        return build_services(w.settings, redis=fakeredis.FakeAsyncRedis(server=server))
+    return build_services(w.settings.model_copy(update={"redis_url": url}))
 
 
 def _invoke(args: list[str], tmp_path: Path) -> Any:
@@ -102,12 +98,18 @@ def _invoke(args: list[str], tmp_path: Path) -> Any:
 
 
 async def test_officers_actions_and_publishes_are_kept_with_who(
-    audited: World, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+    audited: World,
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     w = audited
-    url = None if backend == "fake" else REAL_REDIS_URL
-    if backend == "cluster":
-        pytest.skip("the commands' own connection is tested on one Redis")
+    url = {
+        "fake": None,
+        "real": REAL_REDIS_URL,
+        "cluster": request.getfixturevalue("redis_cluster").url if backend == "cluster" else "",
+    }[backend]
     monkeypatch.setattr(commands, "make_services", lambda: _services_on(w, tmp_path, url))
     monkeypatch.chdir(tmp_path)
     await conversations(w)
