@@ -1,24 +1,24 @@
 """Web chat flood (issue 17): one client opening the chat and answering as fast as it can, while
 carers answer by SMS; before and after, in one run.
 
-Run: .venv/bin/python benchmarks/bench_web_flood.py [--seconds 60] [--baseline 15]
+Run: .venv/bin/python benchmarks/bench_web_flood.py [--seconds 60] [--baseline 20]
      [--flood-connections 8] [--sms-connections 4] [--compare-with DIR]
 
 For each server (this checkout, and with ``--compare-with DIR`` the surveybot in that checkout,
 e.g. ``git worktree add /tmp/before main``), one after the other, each on its own private
 ``redis-server`` (so its memory figures are its own) and one ``surveybot`` app process:
 
-1. **baseline**: ``--sms-connections`` keep-alive connections walk the carers flow by signed
-   Twilio webhooks (distinct numbers, back to back) for ``--baseline`` seconds: SMS latency
-   without a flood;
-2. **flood**: for ``--seconds``, the same SMS load and, at once, ``--flood-connections``
-   connections from one client address (127.0.0.1), in a process of their own, each looping:
-   open the chat (``{"start": true}`` with no cookie) and answer the first question with the
-   cookie it got, the most a script can make the web chat store.
+1. **SMS alone**: ``--sms-connections`` keep-alive connections walk the carers flow by signed
+   Twilio webhooks (distinct numbers, back to back) for ``--baseline`` seconds;
+2. **the flood alone**: for ``--seconds``, ``--flood-connections`` connections from one client
+   address (127.0.0.1), in a process of their own, each looping: open the chat
+   (``{"start": true}`` with no cookie) and answer the first question with the cookie it got,
+   the most a script can make the web chat store;
+3. **SMS with the flood**: both at once for ``--baseline`` seconds.
 
-Reported per server: web sessions created (session keys in its Redis) and per second, the
-flood's answers by status, Redis ``used_memory`` before and after the flood and per session,
-SMS p50/p99 in the baseline and during the flood, and the app's CPU. Everything runs on
+Reported per server: web sessions created by the flood (session keys in its Redis) and per
+second, its answers by status, Redis ``used_memory`` before and after it, and SMS throughput and
+p50/p99 alone and with the flood (phases 1 and 3, in the same run). Everything runs on
 127.0.0.1; the load stops by itself.
 """
 
@@ -160,6 +160,28 @@ async def count_sessions(redis: Redis, prefix: str) -> int:
     return n
 
 
+async def start_flooder(port: int, seconds: float, connections: int) -> asyncio.subprocess.Process:
+    """The flood in its own process (its client-side work must not count in the SMS latencies
+    measured here); returns once it has started."""
+    flooder = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--flood-only", str(port), "--seconds", str(seconds),
+        "--flood-connections", str(connections), stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert flooder.stdout is not None
+    await flooder.stdout.readline()  # "ready"
+    return flooder
+
+
+async def flood_result(flooder: asyncio.subprocess.Process) -> Flood:
+    out, _ = await flooder.communicate()
+    report = json.loads(out.decode().strip().splitlines()[-1])
+    return Flood(Counter({int(k): v for k, v in report["statuses"].items()}), report["requests"])
+
+
+async def used_memory(redis: Redis) -> int:
+    return int((await redis.info("memory"))["used_memory"])
+
+
 async def one_server(a: argparse.Namespace, name: str, tree: Path, work: Path) -> dict[str, str]:
     own = RedisServer(work / f"redis-{name}", appendfsync="no")
     own.start()
@@ -168,66 +190,56 @@ async def one_server(a: argparse.Namespace, name: str, tree: Path, work: Path) -
     env["PYTHONPATH"] = f"{tree}:{env['PYTHONPATH']}"
     app = AppServer(env, work / f"app-{name}", name=name)
     redis = Redis.from_url(own.url)
+    cpu = loadgen.cpu_seconds
     try:
         app.start()
         await asyncio.to_thread(app.wait_ready)
+        pid = app.proc.pid if app.proc else 0
         tag = uuid.uuid4().hex[:4]
-        memory_start = int((await redis.info("memory"))["used_memory"])
-        base, base_carers = await sms_load(app.port, a.baseline, a.sms_connections, f"b{tag}")
-        sessions_before = await count_sessions(redis, prefix)
-        memory_before = int((await redis.info("memory"))["used_memory"])
-        cpu_before = loadgen.cpu_seconds(app.proc.pid) if app.proc else 0.0
-        flood = Flood()
-        t0 = time.perf_counter()
-        # The flood in its own process, so its client-side work does not count in the SMS
-        # latencies measured here.
-        flooder = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--flood-only", str(app.port), "--seconds", str(a.seconds),
-            "--flood-connections", str(a.flood_connections), stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert flooder.stdout is not None
-        await flooder.stdout.readline()  # "ready": started and connected
-        during, carers = await sms_load(app.port, a.seconds, a.sms_connections, f"f{tag}")
-        out, _ = await flooder.communicate()
-        report = json.loads(out.decode().strip().splitlines()[-1])
-        flood.requests = report["requests"]
-        flood.statuses = Counter({int(k): v for k, v in report["statuses"].items()})
-        elapsed = a.seconds  # the flood's own length (it stops by itself)
-        del t0
-        cpu = (loadgen.cpu_seconds(app.proc.pid) if app.proc else 0.0) - cpu_before
-        memory_after = int((await redis.info("memory"))["used_memory"])
-        sessions_after = await count_sessions(redis, prefix)
+        # 1. SMS alone.
+        base, _ = await sms_load(app.port, a.baseline, a.sms_connections, f"b{tag}")
+        # 2. The flood alone: what it makes the server store.
+        sessions0, memory0, cpu0 = (
+            await count_sessions(redis, prefix),
+            await used_memory(redis),
+            cpu(pid),
+        )
+        flooder = await start_flooder(app.port, a.seconds, a.flood_connections)
+        flood = await flood_result(flooder)
+        cpu_flood = cpu(pid) - cpu0
+        sessions1, memory1 = await count_sessions(redis, prefix), await used_memory(redis)
+        # 3. SMS and the flood at once: what it does to everyone else.
+        flooder = await start_flooder(app.port, a.baseline, a.flood_connections)
+        during, _ = await sms_load(app.port, a.baseline, a.sms_connections, f"f{tag}")
+        mixed = await flood_result(flooder)
         crash = app.crash_log()
     finally:
         app.stop()
         await redis.aclose()
         own.kill()
-    # The carers who began by SMS during the flood have sessions too: count the web ones only.
-    web_created = sessions_after - sessions_before - carers
-    grew = memory_after - memory_before
-    per_carer = (memory_before - memory_start) / max(base_carers, 1)
-    web_memory = grew - carers * per_carer
+    created = sessions1 - sessions0
+    grew = memory1 - memory0
     print(f"\n== {name}: surveybot from {tree}")
-    print(base.line("  SMS alone (baseline)"))
-    print(during.line("  SMS during the flood "))
-    print(f"  flood: {flood.requests:,} web requests in {elapsed:.1f} s "
-          f"({flood.requests / elapsed:,.0f}/s), statuses {dict(sorted(flood.statuses.items()))}")  # fmt: skip
-    print(f"  web sessions created: {web_created:,} = {web_created / elapsed:,.1f} per second")
-    print(f"  Redis used_memory: {memory_before / 2**20:.1f} -> {memory_after / 2**20:.1f} MiB "
-          f"(+{grew / 2**20:.1f} MiB in {elapsed:.0f} s); the {carers:,} carers who began by SMS "
-          f"meanwhile at {per_carer:,.0f} B each (baseline), the web flood ~"
-          f"{web_memory / 2**20:.1f} MiB = {web_memory / max(web_created, 1):,.0f} B a session")  # fmt: skip
-    print(f"  app CPU during the flood: {cpu:.1f} s of {elapsed:.0f} s")
+    print(f"  flood alone: {flood.requests:,} web requests in {a.seconds:.0f} s "
+          f"({flood.requests / a.seconds:,.0f}/s), statuses {dict(sorted(flood.statuses.items()))}; "
+          f"app CPU {cpu_flood:.1f} s")  # fmt: skip
+    print(f"  web sessions created: {created:,} = {created / a.seconds:,.1f} per second")
+    print(f"  Redis used_memory: {memory0 / 2**20:.1f} -> {memory1 / 2**20:.1f} MiB "
+          f"(+{grew / 2**20:.1f} MiB{f', {grew / created:,.0f} B a session' if created else ''})")  # fmt: skip
+    print(base.line("  SMS alone          "))
+    print(during.line("  SMS with the flood "))
+    print(f"  (the flood meanwhile: {mixed.requests:,} requests, "
+          f"statuses {dict(sorted(mixed.statuses.items()))})")  # fmt: skip
     if crash:
         print(f"  !! unhandled exception in the app:\n{crash}")
     return {
-        "sessions_per_s": f"{web_created / elapsed:,.1f}",
-        "memory": f"+{grew / 2**20:.1f} MiB (web ~{max(web_memory, 0) / 2**20:.1f})",
+        "sessions_per_s": f"{created / a.seconds:,.1f}",
+        "memory": f"+{grew / 2**20:.1f} MiB",
         "p99_base": f"{base.pct(99):.1f}",
         "p99_flood": f"{during.pct(99):.1f}",
         "p50_base": f"{base.pct(50):.1f}",
         "p50_flood": f"{during.pct(50):.1f}",
-        "flood_rps": f"{flood.requests / elapsed:,.0f}",
+        "flood_rps": f"{flood.requests / a.seconds:,.0f}",
         "sms_rps": f"{base.rps():,.0f} / {during.rps():,.0f}",
     }
 
@@ -240,12 +252,14 @@ async def main_async(a: argparse.Namespace) -> None:
     with workspace("surveybot-flood-") as work:
         for name, tree in targets:
             rows[name] = await one_server(a, name, tree, work)
-    print("\n| server | web sessions created /s | Redis memory after the flood | SMS p50 / p99 "
-          "alone | SMS p50 / p99 during the flood | flood requests /s |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
+    print(f"\n| server | web sessions created /s | Redis memory after a {a.seconds:.0f} s flood | "
+          "flood requests /s | SMS req/s alone / with the flood | SMS p50 / p99 alone | "
+          "SMS p50 / p99 with the flood |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['sessions_per_s']} | {r['memory']} | {r['p50_base']} / "
-              f"{r['p99_base']} ms | {r['p50_flood']} / {r['p99_flood']} ms | {r['flood_rps']} |")  # fmt: skip
+        print(f"| {name} | {r['sessions_per_s']} | {r['memory']} | {r['flood_rps']} | "
+              f"{r['sms_rps']} | {r['p50_base']} / {r['p99_base']} ms | {r['p50_flood']} / "
+              f"{r['p99_flood']} ms |")  # fmt: skip
 
 
 async def flood_only(port: int, seconds: float, connections: int) -> None:
@@ -263,7 +277,7 @@ async def flood_only(port: int, seconds: float, connections: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60, help="length of the flood")
-    ap.add_argument("--baseline", type=float, default=15, help="SMS alone before the flood")
+    ap.add_argument("--baseline", type=float, default=20, help="SMS alone, then SMS with the flood")
     ap.add_argument("--flood-connections", type=int, default=8)
     ap.add_argument("--sms-connections", type=int, default=4)
     ap.add_argument("--compare-with", type=Path, help="another checkout to run first, as 'before'")
