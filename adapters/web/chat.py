@@ -307,8 +307,9 @@ async def converse(
     secret = services.settings.secret_bytes
     dispatcher = services.dispatcher
     if msg.kind == "start":
-        if web_id is None:
-            web_id = session_ids.issue(secret)
+        if web_id is None or not web_id.bound:
+            # Nothing can be stored under this id (sessions live under bound ids): no Redis.
+            web_id = web_id or session_ids.issue(secret)
             out = dispatcher.preview(_start_inbound(flow, web_id.id, msg))
         else:
             out = await dispatcher.handle(_start_inbound(flow, web_id.id, msg), create=False)
