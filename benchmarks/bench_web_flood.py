@@ -225,7 +225,7 @@ async def one_server(a: argparse.Namespace, name: str, tree: Path, work: Path) -
           f"app CPU {cpu_flood:.1f} s")  # fmt: skip
     print(f"  web sessions created: {created:,} = {created / a.seconds:,.1f} per second")
     print(f"  Redis used_memory: {memory0 / 2**20:.1f} -> {memory1 / 2**20:.1f} MiB "
-          f"(+{grew / 2**20:.1f} MiB{f', {grew / created:,.0f} B a session' if created else ''})")  # fmt: skip
+          f"({grew / 2**20:+.1f} MiB{f', {grew / created:,.0f} B a session' if created > 100 else ''})")  # fmt: skip
     print(base.line("  SMS alone          "))
     print(during.line("  SMS with the flood "))
     print(f"  (the flood meanwhile: {mixed.requests:,} requests, "
@@ -234,7 +234,7 @@ async def one_server(a: argparse.Namespace, name: str, tree: Path, work: Path) -
         print(f"  !! unhandled exception in the app:\n{crash}")
     return {
         "sessions_per_s": f"{created / a.seconds:,.1f}",
-        "memory": f"+{grew / 2**20:.1f} MiB",
+        "memory": f"{grew / 2**20:+.1f} MiB",
         "p99_base": f"{base.pct(99):.1f}",
         "p99_flood": f"{during.pct(99):.1f}",
         "p50_base": f"{base.pct(50):.1f}",
