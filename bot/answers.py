@@ -50,6 +50,7 @@ from bot.nonanswers import is_query
 from bot.packs import pack_phrases
 from bot.postcodes import parse_postcode, postcode_district, postcode_misread
 from bot.schema import (
+    MAX_NUMBER,
     Choice,
     ChoiceQuestion,
     ConsentQuestion,
@@ -1625,8 +1626,10 @@ def _parse_number(q: NumberQuestion, text: str) -> Outcome:
     if len(distinct) != 1:
         return Invalid("not_understood")  # none, or "20 to 30": ask again rather than pick
     v = distinct[0]
-    if not math.isfinite(v):
-        return Invalid("out_of_range")  # more digits than a float holds
+    if not math.isfinite(v) or abs(v) > MAX_NUMBER:
+        # More digits than a float holds, or than a stored integer may have (JSON writes
+        # 64-bit integers): out of range whatever the question's own bounds.
+        return Invalid("out_of_range")
     integral = v.is_integer()
     if q.integer and not integral:
         return Invalid("not_integer")

@@ -194,13 +194,34 @@ def flow_json_schema() -> dict[str, Any]:
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     from bot import (
         cli_forms,  # noqa: F401  (import, export-form, translations)
         cli_ops,  # noqa: F401  (registers serve, chat, erase, ... on `app`)
         cli_results,  # noqa: F401  (export, report, link, graph, cost)
     )
 
-    app()
+    try:
+        app(standalone_mode=True)
+    except ValidationError as exc:  # a setting from the environment out of its bounds
+        for line in settings_problems(exc):
+            typer.echo(f"Error: {line}", err=True)
+        raise SystemExit(2) from None
+
+
+def settings_problems(exc: Exception) -> list[str]:
+    """One plain line per bad setting: its environment variable, what is wrong, what was given."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return [str(exc)]
+    lines = []
+    for e in exc.errors():
+        name = ".".join(str(x) for x in e["loc"]).upper() or "a setting"
+        given = str(e.get("input"))[:40]
+        lines.append(f"{name}: {e['msg']} (got {given!r})")
+    return lines
 
 
 if __name__ == "__main__":

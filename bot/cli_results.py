@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.cli import app
 from bot.results import (
+    audit_command,  # noqa: F401  (audit)
     commands,  # noqa: F401  (export, report)
     misses_command,  # noqa: F401  (misses)
     tools_commands,  # noqa: F401  (link, graph, cost)

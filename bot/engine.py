@@ -635,6 +635,7 @@ def _reason_text(t: _Turn, q: Question, reason: str) -> str:
             hi = "" if q.max is None else _num(q.max)
             if lo and hi:
                 return t.phrase("out_of_range", min=lo, max=hi)
+            return t.phrase("not_understood")  # (there is no list: not "a number from the list")
         if isinstance(q, DateQuestion):
             return t.phrase("not_a_date")
         if isinstance(q, ScaleQuestion):

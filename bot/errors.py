@@ -174,3 +174,8 @@ class FormError(SurveybotError):
         self.problems = problems
         first = next((p for p in problems if p.severity == "error"), None)
         super().__init__(first.format() if first else "the spreadsheet cannot be used")
+
+
+class UnstorableValue(SurveybotError):
+    """A step produced a value the store cannot write (an integer past 64 bits): nothing is
+    written, and the person is asked again rather than left without a reply."""

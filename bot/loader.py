@@ -210,7 +210,7 @@ def _partial_flow(data: dict[str, Any]) -> tuple[Flow | None, set[str]]:
 def _placeholder(raw: Any, index: int) -> UncheckedQuestion:
     q = raw if isinstance(raw, dict) else {}
     qid = q.get("id")
-    if not (isinstance(qid, str) and re.match(schema.QUESTION_ID, qid)):
+    if not (isinstance(qid, str) and re.fullmatch(schema.QUESTION_ID, qid)):
         qid = f"#{index + 1}"  # cannot clash with a real id, nor be named in a condition
     text: Any = q.get("text")
     ok_text = isinstance(text, str) or (
@@ -372,6 +372,13 @@ class FlowRegistry:
 
     def get(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
+
+    def file_of(self, flow_id: str) -> str | None:
+        """The file the served version of ``flow_id`` came from."""
+        for path, fid in self._file_flow.items():
+            if fid == flow_id:
+                return path.name
+        return None
 
     def open_flows(self, now: Any) -> list[Flow]:
         return [f for f in self.flows.values() if f.is_open(now)]
@@ -572,7 +579,7 @@ def _suggest_id(kind: str, value: str) -> str | None:
         cand = cand if cand[:1].isalpha() else f"q_{cand}"[:30]
     else:
         cand = re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_")[:30]
-    return cand if cand and re.match(pattern, cand) else None
+    return cand if cand and re.fullmatch(pattern, cand) else None
 
 
 def _kind(value: Any) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.audit import AuditEntry
 from bot.misses import Miss
 from bot.models import Session, Step
 from bot.schema import Flow
@@ -20,6 +21,10 @@ class LoadedLike(Protocol):
 
     @property
     def opted_out(self) -> bool: ...
+
+    @property
+    def rev(self) -> int:
+        """The stored version (0 when nothing is stored): what a commit replacing it expects."""
 
     @property
     def latest_at(self) -> int | None:
@@ -59,3 +64,8 @@ class MissRecorder(Protocol):
     async def record(self, step: Step, misses: Sequence[Miss], now: datetime) -> None:
         """Log a committed step's misses (masked already; ``bot.misses``) for the officer.
         May raise on a store failure: the caller logs it and carries on."""
+
+
+class AuditTrail(Protocol):
+    async def record_respondent(self, rid: str, entries: Iterable[AuditEntry]) -> None:
+        """Append a respondent's audit entries (``bot.audit.step_entries``)."""

@@ -6,6 +6,7 @@ field descriptions below are what an officer sees when hovering in VS Code: keep
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -35,23 +36,40 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = timedelta(days=3653)
+"""Longest duration a flow may set (10 years): past it a duration is a typo, and a huge one
+would overflow the date arithmetic that every step does with it."""
+MAX_NUMBER = 10**15
+"""Largest magnitude of a number a flow sets or an answer gives. Beyond it a number loses
+precision as a float and no longer fits the 64-bit integers JSON encoders write."""
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+"""Opening and closing dates must fall in these years (a year 9999 overflows date arithmetic)."""
 
 
 def parse_duration(value: Any) -> timedelta:
-    """``"21d"``, ``"24 hours"``, ``"90m"``, ``"2 weeks"`` or a number of seconds."""
+    """``"21d"``, ``"24 hours"``, ``"90m"``, ``"2 weeks"`` or a number of seconds; at most
+    :data:`MAX_DURATION`, never negative (ValueError, which the loader reports with the line)."""
     if isinstance(value, timedelta):
-        return value
+        return _bounded(value.total_seconds(), value)
     if isinstance(value, bool):
         raise ValueError("a duration such as '24h' or '21 days'")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
+        return _bounded(value, value)
     if isinstance(value, str):
-        m = _DURATION.match(value)
+        m = _DURATION.fullmatch(value)
         if m:
             unit = m.group(2).lower()
             key = "m" if unit.startswith("min") or unit == "m" else unit[0]
-            return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[key])
+            return _bounded(float(m.group(1)) * _UNIT_SECONDS[key], value)
     raise ValueError(f"{value!r} is not a duration; write e.g. '24h', '21 days' or '90m'")
+
+
+def _bounded(seconds: float, given: Any) -> timedelta:
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{given!r} is not a duration; write e.g. '24h', '21 days' or '90m'")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{given!r} is too long: a duration may be at most 10 years (3653 days)")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:
@@ -70,9 +88,10 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "string", "pattern": _DURATION.pattern},
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION.total_seconds()},
             ],
-            "description": "A duration such as '24h', '21 days', '90m' or '2 weeks'.",
+            "description": "A duration such as '24h', '21 days', '90m' or '2 weeks' (at most "
+            "10 years).",
         }
     ),
 ]
@@ -98,7 +117,7 @@ class QuietHours(BaseModel):
 
 def _parse_quiet_hours(value: Any) -> Any:
     if isinstance(value, str):
-        m = _HHMM.match(value)
+        m = _HHMM.fullmatch(value)
         if not m:
             raise ValueError(f"{value!r} is not a time window; write it like '20:00-09:00'")
         h1, m1, h2, m2 = (int(g) for g in m.groups())
@@ -233,7 +252,7 @@ class _Question(_Model):
 
 class TextQuestion(_Question):
     type: Literal["text"]
-    min_length: int = Field(default=1, ge=0)
+    min_length: int = Field(default=1, ge=0, le=10000)
     max_length: int = Field(default=1000, ge=1, le=10000)
 
 
@@ -272,8 +291,8 @@ class MultiQuestion(_Question):
     type: Literal["multi"]
     choices: list[Choice]
     other: Other | None = None
-    min_picks: int = Field(default=1, ge=0)
-    max_picks: int | None = Field(default=None, ge=1)
+    min_picks: int = Field(default=1, ge=0, le=1000)
+    max_picks: int | None = Field(default=None, ge=1, le=1000)
     none_of_these: LText | bool | None = Field(
         default=None,
         description="Add a 'None of these' choice (id 'none') that cannot be picked with others.",
@@ -316,8 +335,8 @@ class ScaleQuestion(_Question):
     """
 
     type: Literal["scale"]
-    min: int = 1
-    max: int = 5
+    min: int = Field(default=1, ge=-1000, le=1000)
+    max: int = Field(default=5, ge=-1000, le=1000)
     labels: dict[int, LText] = Field(
         default_factory=dict,
         description="Labels for some points, e.g. {1: 'Poor', 5: 'Excellent'}.",
@@ -362,8 +381,8 @@ class YesNoQuestion(_Question):
 class NumberQuestion(_Question):
     type: Literal["number"]
     integer: bool = Field(default=True, description="Whole numbers only.")
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
+    max: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
 
     @model_validator(mode="after")
     def _range(self) -> NumberQuestion:
@@ -607,6 +626,16 @@ class Flow(_Model):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
             raise ValueError(f"unknown time zone {value!r}; e.g. 'Europe/London'") from exc
+        return value
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _year(cls, value: date | datetime | None) -> date | datetime | None:
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise ValueError(
+                f"{value.isoformat()} is not a likely date: use a year from {FIRST_YEAR} to "
+                f"{LAST_YEAR}, e.g. 2026-12-31"
+            )
         return value
 
     @field_validator("keywords")

@@ -32,6 +32,7 @@ from adapters.twilio_common.webhook import (
     twiml,
     twiml_text,
     unavailable,
+    valid_sender,
 )
 from bot.errors import StoreError
 from bot.models import Inbound
@@ -55,6 +56,8 @@ class TwilioWebhooks(TwilioWebhook):
         sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
         if not sender or not sid:
             return bad_request("From and MessageSid are required")
+        if not valid_sender(sender):
+            return bad_request("From is not a phone number or a sender id")
         body = params.get("Body", "")
         media = number(params.get("NumMedia"))
         kind = "unsupported" if media > 0 and not body.strip() else "text"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from xml.sax.saxutils import escape
 
 from starlette.requests import Request
@@ -98,6 +99,21 @@ def unavailable(exc: StoreError) -> Response:
     )
 
 
+_SENDER = re.compile(
+    r"\+?[0-9]{3,15}\Z"  # a number (E.164) or a short code
+    r"|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11}\Z"  # an alphanumeric sender id
+    r"|whatsapp:(?:\+?[0-9]{3,15}|[A-Z]{2}\.[A-Za-z0-9]{1,64})\Z"  # WhatsApp: a number or a
+)  # business-scoped user id ("GB.1234...")
+"""What Twilio puts in ``From`` (and a status callback's ``To``). Anything else is refused: it
+also closes the re-split of a signed request (Twilio signs names and values run together, so
+``From=+44...`` + ``FromCountry=GB`` signs as ``From=+44...FromCountryGB``, which would
+otherwise pass as one odd ``From``)."""
+
+
+def valid_sender(value: str) -> bool:
+    return bool(_SENDER.match(value))
+
+
 def bad_request(message: str) -> Response:
     return PlainTextResponse(message, 400)
 
@@ -149,6 +165,8 @@ class TwilioWebhook:
         to = params.get("To", "").strip()
         if not to:
             return bad_request("To is required for a failed message")
+        if not valid_sender(to):
+            return bad_request("To is not a phone number or a sender id")
         code = params.get("ErrorCode", "").strip() or None
         svc = self.services
         try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.twilio_common.webhook import number
+from adapters.twilio_common.webhook import number, valid_sender
 from adapters.whatsapp_twilio.render import parse_payload
 from adapters.whatsapp_twilio.sender import CHANNEL, PREFIX
 from bot.models import Inbound
@@ -47,7 +47,7 @@ def parse(params: Mapping[str, str]) -> Inbound | str:
     sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
     if not sender or not sid:
         return "From and MessageSid are required"
-    if not sender.startswith(PREFIX) or len(sender) == len(PREFIX):
+    if not sender.startswith(PREFIX) or not valid_sender(sender):
         return f"From must be a WhatsApp address ({PREFIX}+44...)"
     base = {"channel": CHANNEL, "address": sender, "message_id": sid}
     payload = (params.get("ButtonPayload") or params.get("ListId") or "").strip()

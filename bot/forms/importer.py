@@ -146,13 +146,13 @@ _MULTI = {
 }
 RE_SELECT = re.compile(
     r"^(?P<cmd>" + "|".join(re.escape(c) for c in _SELECT_COMMANDS) + r")\s+(?P<list>\S+)"
-    r"(?:\s+(?P<other>or specify other|or_other|or other))?$",
+    r"(?:\s+(?P<other>or specify other|or_other|or other))?\Z",
     re.IGNORECASE,
 )
 RE_BEGIN = re.compile(
-    r"^begin[\s_](?P<kind>group|repeat|loop|lgroup|looped group)(?:\s+(?:over\s+)?(?P<list>\S+))?$"
+    r"^begin[\s_](?P<kind>group|repeat|loop|lgroup|looped group)(?:\s+(?:over\s+)?(?P<list>\S+))?\Z"
 )
-RE_END = re.compile(r"^end[\s_](?P<kind>group|repeat|loop|lgroup|looped group)$")
+RE_END = re.compile(r"^end[\s_](?P<kind>group|repeat|loop|lgroup|looped group)\Z")
 KNOWN_TYPES = [
     *sorted(set(PLAIN_TYPES) | set(METADATA) | set(DROPPED_TYPES)),
     "select_one LIST",

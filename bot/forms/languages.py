@@ -163,9 +163,9 @@ NON_LATIN: frozenset[str] = frozenset(
     ]
 )
 
-CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
 _NAME_CODE = re.compile(
-    r"^(?P<name>.*?)\s*\(\s*(?P<code>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)\s*\)$"
+    r"^(?P<name>.*?)\s*\(\s*(?P<code>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)\s*\)\Z"
 )
 
 

@@ -355,7 +355,7 @@ class Target:
 
 _YES = {"yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
-_ISO = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_ISO = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?\Z")
 
 # Functions a chat cannot evaluate, with what to do instead.
 _UNSUPPORTED: dict[str, str] = {

@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*\Z")
 _YAML11_WORDS = frozenset(
     ["yes", "no", "on", "off", "true", "false", "y", "n", "null"]
 )  # read as true/false/null by YAML 1.1 in any case
@@ -143,7 +143,7 @@ def load_roundtrip(text: str) -> tuple[Any, YAML]:
     return y.load(text), y
 
 
-_NESTED_KEY = re.compile(r"^( +)[A-Za-z_\"'][^:#]*:(\s|$)")
+_NESTED_KEY = re.compile(r"^( +)[A-Za-z_\"'][^:#]*:(\s|\Z)")
 
 
 def _mapping_indent(text: str) -> int:
@@ -153,7 +153,7 @@ def _mapping_indent(text: str) -> int:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = _NESTED_KEY.match(line)
-        if m and re.match(r"^[A-Za-z_][^:]*:\s*$", previous):
+        if m and re.fullmatch(r"[A-Za-z_][^:]*:\s*", previous):
             return len(m.group(1))
         previous = line
     return 2
@@ -165,7 +165,7 @@ def dump_roundtrip(data: Any, y: YAML) -> str:
     return buf.getvalue()
 
 
-_NEW_ITEM = re.compile(r"^\s*(#|- |-$|[^\s\"'\[{,][^:#]*:(\s|$))")
+_NEW_ITEM = re.compile(r"^\s*(#|-(\s|\Z)|[^\s\"'\[{,][^:#]*:(\s|\Z))")
 
 
 def keep_layout(old: str, new: str) -> str:

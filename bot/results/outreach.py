@@ -30,7 +30,7 @@ from bot.schema import Flow, Source
 from bot.text import tr
 
 PAYLOAD_MAX = 64
-_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
 
 

@@ -253,21 +253,28 @@ def _whatsapp_cost(est: object, template: float, service: float, fee: float, cur
 def cost(
     flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
     respondents: Annotated[
-        int, typer.Option("--respondents", "-n", min=0, help="People expected to complete it")
+        int,
+        typer.Option(
+            "--respondents", "-n", min=0, max=100_000_000, help="People expected to complete it"
+        ),
     ] = 1000,
     price_per_segment: Annotated[
         float,
-        typer.Option("--price-per-segment", min=0.0, help="Price of one outbound SMS segment"),
+        typer.Option(
+            "--price-per-segment", min=0.0, max=1000.0, help="Price of one outbound SMS segment"
+        ),
     ] = 0.04,
     inbound_price: Annotated[
         float | None,
-        typer.Option("--inbound-price", min=0.0, help="Price of one inbound SMS segment"),
+        typer.Option(
+            "--inbound-price", min=0.0, max=1000.0, help="Price of one inbound SMS segment"
+        ),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="Language, e.g. gu")] = None,
     reminders: Annotated[
         int | None,
         typer.Option(
-            "--reminders", min=0, help="Reminders per respondent (default: the flow's max)"
+            "--reminders", min=0, max=50, help="Reminders per respondent (default: the flow's max)"
         ),
     ] = None,
     currency: Annotated[str, typer.Option("--currency", help="Symbol shown before prices")] = "£",

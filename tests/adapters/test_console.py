@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
@@ -160,9 +161,9 @@ async def test_as_telegram_shows_buttons_and_takes_keys_labels_and_presses(
     seen: list[Inbound] = []
 
     class Recording(Dispatcher):
-        async def handle(self, inbound: Inbound, *, limited: bool = True) -> Outcome:
+        async def handle(self, inbound: Inbound, **kw: Any) -> Outcome:
             seen.append(inbound)
-            return await super().handle(inbound, limited=limited)
+            return await super().handle(inbound, **kw)
 
     monkeypatch.setattr(console_module, "Dispatcher", Recording)
     out = await chat(

@@ -41,11 +41,14 @@ from redis.asyncio import Redis
 
 from adapters import telegram as tg
 from adapters.app import MAX_BODY_BYTES
-from adapters.web.chat import COOKIE_NAME
+from adapters.web import session_ids
+from adapters.web.chat import COOKIE_NAME, SECURE_COOKIE_NAME
 from adapters.web.chat import MAX_BODY as WEB_MAX_BODY
+from adapters.web.session_ids import WebId
 from tests.adapters.conftest import PUBLIC_URL, TELEGRAM_SECRET
 from tests.adapters.sms_twilio.twilio_fakes import FORM, STATUS, WEBHOOK
 from tests.adapters.telegram.conftest import DATE, blocked, callback, json_paths, message, user
+from tests.security.harness import SECRET as WORLD_SECRET
 from tests.security.harness import (
     Answer,
     Headers,
@@ -118,7 +121,11 @@ class Fuzz:
 
     def __init__(self, tmp_path: Path) -> None:
         self.runner = asyncio.Runner()
-        self.world: World = self.runner.run(make_world(tmp_path))
+        # No per-client request limit: every case comes from one address, and the limit's 429
+        # would stop the cases reaching the parsing and the store (tests/security/test_web_abuse).
+        self.world: World = self.runner.run(
+            make_world(tmp_path, SURVEYBOT_WEB_REQUESTS_PER_MINUTE=0)
+        )
         assert isinstance(self.world.redis, Redis)  # fakeredis
         self.touches = Touches(self.world.redis)
         self.errors = _Errors()
@@ -197,6 +204,8 @@ async def seed_telegram(w: World) -> None:
 
 async def seed_web(w: World) -> None:
     assert (await w.web("every-type", {"start": True}, cookie=COOKIE)).status == 200
+    consent = {"button": {"question": "consent", "value": "yes"}, "id": "seed-web-1"}
+    assert (await w.web("every-type", consent, cookie=COOKIE)).status == 200
 
 
 def test_the_round_trip_counter_sees_what_the_app_does(fuzz: Fuzz) -> None:
@@ -677,11 +686,20 @@ web_bodies = st.one_of(
         lambda n: b'{"text": "' + b"x" * n + b'", "id": "abcdefgh-126"}'
     ),
 )
-GOOD_COOKIE = f"{COOKIE_NAME}={COOKIE}"
+GOOD_COOKIE = (
+    f"{SECURE_COOKIE_NAME}={session_ids.encode(WORLD_SECRET.encode(), WebId(COOKIE, 's'))}"
+)
 cookies = st.one_of(
     st.just(GOOD_COOKIE),
     st.just(GOOD_COOKIE),
-    st.sampled_from([None, f"{COOKIE_NAME}=forged", f"{GOOD_COOKIE}; {COOKIE_NAME}=x"]),
+    st.sampled_from(
+        [
+            None,
+            f"{SECURE_COOKIE_NAME}=forged",
+            f"{GOOD_COOKIE}; {SECURE_COOKIE_NAME}=x",
+            f"{COOKIE_NAME}={COOKIE}",  # an old, unsigned cookie
+        ]
+    ),
     st.text(max_size=40),
 )
 web_flows = st.one_of(

@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 
 from adapters import web
 from adapters.services import Services, build_services
+from adapters.web import session_ids
 from bot.config import Settings
 from bot.models import Status
 from tests.adapters.conftest import Clock
@@ -217,7 +218,8 @@ async def _stored(redis_server: Any, services: Services, cookie: str) -> Any:
     client = fakeredis.FakeAsyncRedis(server=redis_server)
     try:
         store = build_services(services.settings, redis=client).store
-        return await store.response(store.respondent("web", cookie), "carers-strategy")
+        address = session_ids.address_of(services.settings.secret_bytes, cookie)
+        return await store.response(store.respondent("web", address), "carers-strategy")
     finally:
         await client.aclose()
 

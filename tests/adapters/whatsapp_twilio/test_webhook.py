@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -143,9 +144,9 @@ def spy(services: Services) -> list[Inbound]:
     seen: list[Inbound] = []
     real = services.dispatcher.handle
 
-    async def handle(inbound: Inbound, *, limited: bool = True) -> Outcome:
+    async def handle(inbound: Inbound, **options: Any) -> Outcome:
         seen.append(inbound)
-        return await real(inbound, limited=limited)
+        return await real(inbound, **options)
 
     services.dispatcher.handle = handle  # type: ignore[method-assign]
     return seen
