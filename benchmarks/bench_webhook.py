@@ -4,7 +4,7 @@ doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
      [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster] [--bare-multiplexed]
-     [--voice] [--compare-with DIR]
+     [--whatsapp] [--voice] [--compare-with DIR] [--misses]
 
 ``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
 temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
@@ -12,10 +12,19 @@ temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fi
 (``REDIS_URL=redis+cluster://...``), then prints how the keys spread over the masters and
 stops it.
 
+``--whatsapp`` runs a WhatsApp server in the same run too: the same numbers and answers to
+``/whatsapp/twilio`` (``From=whatsapp:+44...``), same connections, with the WhatsApp sender on:
+questions with choices go out as buttons or lists through Twilio's REST API (message and, once
+per button set, content creation), which is faked in the server process at the twilio library's
+HTTP boundary (an ``AsyncHttpClient`` answering 201 at once), so the figures are our own cost.
+
 ``--voice`` runs a voice server in the same run too: the same numbers, each making one phone
 call through ``/voice/twilio`` that walks the carers flow with keys and spoken answers (call
 start plus 21 ``<Gather>`` results, see ``bench_voice.py``), same connections, so calls and
 texts are compared on one machine at one time.
+
+``--misses`` adds one reply per walk that is not understood (so the misses log is written once
+per respondent), to measure that path.
 
 ``--compare-with DIR`` runs a third server in the same run: surveybot from another checkout
 (e.g. ``git worktree add /tmp/before HEAD~1``) on the same packages, for before/after figures.
@@ -59,8 +68,8 @@ SCRIPT = [
     "yes",
     "1",
     "1",
-    "5",
-    "2",
+    "50 hours or more",  # by label: a bare 5 or 2 at the banded questions is (rightly) checked
+    "1 to 4 years",
     "agree",
     "strongly agree",
     "2",
@@ -123,6 +132,40 @@ app = Starlette(routes=[Route("/sms/twilio", bare, methods=["POST"]),
 """
 
 
+WA_APP = """
+import json
+import logging
+
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+
+from adapters.app import create_app as surveybot_app
+from adapters.services import build_services
+from adapters.whatsapp_twilio import WhatsAppSender
+from bot.config import Settings
+
+
+class InstantTwilio(AsyncHttpClient):
+    # Twilio's REST API answering at once: what remains is surveybot's own work per request.
+    def __init__(self):
+        super().__init__(logging.getLogger("bench-twilio"), is_async=True)
+        self.n = 0
+
+    async def request(self, method, uri, params=None, data=None, headers=None, auth=None,
+                      timeout=None, allow_redirects=False):
+        self.n += 1
+        kind = "HX" if "content.twilio.com" in uri else "SM"
+        return Response(201, json.dumps({"sid": f"{kind}{self.n:032x}", "status": "queued"}))
+
+
+def create_app():
+    settings = Settings()
+    services = build_services(settings)
+    WhatsAppSender.of(services, InstantTwilio())
+    return surveybot_app(settings, services=services)
+"""
+
+
 def start_server(
     target: str, port: int, env: dict[str, str], workers: int, factory: bool, cwd: Path
 ) -> subprocess.Popen[bytes]:
@@ -158,9 +201,12 @@ def wait_ready(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"server on port {port} did not become ready")
 
 
-def build_requests(port: int, numbers: list[str], connections: int) -> list[list[bytes]]:
+def build_requests(
+    port: int, numbers: list[str], connections: int, path: str = "/sms/twilio", prefix: str = ""
+) -> list[list[bytes]]:
+    """Every request, signed; ``prefix`` ``whatsapp:`` makes the addresses WhatsApp ones."""
     validator = RequestValidator(TOKEN)
-    url = f"http://127.0.0.1:{port}/sms/twilio"
+    url = f"http://127.0.0.1:{port}{path}"
     per: list[list[bytes]] = [[] for _ in range(connections)]
     for n, number in enumerate(numbers):
         for m, text in enumerate(SCRIPT):
@@ -169,8 +215,8 @@ def build_requests(port: int, numbers: list[str], connections: int) -> list[list
                 "MessageSid": sid,
                 "SmsSid": sid,
                 "AccountSid": SID,
-                "From": number,
-                "To": "+447700900000",
+                "From": prefix + number,
+                "To": prefix + "+447700900000",
                 "Body": text,
                 "NumMedia": "0",
                 "NumSegments": "1",
@@ -180,7 +226,7 @@ def build_requests(port: int, numbers: list[str], connections: int) -> list[list
             sig = validator.compute_signature(url, params)
             per[n % connections].append(
                 loadgen.post(
-                    "/sms/twilio",
+                    path,
                     body,
                     {
                         "Content-Type": "application/x-www-form-urlencoded",
@@ -204,6 +250,8 @@ async def verify(
             resp is not None
             and resp.status is Status.COMPLETE
             and resp.answers["role"].value == "carer"
+            and resp.answers["hours"].value == "50+"  # banded: by label, or a key on a call
+            and resp.answers["years_caring"].value == "1-4"
             and resp.answers["postcode"].value == "LE16"
         ):
             complete += 1
@@ -231,6 +279,12 @@ def main() -> None:
         "connection surveybot's per-message commands use) instead of redis-py's pool",
     )
     ap.add_argument(
+        "--whatsapp",
+        action="store_true",
+        help="also run the same load as WhatsApp (/whatsapp/twilio, buttons sent through "
+        "Twilio's REST API faked in-process)",
+    )
+    ap.add_argument(
         "--voice",
         action="store_true",
         help="also run phone calls walking the same flow (/voice/twilio, keys and speech)",
@@ -240,7 +294,14 @@ def main() -> None:
         action="store_true",
         help="start a temporary local 3-master Redis Cluster and use it",
     )
+    ap.add_argument(
+        "--misses",
+        action="store_true",
+        help="each walk also sends one reply the bot cannot understand (a miss to log)",
+    )
     a = ap.parse_args()
+    if a.misses:
+        SCRIPT.insert(3, "purple")  # at "who do you mainly care for?": asked again, logged
     if a.cluster:
         with LocalCluster(masters=3) as cluster:
             a.redis = cluster.url
@@ -255,12 +316,20 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     flows = tmp / "flows"
     flows.mkdir()
     shutil.copy(ROOT / "flows" / "carers-strategy.yaml", flows)
+    # A compared checkout serves its own sample flow: its loader may not know this one's fields.
+    cmp_flows = tmp / "flows-compared"
+    if a.compare_with is not None:
+        cmp_flows.mkdir()
+        shutil.copy(a.compare_with / "flows" / "carers-strategy.yaml", cmp_flows)
     (tmp / "bare_app.py").write_text(BARE_APP)
+    (tmp / "wa_app.py").write_text(WA_APP)
     numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
     # name -> (source tree, its own key prefix): every target starts from empty Redis keys.
     targets = {"bare": (tmp, f"sbbench-{run_id}-bare"), "surveybot": (ROOT, f"sbbench-{run_id}")}
     if a.compare_with is not None:
         targets["compared"] = (a.compare_with.resolve(), f"sbbench-{run_id}-cmp")
+    if a.whatsapp:
+        targets["whatsapp"] = (ROOT, f"sbbench-{run_id}-wa")
     if a.voice:
         targets["voice"] = (ROOT, f"sbbench-{run_id}-voice")
     results = {}
@@ -274,7 +343,7 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             "TWILIO_ACCOUNT_SID": SID,
             "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_FROM_NUMBER": "+447700900000",
-            "SURVEYBOT_FLOWS": str(flows),
+            "SURVEYBOT_FLOWS": str(cmp_flows if name == "compared" else flows),
             "SURVEYBOT_SECRET": "bench-secret",
             "PYTHONPATH": f"{tree}:{ROOT}:{tmp}",
         }
@@ -282,6 +351,9 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             env["BARE_MULTIPLEXED"] = "1"
         if name == "bare":
             proc = start_server("bare_app:app", port, env, a.workers, False, tmp)
+        elif name == "whatsapp":
+            env["TWILIO_WHATSAPP_FROM"] = "+447700900000"
+            proc = start_server("wa_app:create_app", port, env, a.workers, True, tmp)
         else:
             proc = start_server("adapters.app:create_app", port, env, a.workers, True, tree)
         try:
@@ -289,6 +361,8 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             if name == "voice":  # one call first, alone, to learn the Gather action URLs
                 urls = bench_voice.record(port, TOKEN)
                 reqs = bench_voice.build_requests(port, numbers, a.connections, urls, TOKEN)
+            elif name == "whatsapp":
+                reqs = build_requests(port, numbers, a.connections, "/whatsapp/twilio", "whatsapp:")
             else:
                 reqs = build_requests(port, numbers, a.connections)
             cpu = loadgen.cpu_seconds(proc.pid)
@@ -304,7 +378,7 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
                 a.redis,
                 prefix,
                 numbers if name != "bare" else [],
-                "voice" if name == "voice" else "sms",
+                {"voice": "voice", "whatsapp": "whatsapp"}.get(name, "sms"),
             )
         )
         for name, (_, prefix) in targets.items()
@@ -323,6 +397,7 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
     labels = {
         "surveybot": "surveybot /sms/twilio (verify, step, commit, TwiML)",
         "compared": f"surveybot from {a.compare_with}",
+        "whatsapp": "surveybot /whatsapp/twilio (verify, step, commit, buttons via the REST API)",
         "voice": "surveybot /voice/twilio (verify, step, commit, TwiML with <Say>/<Gather>)",
     }
     for name in targets:

@@ -1,5 +1,5 @@
 """Every benchmark of BENCHMARKS.md, one after another, with the arguments the figures there
-came from (about 15 minutes on 2 cores; run it on a quiet machine).
+came from (about 18 minutes on 2 cores; run it on a quiet machine).
 
 Run: make bench    (or .venv/bin/python benchmarks/run.py [--quick])
 
@@ -24,10 +24,12 @@ FULL: list[list[str]] = [
     ["bench_webhook.py", "--numbers", "10000", "--workers", "2"],
     ["bench_webhook.py", "--numbers", "10000", "--workers", "2", "--cluster"],
     ["bench_webhook.py", "--numbers", "10000", "--bare-multiplexed"],
+    ["bench_webhook.py", "--numbers", "3000", "--whatsapp"],
     ["bench_webhook.py", "--numbers", "3000", "--voice"],
     ["bench_soak.py"],
     ["bench_reminders.py", "--sessions", "100000", "--workers", "2"],
     ["bench_export.py", "-n", "100000"],
+    ["bench_web_flood.py", "--seconds", "60", "--baseline", "20"],
 ]
 
 QUICK: list[list[str]] = [
@@ -36,10 +38,12 @@ QUICK: list[list[str]] = [
     ["bench_webhook.py", "--numbers", "200"],
     ["bench_webhook.py", "--numbers", "200", "--workers", "2", "--cluster"],
     ["bench_webhook.py", "--numbers", "200", "--bare-multiplexed"],
+    ["bench_webhook.py", "--numbers", "200", "--whatsapp"],
     ["bench_webhook.py", "--numbers", "200", "--voice"],
     ["bench_soak.py", "--seconds", "10", "--respondents", "200"],
     ["bench_reminders.py", "--sessions", "1000", "--workers", "2"],
     ["bench_export.py", "-n", "2000"],
+    ["bench_web_flood.py", "--seconds", "5", "--baseline", "3"],
 ]
 
 

@@ -15,7 +15,7 @@ is asked again.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from bot import answers as parsing
@@ -95,6 +95,14 @@ def _vocab(flow: Flow, lang: str) -> dict[str, Any]:
             for cw in (extra, extra_en):
                 if cw is not None:
                     more.extend(getattr(cw, kind))
+            if kind in ("yes", "no"):
+                # Yes and no in every language of the flow, typed in script or transliterated.
+                table = words.YES if kind == "yes" else words.NO
+                for other in flow.languages:
+                    more.extend(table.get(other, ()))
+                    cw_other = flow.commands.get(other)
+                    if cw_other is not None:
+                        more.extend(getattr(cw_other, kind))
             found[kind] = words.words_for(kind, lang, more)
         return found
 
@@ -534,10 +542,23 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
             _ask(t, q, append=False)
             return
         # Anything else is a fresh try at the answer.
+    pressed: parsing.Outcome | None = None
     if inbound.kind == "button" and inbound.question == q.id:
+        if isinstance(q, ChoiceQuestion) and (chosen := _pressed(q, inbound.text, s.lang)):
+            # A pressed choice is that choice: never re-read its key as a number ("3" on a
+            # banded question would also be "3 hours").
+            pressed = parsing.Ok(chosen)
         text = _button_text(q, inbound.text)
-    outcome = _parse(flow, q, text, s.lang, vocab)
+    outcome = pressed or _parse(flow, q, text, s.lang, vocab, _today(t.now))
     heard = inbound.confidence
+    if (
+        pending is not None
+        and pending.kind == "confirm"
+        and isinstance(outcome, parsing.Confirm)
+        and outcome.value == pending.value
+    ):
+        _accept(t, q, outcome.value, heard)  # "send your answer again": the same answer is a yes
+        return
     if heard is not None and isinstance(outcome, parsing.Ok) and _read_back(q, heard):
         # Spoken: free text and postcodes are always read back, anything else when unsure.
         outcome = parsing.Confirm(outcome.value, _said(q, outcome.value, s.lang))
@@ -550,6 +571,12 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
         # After a long gap an unclear message is a greeting, not a wrong answer.
         t.say(t.phrase("welcome_back", **_progress_kw(flow, s)))
         _ask(t, q, append=False)
+        return
+    if isinstance(outcome, parsing.Invalid) and outcome.reason == "query":
+        # "who is this?": say who is asking and put the question again; not a miss.
+        t.event("query", q.id)
+        t.say(_help_text(t))
+        _repeat(t)
         return
     if isinstance(outcome, parsing.Confirm):
         s.pending = trusted(Pending, kind="confirm", value=outcome.value, confidence=heard)
@@ -605,27 +632,60 @@ def _prompt_again(t: _Turn) -> None:
     _repeat(t)
 
 
-_PARSED: dict[tuple[str, str, str, str, str], tuple[Question, parsing.Outcome]] = {}
+def understand(flow: Flow, q: Question, text: str, lang: str, now: datetime) -> parsing.Outcome:
+    """How the engine reads ``text`` as an answer to ``q`` (for tools and the corpus benchmark)."""
+    return _parse(flow, q, text, lang, _vocab(flow, lang), _today(now))
+
+
+def _today(now: datetime) -> date:
+    # The UTC date: a reply read an hour either side of midnight means the same.
+    return now.date()
+
+
+def _context(flow: Flow, today: date) -> parsing.Context:
+    return _per_version(
+        _CONTEXTS,
+        (flow.id, flow.version, today.isoformat()),
+        lambda: parsing.Context(tuple(flow.languages), flow.answer_words or None, today),
+    )
+
+
+_CONTEXTS: dict[tuple[str, str, str], parsing.Context] = {}
+
+
+_PARSED: dict[tuple[str, str, str, str, str, int], tuple[Question, parsing.Outcome]] = {}
 _MEMO_MAX_TEXT = 40
 
 
-def _parse(flow: Flow, q: Question, text: str, lang: str, vocab: dict[str, Any]) -> parsing.Outcome:
+def _parse(
+    flow: Flow, q: Question, text: str, lang: str, vocab: dict[str, Any], today: date
+) -> parsing.Outcome:
     """``parse_answer``, memoised for short texts: it is pure, and thousands of respondents send
     the same "1", "yes" or "agree" to the same question."""
     if len(text) > _MEMO_MAX_TEXT:
-        return parsing.parse_answer(q, text, lang, vocab["yes"], vocab["no"])
-    key = (flow.id, flow.version, q.id, lang, text)
+        return parsing.parse_answer(q, text, lang, vocab["yes"], vocab["no"], _context(flow, today))
+    key = (flow.id, flow.version, q.id, lang, text, today.toordinal())
     hit = _PARSED.get(key)
     if hit is not None and hit[0] is q:
         outcome = hit[1]
     else:
-        outcome = parsing.parse_answer(q, text, lang, vocab["yes"], vocab["no"])
+        outcome = parsing.parse_answer(
+            q, text, lang, vocab["yes"], vocab["no"], _context(flow, today)
+        )
         if len(_PARSED) > 65536:
             _PARSED.clear()
         _PARSED[key] = (q, outcome)
     if isinstance(outcome, parsing.Ok) and isinstance(outcome.value, list):
         return parsing.Ok(list(outcome.value), outcome.other_text)  # never share a mutable list
     return outcome
+
+
+def _pressed(q: ChoiceQuestion, value: str, lang: str) -> str | None:
+    """The choice a button names: by its id, or by its key (a phone keypad has only keys)."""
+    if value in {c.id for c in q.all_choices()}:
+        return value
+    key = value.strip().upper()
+    return next((c.value for c in question_choices(q, lang) if c.key.upper() == key), None)
 
 
 def _button_text(q: Question, value: str) -> str:
@@ -678,6 +738,7 @@ def _reason_text(t: _Turn, q: Question, reason: str) -> str:
             hi = "" if q.max is None else _num(q.max)
             if lo and hi:
                 return t.phrase("out_of_range", min=lo, max=hi)
+            return t.phrase("not_understood")  # (there is no list: not "a number from the list")
         if isinstance(q, DateQuestion):
             return t.phrase("not_a_date")
         if isinstance(q, ScaleQuestion):

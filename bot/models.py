@@ -64,7 +64,8 @@ class Inbound(BaseModel):
     text: str = ""
     message_id: str | None = Field(default=None, description="Provider id, for dedupe")
     kind: Literal["text", "start", "button", "unsupported"] = "text"
-    # For kind="button": the question the button belonged to and the chosen value.
+    # For kind="button": the question the button belonged to and the chosen value (a choice id,
+    # or for a phone keypad the choice's key: "5" or "E").
     question: str | None = None
     source: str | None = None
     lang: str | None = None

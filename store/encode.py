@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from bot.errors import UnstorableValue
 from bot.models import Answer, Session, Status
 
 _OPTIONS = orjson.OPT_UTC_Z  # UTC as "...Z", as pydantic writes it
@@ -53,7 +54,16 @@ def _non_default(model: BaseModel, skip: str | None = None) -> dict[str, Any]:
 
 def session_json(s: Session) -> str:
     """``s.model_dump_json(exclude_defaults=True, exclude={"rev"})``."""
-    return orjson.dumps(_non_default(s, "rev"), option=_OPTIONS).decode()
+    return _dumps(_non_default(s, "rev"), _OPTIONS).decode()
+
+
+def _dumps(value: Any, option: int | None = None) -> bytes:
+    """orjson, with its refusal of an unwritable value (an integer past 64 bits, which the
+    answer parsers bound well before) as :class:`UnstorableValue`: never a 500."""
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError as exc:
+        raise UnstorableValue(f"a value cannot be stored: {exc}") from exc
 
 
 class ResponseMeta(BaseModel):
@@ -76,7 +86,7 @@ _META_FIELDS = tuple(ResponseMeta.model_fields)
 def meta_json(s: Session) -> bytes:
     """``ResponseMeta`` of ``s`` as ``model_dump_json(exclude_none=True)`` writes it."""
     d = {name: getattr(s, name) for name in _META_FIELDS}
-    return orjson.dumps({k: v for k, v in d.items() if v is not None}, option=_OPTIONS)
+    return _dumps({k: v for k, v in d.items() if v is not None}, _OPTIONS)
 
 
 def answer_json(a: Answer) -> bytes:
@@ -87,7 +97,7 @@ def answer_json(a: Answer) -> bytes:
         d["o"] = a.other
     if a.confidence is not None:  # spoken: speech recognition's confidence in the words
         d["c"] = a.confidence
-    return orjson.dumps(d)
+    return _dumps(d)
 
 
 def ms(t: datetime) -> int:

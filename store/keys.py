@@ -28,6 +28,14 @@ key                                 type    what
                                             TTL = retention.
 ``sb:{rid}:rate``                   STRING  messages counted against the per-sender limit in the
                                             current window; TTL = the window (a minute).
+``sb:{rid}:audit``                  STREAM  the respondent's audit entries (``store.audit``):
+                                            changed answers, opt-outs...; at most 200; TTL =
+                                            retention. Erased with the person.
+``sb:{audit:<flow>}:log``           STREAM  a flow's audit log: publishes, exports, erasures,
+                                            with who; trimmed to the retention.
+``sb:{audit:<flow>}:versions``      SET     versions of the flow recorded as published.
+``sb:budget:web-new:<minute>``      STRING  new web chat sessions begun in that minute
+                                            (``store.budget``); TTL two minutes.
 ``sb:idx:<flow>:<n>``               ZSET    per-flow index, ``n`` in 0..shards-1 (crc32 of rid):
                                             member rid, score = started ms, written with ZADD NX
                                             before the respondent's first commit in that flow.
@@ -40,6 +48,10 @@ key                                 type    what
 
 Answers use epoch milliseconds (not ISO text) because a response hash holds dozens of them:
 short values keep small hashes in Redis' compact listpack encoding.
+
+Two logs document their own keys beside their code, by the same rules: ``store/delivery.py``
+(``sb:{dlv}:...``) and ``store/misses.py`` (``sb:{rid}:m:<flow>`` in the respondent's slot, erased
+with them, and the sharded index ``sb:mi:<flow>:<n>``).
 
 The index is sharded so that Redis Cluster spreads one big consultation over several nodes;
 readers merge the shards in (started, rid) order. An index entry whose response is missing (a
@@ -92,6 +104,10 @@ class KeyBuilder:
     def rate(self, rid: str) -> str:
         return self._r(rid, "rate")
 
+    def audit(self, rid: str) -> str:
+        """The respondent's audit entries (``store.audit``), in their slot."""
+        return self._r(rid, "audit")
+
     def respondent_keys(self, rid: str, flows: list[str]) -> list[str]:
         """Every key holding data about ``rid`` (given the flows they have responses in)."""
         return [
@@ -100,6 +116,7 @@ class KeyBuilder:
             self.flows(rid),
             self.optout(rid),
             self.rate(rid),
+            self.audit(rid),
             *(self.response(rid, f) for f in flows),
         ]
 
@@ -125,6 +142,14 @@ class KeyBuilder:
 
     def due_for(self, flow: str, rid: str) -> str:
         return self.due(flow, self.shard(rid))
+
+    # -- a flow's audit log (store.audit): its own slot per flow ------------------------------
+
+    def audit_flow(self, flow: str) -> str:
+        return f"{self.prefix}:{{audit:{flow}}}:log"
+
+    def audit_versions(self, flow: str) -> str:
+        return f"{self.prefix}:{{audit:{flow}}}:versions"
 
     def questions(self, flow: str) -> str:
         """Every question id any served version of the flow had (exports' columns)."""

@@ -43,9 +43,9 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
 from typing import Any, NamedTuple
 
@@ -54,6 +54,7 @@ from pydantic import Field, ValidationError
 from bot.errors import ConflictError, DuplicateMessage, RateLimited, StoreError
 from bot.models import Answer, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
+from store.audit import AuditLog
 from store.client import AnyRedis, is_redis_failure, redis_errors
 from store.encode import ResponseMeta, answer_json, meta_json, ms, session_json, ttl_ms
 from store.identity import respondent_id
@@ -231,6 +232,7 @@ class RedisStore:
         self.finished_ttl = finished_ttl
         self.rate_limit = rate_limit
         self.cache = SessionCache(cache_size)
+        self.audit = AuditLog(redis, self.keys, retention=retention)
         self._secret = secret
         self._remembered: set[tuple[str, str]] = set()
 
@@ -389,11 +391,16 @@ class RedisStore:
 
     async def _index(self, flow: str, rid: str, started: datetime, check: datetime) -> None:
         """Index the response for export and queue the session's first reminder check (the
-        worker re-plans from the session itself, see store.scheduler)."""
+        worker re-plans from the session itself, see store.scheduler). The flow goes into the
+        person's flows set first: erasure finds their index and queue entries through it, even
+        when the commit that follows is refused (rate limit, lost race) and never adds it."""
         key = self.keys.index_for(flow, rid)
+        retention = ttl_ms(self.retention)
         commands: list[tuple[str | int, ...]] = [
+            ("SADD", self.keys.flows(rid), flow),
+            ("PEXPIRE", self.keys.flows(rid), retention),
             ("ZADD", key, "NX", ms(started), rid),
-            ("PEXPIRE", key, ttl_ms(self.retention)),
+            ("PEXPIRE", key, retention),
             ("ZADD", self.keys.due_for(flow, rid), "NX", ms(check), rid),
         ]
         with redis_errors("index"):
@@ -411,11 +418,21 @@ class RedisStore:
 
     # -- erasure ---------------------------------------------------------------------------------
 
-    async def erase(self, channel: str, address: str) -> int:
+    async def erase(
+        self, channel: str, address: str, *, flows: Iterable[str] = (), actor: str | None = None
+    ) -> int:
         """Remove everything stored about this person; returns keys + index entries removed."""
-        return await self.erase_respondent(self.respondent(channel, address))
+        rid = self.respondent(channel, address)
+        return await self.erase_respondent(rid, flows=flows, actor=actor)
 
-    async def erase_respondent(self, rid: str) -> int:
+    async def erase_respondent(
+        self, rid: str, *, flows: Iterable[str] = (), actor: str | None = None
+    ) -> int:
+        """Every key of ``rid``, their index and reminder-queue entries in each flow they have
+        a response in (their flows set and live session say which) and in ``flows`` too (the
+        flows being served: entries written before the flows set recorded them), their
+        delivery-failure records and their audit entries. Each flow they had a response in
+        gets an ``erased`` entry in its audit log naming ``actor`` (never the person)."""
         k = self.keys
         self.cache.drop(rid)
         pipe = self.redis.pipeline(transaction=False)
@@ -423,9 +440,10 @@ class RedisStore:
         pipe.hget(k.session(rid), "flow")
         with redis_errors("erase"):
             members, live = await pipe.execute()
-        flows = {_text(f) for f in members}
+        found = {_text(f) for f in members}
         if live is not None:
-            flows.add(_text(live))
+            found.add(_text(live))
+        flows = found | set(flows)
         # Index entries first: if this stops half way, the flows set is still there to retry with.
         pipe = self.redis.pipeline(transaction=False)
         for f in sorted(flows):
@@ -435,9 +453,15 @@ class RedisStore:
         with redis_errors("erase"):
             removed = await pipe.execute()
         from store.delivery import DeliveryLog  # its keys hold this person's delivery failures
+        from store.misses import MissLog  # and these the replies of theirs not understood
 
         logged = await DeliveryLog(self.redis, keys=k).erase_respondent(rid)
-        return sum(int(n) for n in removed) + logged
+        logged += await MissLog(self.redis, keys=k).erase_respondent(rid, sorted(flows))
+        total = sum(int(n) for n in removed) + logged
+        now = datetime.now(UTC)
+        for f in sorted(found):
+            await self.audit.record(f, "erased", actor=actor or "unknown", at=now, items=total)
+        return total
 
     # -- exports ---------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ spoken words, or nothing). Each carries the state the previous answer put in its
 * ``n``: the step counter. ``<CallSid>:<n>`` is the message id the store deduplicates, so a
   retried request (same URL, same form) never records twice, and each answer of a call is new.
 * ``k``: how key presses read (:func:`.speech.shape`).
+* ``q``: the question whose choices the keys pick, if any: a key pressed there is sent to the
+  engine as that choice's button (see :data:`bot.models.Inbound.question`).
 * ``t``: when the call started (epoch seconds), for the call-length bound.
 * ``a``/``o``/``f``: a menu before the survey starts (which survey, which language).
 
@@ -32,8 +34,9 @@ import phonenumbers
 
 from adapters.outbound import Sender
 from adapters.services import Services
-from adapters.sms_twilio.render import mask
+from adapters.twilio_common import mask
 from adapters.voice_twilio.speech import (
+    KEY_COMMANDS,
     VOICE,
     Said,
     Turn,
@@ -187,12 +190,17 @@ class Calls:
         lead: list[Said] = []
         if not text:  # a Gather posted with nothing in it: the question again
             text = "repeat"
+        keyed_for = heard.state.get("q") if heard.digits and text not in KEY_COMMANDS else None
+        # A key pressed at a list of choices is that choice, as a button is: never re-read as a
+        # number ("5" at the hours question is "50 hours or more", not "5 hours").
         inbound = Inbound(
             channel=VOICE,
             address=address,
             text=text,
             message_id=f"{heard.call}:{heard.step}",
             confidence=confidence,
+            kind="button" if keyed_for else "text",
+            question=keyed_for or None,
         )
         outcome = await svc.dispatcher.handle(inbound)
         return self._after(outcome, lead, heard, base, now)
@@ -430,6 +438,8 @@ class Calls:
             return _end([*lead, *said.said[: -len(said.prompt) or None],
                          Said(say(flow, lang, "voice_bye_limit"), lang)])  # fmt: skip
         state = base | {"n": str(heard.step + 1), "k": said.expect.shape}
+        if said.expect.question is not None:
+            state["q"] = said.expect.question
         return Answer(
             full,
             state,

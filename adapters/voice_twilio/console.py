@@ -20,7 +20,7 @@ from adapters.services import Services
 from adapters.voice_twilio.call import Answer, Calls, Heard
 from bot.voice import language
 
-KEYS = re.compile(r"^[0-9*#]+$")
+KEYS = re.compile(r"[0-9*#]+\Z")
 TEST_NUMBER = "+447700900999"  # Ofcom's drama range: never a real person
 
 

@@ -68,6 +68,7 @@ class Expect:
     speech: bool = True  # speech recognition for the language (else keys only)
     words: bool = False  # free words expected: allow pauses while speaking
     lang: str = "en"
+    question: str | None = None  # a question whose choices the keys pick (a key is that choice)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,10 @@ def is_answer_key(shape_: str, key: str) -> bool:
         lo, hi = _bounds(shape_)
         return (lo is None or n >= lo) and (hi is None or n <= hi)
     return False
+
+
+KEY_COMMANDS = frozenset({"back", "repeat", "help"})
+"""What :func:`keyed` gives for the control keys (``*``, ``0``, ``9``): commands, not answers."""
 
 
 def keyed(shape_: str, digits: str) -> str:
@@ -299,6 +304,7 @@ def turn(flow: Flow, session: Session, replies: Sequence[Reply]) -> Turn:
         speech=can_hear(lang),
         words=kind == "t",
         lang=lang,
+        question=q.id if kind[:1] == "c" and isinstance(q, ChoiceQuestion) and not menu else None,
     )
     return Turn(tuple([*said, *prompt]), tuple(prompt), expect)
 

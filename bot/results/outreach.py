@@ -6,6 +6,8 @@
   :meth:`bot.dispatch.Dispatcher.resolve_start` accepts too.
 * **Web chat**: ``<public url>/chat/<flow>?source=<source>`` (``&lang=gu`` to open in a language).
 * **SMS**: "Text CARERS HARBOROUGH to 07700 900123", the number in UK national format.
+* **WhatsApp**: ``https://wa.me/447700900123?text=CARERS%20HARBOROUGH`` (the WhatsApp adapter's
+  own link format): the chat opens with the keyword typed; the poster gives it its own QR code.
 * **Phone**: "Call 0116 496 0123 and press 2": ``TWILIO_VOICE_NUMBER`` (E.164) in UK national
   format (``phonenumbers``), and the survey's ``voice: key`` when it has one, the key that picks
   it from the spoken menu of a number that serves several surveys.
@@ -32,7 +34,7 @@ from bot.schema import Flow, Source
 from bot.text import tr
 
 PAYLOAD_MAX = 64
-_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
 
 
@@ -52,6 +54,7 @@ class Links:
     web: str
     sms_words: str | None  # "CARERS HARBOROUGH"
     sms_number: str | None  # "07700 900123"
+    whatsapp: str | None = None  # "https://wa.me/447700900123?text=CARERS%20HARBOROUGH"
     voice_number: str | None = None  # "0116 496 0123"
     voice_key: int | None = None  # the key that picks this survey on a shared number
     voice_free: bool = False  # a freephone number (0800, 0808)
@@ -265,6 +268,7 @@ def make_links(
     public_url: str,
     bot_username: str | None,
     from_number: str | None,
+    whatsapp_number: str | None = None,
     lang: str | None = None,
     now: datetime | None = None,
     voice_number: str | None = None,
@@ -332,6 +336,16 @@ def make_links(
         )
     call, key, call_notes = phone_way(flow, source, voice_number, others)
     notes += call_notes
+    whatsapp: str | None = None
+    if whatsapp_number and words:
+        from adapters.whatsapp_twilio.links import wa_link  # the adapter owns the link format
+
+        try:
+            whatsapp = wa_link(whatsapp_number, words)
+        except ValueError as exc:
+            notes.append(f"no WhatsApp link: TWILIO_WHATSAPP_FROM: {exc}")
+    elif whatsapp_number:
+        notes.append("no WhatsApp link: the flow has no keyword to type (add 'keywords: [WORD]')")
     return Links(
         flow=flow,
         source=source,
@@ -344,6 +358,7 @@ def make_links(
         voice_number=call,
         voice_key=key,
         voice_free=bool(voice_number) and freephone(voice_number or ""),
+        whatsapp=whatsapp,
         notes=notes,
     )
 
@@ -384,7 +399,14 @@ def _pretty_url(url: str) -> str:
     return url.split("://", 1)[-1]
 
 
-_WAYS = {1: "One way", 2: "Two ways", 3: "Three ways", 4: "Four ways"}
+_WAYS = {1: "One way", 2: "Two ways", 3: "Three ways", 4: "Four ways", 5: "Five ways"}
+
+
+def _wa_shown(link: str) -> str:
+    """The number of a wa.me link, as people in the UK would dial it."""
+    digits = link.split("wa.me/", 1)[-1].split("?", 1)[0]
+    return national_number("+" + digits)[0]
+
 
 POSTER_CSS = """
 @page { size: A4; margin: 12mm; }
@@ -408,10 +430,31 @@ h1 { font-size: 34pt; line-height: 1.1; margin: 0 0 2mm; }
 .qr { width: 58mm; height: 58mm; flex: none; }
 .qr svg { display: block; width: 100%; height: 100%; }
 .small { font-size: 13pt; margin-top: auto; }
+/* Three ways or more (SMS, phone, web, WhatsApp, Telegram) on one A4 page: tighter boxes and
+   smaller codes (still well over the 2 cm a phone camera needs at arm's length). */
+.many h1 { font-size: 28pt; }
+.many .lead { margin-top: 2mm; }
+.many .closes { margin-bottom: 3mm; }
+.many .way { padding: 2.5mm 5mm; margin-bottom: 3mm; }
+.many .way h2 { font-size: 13pt; margin-bottom: 1mm; }
+.many .big { font-size: 24pt; }
+.many .way p { margin-bottom: 1mm; }
+.many .qr { width: 40mm; height: 40mm; }
+.most h1 { font-size: 26pt; }
+.most .way { font-size: 15pt; padding: 2mm 5mm; margin-bottom: 2.5mm; }
+.most .big { font-size: 22pt; }
+.most .url { font-size: 15pt; }
+.most .qr { width: 32mm; height: 32mm; }
+.most .small { font-size: 12pt; }
 @media screen { body { background: #eee; }
                 .page { background: #fff; padding: 12mm; width: 210mm; height: 297mm;
                         margin: 5mm auto; } }
 """
+
+
+def _density(ways: int) -> str:
+    """The poster's classes for how many ways it shows, so that all fit on one A4 page."""
+    return " many most" if ways >= 4 else " many" if ways >= 3 else ""
 
 
 def poster_html(links: Links) -> str:
@@ -446,6 +489,17 @@ def poster_html(links: Links) -> str:
         f'<div class="qr">{svg}</div><div><p>Scan the code with your phone camera, or go to</p>'
         f'<p class="url">{e(_pretty_url(links.web))}</p></div></div></li>'
     )
+    if links.whatsapp:
+        wa_svg = qr(links.whatsapp).svg_inline(
+            scale=1, border=2, omitsize=True, title=links.whatsapp
+        )
+        ways.append(
+            '<li class="way whatsapp"><h2>On WhatsApp</h2><div class="scan">'
+            f'<div class="qr">{wa_svg}</div><div><p>Scan the code, or send '
+            f'<span class="kw">{e(links.sms_words or "")}</span> on WhatsApp to</p>'
+            f'<p class="big num">{e(_wa_shown(links.whatsapp))}</p>'
+            "</div></div></li>"
+        )
     if links.telegram:
         ways.append(
             '<li class="way telegram"><h2>On Telegram</h2>'
@@ -473,7 +527,7 @@ def poster_html(links: Links) -> str:
 <style>{POSTER_CSS}</style>
 </head>
 <body>
-<main class="page">
+<main class="page{_density(len(ways))}">
 <p class="council">{e(flow.council)}</p>
 <h1>{e(title)}</h1>
 {also_html}

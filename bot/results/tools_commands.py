@@ -91,11 +91,12 @@ def link(
     ] = None,
     no_qr: Annotated[bool, typer.Option("--no-qr", help="Print the links only")] = False,
 ) -> None:
-    """Links to share a survey: Telegram, web chat, SMS keyword, the number to call; QR codes
-    and an A4 poster.
+    """Links to share a survey: Telegram, web chat, SMS keyword, WhatsApp, the number to call;
+    QR codes and an A4 poster.
 
-    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME, TWILIO_FROM_NUMBER and TWILIO_VOICE_NUMBER
-    (environment or .env) for complete links; anything missing is named in the notes.
+    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME, TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM and
+    TWILIO_VOICE_NUMBER (environment or .env) for complete links; anything missing is named in
+    the notes.
     """
     from bot.loader import FlowRegistry
     from bot.results import outreach
@@ -118,6 +119,7 @@ def link(
                 public_url=cfg.public_url,
                 bot_username=cfg.telegram_bot_username,
                 from_number=cfg.twilio_from_number,
+                whatsapp_number=cfg.twilio_whatsapp_from,
                 lang=lang,
                 voice_number=cfg.twilio_voice_number,
                 others=others,
@@ -138,10 +140,14 @@ def link(
             else "(no SMS keyword: see notes)"
         )
         out.print(f"  SMS:      {escape(sms_line)}")
+        out.print(f"  WhatsApp: {escape(links.whatsapp or '(not set: see notes)')}")
         out.print(f"  Phone:    {escape(links.voice_text or '(number not set: see notes)')}")
         if not no_qr:
             png, svg = outreach.write_qr(links.web, output, links.stem)
             out.print(f"  QR code (web chat link): {escape(str(png))}, {escape(str(svg))}")
+            if links.whatsapp:
+                png, svg = outreach.write_qr(links.whatsapp, output, f"{links.stem}-whatsapp")
+                out.print(f"  QR code (WhatsApp link): {escape(str(png))}, {escape(str(svg))}")
         if poster:
             page = outreach.write_poster(links, output)
             out.print(
@@ -220,6 +226,37 @@ def _price(value: float, currency: str) -> str:
     return f"{currency}{whole}.{frac.ljust(2, '0')}"
 
 
+def _whatsapp_cost(est: object, template: float, service: float, fee: float, currency: str) -> None:
+    """The same routes on WhatsApp: messages, templates and windows, not segments."""
+    from bot.results import cost as costing
+
+    assert isinstance(est, costing.Estimate)
+    wa = costing.whatsapp_estimate(
+        est, template_price=template, service_price=service, message_fee=fee
+    )
+    out.print(
+        f"[bold]WhatsApp[/] (per message, not per part): {_price(template, currency)} per "
+        f"template, {_price(service, currency)} per service message, Twilio "
+        f"{_price(fee, currency)} per message in or out"
+    )
+    table = Table(caption="WhatsApp messages per completed response (reminders included)")
+    for col in ("route", "service out", "templates", "in", "windows", "each", "total"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    for r in wa.routes.values():
+        table.add_row(
+            r.name,
+            str(r.service),
+            str(r.templates),
+            str(r.inbound),
+            str(r.windows),
+            _money(wa.each(r), currency),
+            _money(wa.total(r), currency),
+        )
+    out.print(table)
+    for note in wa.notes:
+        out.print(f"  - {escape(note)}")
+
+
 def _call_cost(
     est: object,
     per_minute: float,
@@ -283,42 +320,84 @@ def _call_cost(
 def cost(
     flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
     respondents: Annotated[
-        int, typer.Option("--respondents", "-n", min=0, help="People expected to complete it")
+        int,
+        typer.Option(
+            "--respondents", "-n", min=0, max=100_000_000, help="People expected to complete it"
+        ),
     ] = 1000,
     price_per_segment: Annotated[
         float,
-        typer.Option("--price-per-segment", min=0.0, help="Price of one outbound SMS segment"),
+        typer.Option(
+            "--price-per-segment", min=0.0, max=1000.0, help="Price of one outbound SMS segment"
+        ),
     ] = 0.04,
     inbound_price: Annotated[
         float | None,
-        typer.Option("--inbound-price", min=0.0, help="Price of one inbound SMS segment"),
+        typer.Option(
+            "--inbound-price", min=0.0, max=1000.0, help="Price of one inbound SMS segment"
+        ),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="Language, e.g. gu")] = None,
     reminders: Annotated[
         int | None,
         typer.Option(
-            "--reminders", min=0, help="Reminders per respondent (default: the flow's max)"
+            "--reminders", min=0, max=50, help="Reminders per respondent (default: the flow's max)"
         ),
     ] = None,
     currency: Annotated[str, typer.Option("--currency", help="Symbol shown before prices")] = "£",
     detail: Annotated[
         bool, typer.Option("--detail", help="List every message of each route with its parts")
     ] = False,
+    wa_template_price: Annotated[
+        float,
+        typer.Option(
+            "--wa-template-price",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Meta's price per template message",
+        ),
+    ] = 0.02,
+    wa_service_price: Annotated[
+        float,
+        typer.Option(
+            "--wa-service-price",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Meta's price per service message",
+        ),
+    ] = 0.0,
+    wa_message_fee: Annotated[
+        float,
+        typer.Option(
+            "--wa-message-fee",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Twilio's fee per message, in or out",
+        ),
+    ] = 0.004,
     price_per_minute: Annotated[
         float,
         typer.Option(
-            "--price-per-minute", min=0.0, help="Phone: price of one call minute (rounded up)"
+            "--price-per-minute",
+            min=0.0,
+            max=1000.0,
+            help="Phone: price of one call minute (rounded up)",
         ),
     ] = 0.01,
     speech_price: Annotated[
         float,
         typer.Option(
-            "--speech-price", min=0.0, help="Phone: price of 15 seconds of speech recognition"
+            "--speech-price",
+            min=0.0,
+            max=1000.0,
+            help="Phone: price of 15 seconds of speech recognition",
         ),
     ] = 0.02,
     tts_price: Annotated[
         float,
-        typer.Option("--tts-price", min=0.0, help="Phone: price of 100 characters spoken"),
+        typer.Option(
+            "--tts-price", min=0.0, max=1000.0, help="Phone: price of 100 characters spoken"
+        ),
     ] = 0.0008,
     words_per_minute: Annotated[
         float,
@@ -327,8 +406,8 @@ def cost(
         ),
     ] = 150.0,
 ) -> None:
-    """Estimate what a survey costs by SMS (segments, reminders included) and by phone call
-    (minutes, from the words the call says), with totals.
+    """Estimate what a survey costs by SMS (segments, reminders included), by WhatsApp
+    (messages, templates) and by phone call (minutes, from the words the call says), with totals.
 
     Shortest, typical and longest route through the flow; messages that go into an extra part or
     into Unicode (UCS-2) are listed with the characters responsible.
@@ -391,6 +470,7 @@ def cost(
     )
     for note in est.notes:
         out.print(f"  - {escape(note)}")
+    _whatsapp_cost(est, wa_template_price, wa_service_price, wa_message_fee, currency)
     _call_cost(est, price_per_minute, speech_price, tts_price, words_per_minute, currency, detail)
     if est.flags:
         out.print("[bold]Messages that cost more than they need to, or nearly do:[/]")

@@ -86,7 +86,7 @@ SPOKEN_ANSWERS = {
 """What the typical caller says to a postcode and to a free-text question."""
 CONFIDENCE = 0.9
 """Recognised with this confidence: text and postcodes are read back whatever it is."""
-_SENTENCE_END = re.compile(r"[.?!\u0964\u06d4\u061f]+(?=\s|$)")  # . ? ! and Hindi/Urdu stops
+_SENTENCE_END = re.compile(r"[.?!\u0964\u06d4\u061f]+(?=\s|\Z)")  # . ? ! and Hindi/Urdu stops
 
 
 def spoken_answer(q: Question) -> str:

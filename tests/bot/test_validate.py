@@ -558,3 +558,31 @@ questions:
     assert ("voice_text", "q") in codes  # the emoji
     assert ("voice_text", None) in codes  # the web address in thanks
     assert ("voice_text", "w") not in codes  # its voice: text is said instead
+
+
+def test_phone_call_texts_are_checked_for_translations_not_for_sms() -> None:
+    """A flow's and a question's ``voice:`` texts are said to callers in their language, so a
+    missing translation is warned of like any text; they are never texted, so no SMS warning."""
+    text = """\
+id: t
+title: {en: T, gu: ટી}
+council: Some Council
+contact: {phone: "0116 000 0000"}
+intro: {en: "Hello. Text STOP to stop.", gu: "નમસ્તે"}
+thanks: {en: "Thanks.", gu: "આભાર"}
+closed_text: {en: "Closed.", gu: "બંધ"}
+languages: [en, gu]
+voice:
+  thanks: "Thank you for calling us today."
+questions:
+  - id: w
+    type: text
+    text: {en: "Tell us.", gu: "અમને કહો."}
+    voice: {en: "Tell us in a few words \u2014 say it 👍"}
+"""
+    result = load_flow_text(text, "t.yaml")
+    found = [(p.code, p.question, p.line) for p in result.problems]
+    assert ("translation", None, 10) in found  # voice: thanks has no Gujarati
+    assert ("translation", "w", 15) in found  # missing translation: gu
+    sms = [p for p in result.problems if p.code.startswith("sms") or "SMS" in p.message]
+    assert sms == [], [p.format() for p in sms]

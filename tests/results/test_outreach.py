@@ -417,6 +417,18 @@ def test_poster_has_the_phone_way(tmp_path: Path) -> None:
     assert "hang up" not in none
 
 
+def test_poster_with_every_channel_has_five_ways(tmp_path: Path) -> None:
+    carers = _with_key(tmp_path, "carers-strategy.yaml", 2)
+    got = links(carers, "harborough-carers", voice_number=CALL, whatsapp_number=NUMBER)
+    page = outreach.poster_html(got)
+    assert "Five ways to take part" in page
+    order = [
+        page.index(f'class="way {w}"') for w in ("sms", "phone", "web", "whatsapp", "telegram")
+    ]
+    assert order == sorted(order)
+    assert '<main class="page many most">' in page  # the dense layout (one A4 page: see below)
+
+
 def test_link_command_prints_the_number_to_call(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWILIO_VOICE_NUMBER", CALL)
     result = runner.invoke(app, ["link", "carers-strategy", "--no-qr"])

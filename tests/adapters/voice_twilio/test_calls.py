@@ -23,7 +23,9 @@ from tests.adapters.voice_twilio.voice_fakes import (
     STATUS_PATH,
     Caller,
     client_for,
+    digits_form,
     post_signed,
+    read,
     status_form,
 )
 
@@ -133,8 +135,9 @@ async def test_text_me_carries_the_session_on_by_sms(services: Services, clock: 
         assert session is not None
         assert session.channel == "sms"
 
-        replies = ["1", "2", "3", "4", "4", "5", "1 4", "YES", "SKIP", "SKIP", "SKIP", "SKIP"]
-        replies += ["SKIP", "SKIP", "SKIP"]
+        # By text the banded questions are answered by label (a bare 2 or 3 there is checked).
+        replies = ["1", "10 to 19 hours", "5 to 9 years", "4", "4", "5", "1 4", "YES", "SKIP"]
+        replies += ["SKIP", "SKIP", "SKIP", "SKIP", "SKIP", "SKIP"]
         for n, body in enumerate(replies):
             clock.advance(minutes=1)
             form = inbound_form(body, sid=f"SM{n:032d}", sender=CARER)
@@ -154,6 +157,8 @@ async def test_text_me_carries_the_session_on_by_sms(services: Services, clock: 
     assert answers["consent"]["value"] is True
     assert answers["role"]["value"] == "carer"
     assert answers["cared_for"]["value"] == "parent"  # by text
+    assert answers["hours"]["value"] == "10-19"
+    assert answers["years_caring"]["value"] == "5-9"
 
 
 async def test_a_landline_cannot_switch_and_carries_on(services: Services) -> None:
@@ -230,3 +235,52 @@ async def test_calls_are_bounded(services: Services, clock: Clock) -> None:
     session = (await services.store.load(rid)).session
     assert session is not None
     assert session.answers["hours"] == "10-19"
+
+
+async def test_a_key_at_a_banded_question_is_that_choice(services: Services) -> None:
+    """A key pressed at a list of bands picks the band it is said with, never the quantity the
+    digit would be if typed: 1 at "How long have you been a carer?" is "Less than 1 year" (as a
+    quantity, 1 year would be "1 to 4 years"). A spoken number there is still checked."""
+    async with client_for(services) as client:
+        call = Caller(client, "CA" + "7" * 32, url=NUMBER_URL)
+        await call.start()
+        for keys in ("1", "1", "1", "1"):  # English, consent, carer, a parent
+            said = await call.press(keys)
+        assert "how many hours a week" in said.text
+        assert said.state["q"] == "hours"  # the action URL names the question the keys answer
+        said = await call.speak("five", "0.95")  # spoken: 5 hours, or option 5?
+        assert said.text.startswith("Did you say 50 hours or more?")
+        assert "q" not in said.state  # a yes/no now, not the list
+        said = await call.press("2")  # no: the question again
+        assert "how many hours a week" in said.text
+        said = await call.press("5")
+        assert "How long have you been a carer?" in said.text
+        said = await call.press("1")
+        assert "Our strategy has 3 priorities" in said.text
+
+    rows = await _export(services)
+    answers = rows[0]["answers"]
+    assert isinstance(answers, dict)
+    assert answers["hours"]["value"] == "50+"
+    assert answers["years_caring"]["value"] == "under_1"
+
+
+async def test_a_key_for_another_question_is_not_taken_as_its_choice(services: Services) -> None:
+    """A Gather result whose action names a question the caller is no longer on (a stale or
+    altered URL) is never recorded as a choice of the current question."""
+    async with client_for(services) as client:
+        call = Caller(client, "CA" + "8" * 32, url=NUMBER_URL)
+        await call.start()
+        for keys in ("1", "1", "1"):  # English, consent, carer
+            said = await call.press(keys)
+        assert said.state["q"] == "cared_for"
+        stale = said.action.replace("q=cared_for", "q=role")
+        form = digits_form(call.sid, "2", CARER)
+        again = read(await post_signed(client, stale, form))
+        assert again.text.startswith("Sorry, I did not catch that.")  # nothing recorded
+        assert "Press 2 for Husband" in again.text  # the choices again
+
+    rows = await _export(services)
+    answers = rows[0]["answers"]
+    assert isinstance(answers, dict)
+    assert "cared_for" not in answers or answers["cared_for"]["value"] is None

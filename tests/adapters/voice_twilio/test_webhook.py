@@ -3,20 +3,24 @@ every kind of Gather result, the status callback, and the TwiML as ``VoiceRespon
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import fakeredis
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from twilio.twiml.voice_response import VoiceResponse
 
-from adapters.services import Services
+from adapters.app import create_app
+from adapters.services import Services, build_services
 from adapters.voice_twilio.call import Answer, sureness, withheld
 from adapters.voice_twilio.speech import Expect, Said, Turn, is_answer_key, keyed
 from adapters.voice_twilio.twiml import twiml
 from bot.errors import StoreError
-from tests.adapters.conftest import PUBLIC_URL
+from tests.adapters.conftest import PUBLIC_URL, Clock, adapter_settings
 from tests.adapters.sms_twilio.twilio_fakes import FORM, sign, snapshot
 from tests.adapters.voice_twilio.voice_fakes import (
     CALL_PATH,
@@ -136,6 +140,30 @@ async def test_malformed_requests_get_400(services: Services) -> None:
             CALL_PATH, content=body, headers={"Content-Type": FORM, "X-Twilio-Signature": "x"}
         )
         assert r.status_code in (400, 403)
+
+
+@pytest.mark.parametrize(
+    "caller", ["+44 7700 900123", "+447700900123FromCountryGB", "07700 900123", "client:alice"]
+)
+async def test_a_caller_that_is_no_number_is_refused(services: Services, caller: str) -> None:
+    """From is checked as for a text (a number or a sender id): a signed form re-split so that
+    From swallows the next field, or anything else Twilio never sends, stores nothing."""
+    before = await snapshot(services.redis)
+    async with client_for(services) as client:
+        r = await post_signed(client, URL, call_form(SID, caller))
+    assert r.status_code == 400
+    assert "From" in r.text
+    assert await snapshot(services.redis) == before
+
+
+@pytest.mark.parametrize(
+    "caller", ["anonymous", "Restricted", "UNAVAILABLE", "", "+266696687", "+7378742833", "+123"]
+)
+async def test_a_withheld_caller_is_still_answered(services: Services, caller: str) -> None:
+    async with client_for(services) as client:
+        said = await Caller(client, SID, caller=caller, url=URL).start()
+    assert said.gather is not None
+    assert "For English, press 1." in said.text
 
 
 async def test_redis_down_answers_503_and_the_retry_runs_once(
@@ -275,3 +303,37 @@ def test_withheld_numbers() -> None:
 )
 def test_twilio_confidence_reads_as_how_sure(raw: str | float | None, sure: float | None) -> None:
     assert sureness(raw) == sure
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "reason"),
+    [
+        ({"twilio_voice_number": "+441164960123"}, "ok", None),
+        ({}, "ok", "TWILIO_VOICE_NUMBER is not set"),
+        ({"twilio_voice_number": "+441164960123", "twilio_from_number": None}, "ok", "text"),
+        ({"twilio_auth_token": None}, "off", "every call webhook is refused"),
+    ],
+)
+async def test_healthz_says_the_voice_channel_state(
+    tmp_path: Path, clock: Clock, extra: dict[str, Any], status: str, reason: str | None
+) -> None:
+    """``/healthz`` names the voice channel beside SMS and WhatsApp: off without the auth token,
+    else ok, noting what "text me" or the posters lack."""
+    settings = adapter_settings(tmp_path / "flows", tmp_path / "data", **extra)
+    (tmp_path / "flows").mkdir()
+    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    services = build_services(settings, redis=redis, clock=clock)
+    app = create_app(settings, services=services, refresh_flows=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        body = (await client.get("/healthz")).json()
+    await redis.aclose()
+    voice = body["channels"]["voice"]
+    assert voice["status"] == status
+    assert {"sms", "whatsapp", "voice", "web"} <= set(body["channels"])
+    if reason is None:
+        assert "reason" not in voice
+    else:
+        assert reason in voice["reason"]
+    assert "voice" not in body["degraded"]
