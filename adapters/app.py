@@ -6,6 +6,7 @@ Routes:
   GET  /                     the open surveys, with their web chat links
   POST /sms/twilio           Twilio inbound SMS webhook (+ /sms/twilio/status delivery callbacks)
   POST /whatsapp/twilio      Twilio inbound WhatsApp webhook (+ /whatsapp/twilio/status)
+  POST /voice/twilio         Twilio voice calls: call start and each answer (+ /voice/twilio/status)
   POST /telegram/webhook     Telegram updates (only when TELEGRAM_TOKEN is set)
   GET  /chat/<flow>          the web chat page (+ its JSON endpoint and static files)
 """
@@ -26,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters import sms_twilio, web, whatsapp_twilio
+from adapters import sms_twilio, voice_twilio, web, whatsapp_twilio
 from adapters.health import keep_starting
 from adapters.services import Services, build_services
 from adapters.web.limits import RequestGate, per_minute
@@ -127,6 +128,8 @@ def create_app(
         )
     else:
         health.ok("whatsapp")
+    routes += voice_twilio.routes(svc)
+    health.set("voice", *voice_twilio.health(svc))
     if settings.telegram_token is not None:
         from adapters import telegram as tg  # imported only when configured: PTB is heavy
 

@@ -4,7 +4,7 @@ doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
      [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster] [--bare-multiplexed]
-     [--compare-with DIR] [--misses]
+     [--whatsapp] [--voice] [--compare-with DIR] [--misses]
 
 ``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
 temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
@@ -17,6 +17,11 @@ stops it.
 questions with choices go out as buttons or lists through Twilio's REST API (message and, once
 per button set, content creation), which is faked in the server process at the twilio library's
 HTTP boundary (an ``AsyncHttpClient`` answering 201 at once), so the figures are our own cost.
+
+``--voice`` runs a voice server in the same run too: the same numbers, each making one phone
+call through ``/voice/twilio`` that walks the carers flow with keys and spoken answers (call
+start plus 21 ``<Gather>`` results, see ``bench_voice.py``), same connections, so calls and
+texts are compared on one machine at one time.
 
 ``--misses`` adds one reply per walk that is not understood (so the misses log is written once
 per respondent), to measure that path.
@@ -48,6 +53,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_voice
 import loadgen
 
 from bot.models import Status
@@ -244,6 +250,8 @@ async def verify(
             resp is not None
             and resp.status is Status.COMPLETE
             and resp.answers["role"].value == "carer"
+            and resp.answers["hours"].value == "50+"  # banded: by label, or a key on a call
+            and resp.answers["years_caring"].value == "1-4"
             and resp.answers["postcode"].value == "LE16"
         ):
             complete += 1
@@ -275,6 +283,11 @@ def main() -> None:
         action="store_true",
         help="also run the same load as WhatsApp (/whatsapp/twilio, buttons sent through "
         "Twilio's REST API faked in-process)",
+    )
+    ap.add_argument(
+        "--voice",
+        action="store_true",
+        help="also run phone calls walking the same flow (/voice/twilio, keys and speech)",
     )
     ap.add_argument(
         "--cluster",
@@ -317,6 +330,8 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
         targets["compared"] = (a.compare_with.resolve(), f"sbbench-{run_id}-cmp")
     if a.whatsapp:
         targets["whatsapp"] = (ROOT, f"sbbench-{run_id}-wa")
+    if a.voice:
+        targets["voice"] = (ROOT, f"sbbench-{run_id}-voice")
     results = {}
     cpu_us: dict[str, float] = {}
     for name, (tree, prefix) in targets.items():
@@ -343,7 +358,10 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
             proc = start_server("adapters.app:create_app", port, env, a.workers, True, tree)
         try:
             wait_ready(port)
-            if name == "whatsapp":
+            if name == "voice":  # one call first, alone, to learn the Gather action URLs
+                urls = bench_voice.record(port, TOKEN)
+                reqs = bench_voice.build_requests(port, numbers, a.connections, urls, TOKEN)
+            elif name == "whatsapp":
                 reqs = build_requests(port, numbers, a.connections, "/whatsapp/twilio", "whatsapp:")
             else:
                 reqs = build_requests(port, numbers, a.connections)
@@ -360,7 +378,7 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
                 a.redis,
                 prefix,
                 numbers if name != "bare" else [],
-                "whatsapp" if name == "whatsapp" else "sms",
+                {"voice": "voice", "whatsapp": "whatsapp"}.get(name, "sms"),
             )
         )
         for name, (_, prefix) in targets.items()
@@ -372,12 +390,15 @@ def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
         f"{a.numbers:,} numbers x {len(SCRIPT)} messages, {a.connections} connections, "
         f"{a.workers} server process(es), against {where}"
     )
+    if a.voice:
+        print(f"voice: each number makes one call of {len(bench_voice.SCRIPT) + 1} requests")
     client = "store.multiplex" if a.bare_multiplexed else "redis-py"
     print(bare.line(f"bare Starlette endpoint (1 GET + 1 SET, {client})"))
     labels = {
         "surveybot": "surveybot /sms/twilio (verify, step, commit, TwiML)",
         "compared": f"surveybot from {a.compare_with}",
         "whatsapp": "surveybot /whatsapp/twilio (verify, step, commit, buttons via the REST API)",
+        "voice": "surveybot /voice/twilio (verify, step, commit, TwiML with <Say>/<Gather>)",
     }
     for name in targets:
         if name == "bare":

@@ -95,15 +95,17 @@ def serve(
 @app.command()
 def chat(
     flow: Annotated[Path, typer.Argument(help="A flow file, e.g. flows/carers-strategy.yaml")],
-    as_channel: Annotated[str, typer.Option("--as", help="Render as: sms or telegram")] = "sms",
+    as_channel: Annotated[
+        str, typer.Option("--as", help="Render as: sms, telegram or voice (a phone call)")
+    ] = "sms",
     source: Annotated[str | None, typer.Option(help="Source group id")] = None,
     lang: Annotated[str | None, typer.Option(help="Language code, e.g. gu")] = None,
 ) -> None:
     """Try a flow in the terminal, seeing each message as SMS (or Telegram) would show it."""
     from adapters.console import chat_main
 
-    if as_channel not in ("sms", "telegram"):
-        raise typer.BadParameter("use --as sms or --as telegram")
+    if as_channel not in ("sms", "telegram", "voice"):
+        raise typer.BadParameter("use --as sms, --as telegram or --as voice")
     raise typer.Exit(chat_main(flow, as_channel, source, lang, Settings()))
 
 

@@ -124,6 +124,26 @@ class Settings(BaseSettings):
         description="JSON, the same as a flow's 'whatsapp:' block; used by flows without one",
     )
 
+    twilio_voice_number: str | None = Field(
+        default=None,
+        description="The number carers call to answer by phone (printed by `surveybot link`); "
+        "often the SMS number",
+    )
+    voice_max_turns: int = Field(
+        default=80,
+        ge=5,
+        le=1000,
+        alias="SURVEYBOT_VOICE_MAX_TURNS",
+        description="Most answers (key presses or spoken replies) one call may take",
+    )
+    voice_max_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=240,
+        alias="SURVEYBOT_VOICE_MAX_MINUTES",
+        description="Longest call: after it the call ends politely, answers kept",
+    )
+
     telegram_token: SecretStr | None = None
     telegram_secret_token: SecretStr | None = Field(
         default=None, description="Sent by Telegram in X-Telegram-Bot-Api-Secret-Token"

@@ -160,7 +160,7 @@ class Dispatcher:
                 if isinstance(chosen, list):
                     over = await self.store.throttle(respondent) if chosen and limited else 0
                     if over:  # a stranger sending and sending
-                        chosen = self._slow_down(over, None, "en", respondent)
+                        chosen = self._slow_down(over, None, "en", respondent, inbound.channel)
                     return Outcome(replies=chosen, attempts=attempt)
                 flow, session, resumed, fresh = chosen
                 before = session
@@ -190,14 +190,15 @@ class Dispatcher:
                 current = (await self.store.load(respondent, None)).session if recent else None
                 return self._duplicate(inbound, current, recent, attempt)
             except RateLimited as exc:
-                replies = self._slow_down(exc.over, flow, session.lang, respondent)
+                replies = self._slow_down(exc.over, flow, session.lang, respondent, inbound.channel)
                 return Outcome(replies=replies, attempts=attempt)
             except UnstorableValue as exc:
                 # A value no parser should have let through: store nothing and ask again,
                 # rather than answer with an error the person never sees a reply to.
                 log.error("respondent %s: step not stored (%s)", respondent, exc)
-                sorry = Reply(text=phrase(flow, session.lang, "not_understood"), lang=session.lang)
-                return Outcome(replies=[sorry, *engine.prompt_again(flow, session)])
+                lang, channel = session.lang, inbound.channel
+                sorry = Reply(text=phrase(flow, lang, "not_understood", channel=channel), lang=lang)
+                return Outcome(replies=[sorry, *engine.prompt_again(flow, session, channel)])
             except ConflictError as exc:
                 # Another message from the same person committed first (or this very message,
                 # delivered twice at once): re-read and step again. No back-off when all that
@@ -252,19 +253,22 @@ class Dispatcher:
         if recent and session is not None:
             flow = self.registry.get(session.flow)
             if flow is not None:
-                replies = engine.prompt_again(flow, session)
+                replies = engine.prompt_again(flow, session, inbound.channel)
         log.info("duplicate message %s: no second step%s", inbound.message_id,
                  ", current question sent again" if replies else "")  # fmt: skip
         return Outcome(replies=replies, duplicate=True, session=session, attempts=attempt)
 
     @staticmethod
-    def _slow_down(over: int, flow: Flow | None, lang: str, respondent: str) -> list[Reply]:
+    def _slow_down(
+        over: int, flow: Flow | None, lang: str, respondent: str, channel: str = ""
+    ) -> list[Reply]:
         """One polite reply for the first message over the limit, then silence (each reply to
         a flood would cost an SMS, and would feed a loop with another bot)."""
         log.warning("respondent %s over the message limit (%d over)", respondent, over)
         if over > 1:
             return []
-        return [Reply(text=phrase(flow, lang, "slow_down"), kind="notice", lang=lang)]
+        text = phrase(flow, lang, "slow_down", channel=channel)
+        return [Reply(text=text, kind="notice", lang=lang)]
 
     def _opening(
         self, opening: Inbound | None, session: Session | None, respondent: str, now: datetime
@@ -364,7 +368,12 @@ def _recent(latest_at: int | None, now: datetime) -> bool:
 
 
 def _with_address(session: Session, inbound: Inbound) -> Session:
-    """Give a live session back its raw address if the store had dropped it (needed to send)."""
+    """Give a live session back its raw address if the store had dropped it (needed to send),
+    and note the channel of this message: a phone number calls and texts as one respondent
+    (``store.identity.SHARED_IDS``), and the session follows the channel they use."""
+    update: dict[str, str] = {}
     if session.address is None and not session.status.finished:
-        return session.model_copy(update={"address": inbound.address})
-    return session
+        update["address"] = inbound.address
+    if session.channel != inbound.channel:
+        update["channel"] = inbound.channel
+    return session.model_copy(update=update) if update else session

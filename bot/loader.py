@@ -294,7 +294,36 @@ def load_paths(paths: Iterable[str | Path], channels: Channels | None = None) ->
                     )
                 )
             seen_words[word] = r.file
+    _voice_key_clashes([r for r in results if r.flow is not None])
     return results
+
+
+def _voice_key_clashes(results: list[LoadResult]) -> None:
+    """Warn where two surveys that can be open together have the same ``voice: key``: on a
+    shared phone number only the first by id keeps it, so the other's posters would be wrong."""
+    keyed = sorted(
+        (r for r in results if r.flow is not None and r.flow.voice.key is not None),
+        key=lambda r: r.flow.id if r.flow else "",
+    )
+    for i, r in enumerate(keyed):
+        assert r.flow is not None
+        for earlier in keyed[:i]:
+            assert earlier.flow is not None
+            if earlier.flow.voice.key == r.flow.voice.key and earlier.flow.overlaps(r.flow):
+                r.problems.append(
+                    Problem(
+                        r.file,
+                        None,
+                        None,
+                        f"voice key {r.flow.voice.key} is also {earlier.flow.id!r}'s "
+                        f"({earlier.file}), and both can be open at once: on a shared phone "
+                        f"number {earlier.flow.id!r} keeps it",
+                        "give each survey its own 'voice: key:' (or a number of its own)",
+                        severity="warning",
+                        code="voice_key_clash",
+                    )
+                )
+                break
 
 
 def require_flow(path: str | Path) -> Flow:
@@ -637,14 +666,16 @@ def _pydantic_problems(exc: ValidationError, located: Located, file: str) -> lis
                 for t, cls in _QUESTION_CLASSES.items()
                 if field_name in cls.model_fields and model is not None and model is not cls
             ]
-            if close:
-                hint = f"did you mean {close[0]!r}?"
-            elif elsewhere and model is not None and model in _QUESTION_CLASSES.values():
+            # A real field of another question type beats a spelling guess ('choices' is not
+            # a misspelt 'voice').
+            if elsewhere and model is not None and model in _QUESTION_CLASSES.values():
                 this = next(t for t, cls in _QUESTION_CLASSES.items() if cls is model)
                 hint = (
                     f"'{field_name}' is used by {', '.join(elsewhere)} questions, "
                     f"not by {this} questions: check the type"
                 )
+            elif close:
+                hint = f"did you mean {close[0]!r}?"
             else:
                 hint = "remove it, or check the spelling; allowed here: " + ", ".join(allowed)
         elif etype == "missing":

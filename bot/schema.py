@@ -225,6 +225,11 @@ NextSpec: TypeAlias = str | dict[str, str]
 class _Question(_Model):
     id: str = Field(pattern=QUESTION_ID, description="Unique within the flow; used in conditions.")
     text: LText = Field(description="The question as sent. {other_id} pipes in an earlier answer.")
+    voice: LText | None = Field(
+        default=None,
+        description="Said instead of 'text' on a phone call, where the text does not suit being "
+        "spoken (a web address, a long list, emoji, 'text SKIP'). The keys to press are added.",
+    )
     hint: LText | None = Field(default=None, description="How to answer; sent on a re-prompt.")
     label: str | None = Field(default=None, description="Short name for exports and reports.")
     optional: bool = Field(default=False, description="The respondent may reply SKIP.")
@@ -563,8 +568,31 @@ class CommandWords(_Model):
     restart: list[str] = Field(default_factory=list)
     language: list[str] = Field(default_factory=list)
     progress: list[str] = Field(default_factory=list)
+    repeat: list[str] = Field(default_factory=list)
     yes: list[str] = Field(default_factory=list)
     no: list[str] = Field(default_factory=list)
+
+
+class VoiceTexts(_Model):
+    """What a phone call says instead of the flow's texts. The call always starts by naming the
+    survey and the council and saying how to stop and get help; 'intro' follows that."""
+
+    key: int | None = Field(
+        default=None,
+        ge=1,
+        le=9,
+        description="The key callers press for this survey when the phone number serves several "
+        "(printed by surveybot link: 'Call 0116 ... and press 2'). Leave it out on a number "
+        "tied to this survey alone.",
+    )
+
+    intro: LText | None = Field(
+        default=None,
+        description="Said after the standard phone welcome (the text intro is not said: it "
+        "usually tells people to text STOP).",
+    )
+    thanks: LText | None = Field(default=None, description="Said instead of 'thanks'.")
+    closed_text: LText | None = Field(default=None, description="Said instead of 'closed_text'.")
 
 
 class Flow(_Model):
@@ -613,6 +641,10 @@ class Flow(_Model):
         default_factory=dict,
         description="Extra words for the standard answers, per language, e.g. "
         "{en: {prefer_not: ['not for you to know']}, gu: {maybe: [...]}}.",
+    )
+    voice: VoiceTexts = Field(
+        default_factory=VoiceTexts,
+        description="Phone calls (all optional): texts said instead, and the survey's key.",
     )
     questions: list[Question] = Field(min_length=1)
 
@@ -684,6 +716,13 @@ class Flow(_Model):
     def is_open(self, now: datetime) -> bool:
         o, c = self._window
         return (o is None or now >= o) and (c is None or now < c)
+
+    def overlaps(self, other: Flow) -> bool:
+        """Whether this survey and ``other`` can be open at the same time."""
+        (a_open, a_close), (b_open, b_close) = self._window, other._window
+        return (a_open is None or b_close is None or a_open < b_close) and (
+            b_open is None or a_close is None or b_open < a_close
+        )
 
 
 def _as_local(value: date | datetime | None, tz: ZoneInfo, *, end_of_day: bool) -> datetime | None:

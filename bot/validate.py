@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot import expr, sms
+from bot import expr, sms, voice
 from bot.errors import ExpressionError, Problem
 from bot.prompts import PIPE, question_reply
 from bot.schema import (
@@ -106,6 +106,7 @@ def check_flow(
         _check_settings(flow, report)
         _check_translations(flow, report)
         _check_sms(flow, report)
+        _check_voice(flow, report)
         _check_whatsapp(flow, report, channels or Channels())
     return report.problems
 
@@ -529,8 +530,9 @@ def _check_settings(flow: Flow, report: _Report) -> None:
         )
 
 
-def _walk_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None]]:
-    """Every text a respondent may be sent, with its path and question id."""
+def _walk_texts(flow: Flow, *, spoken: bool = True) -> Iterator[tuple[Path, LText, str | None]]:
+    """Every text a respondent may be sent, with its path and question id (``spoken``: and the
+    ``voice:`` texts a phone call says instead)."""
     yield ("title",), flow.title, None
     yield ("intro",), flow.intro, None
     yield ("thanks",), flow.thanks, None
@@ -539,11 +541,17 @@ def _walk_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None]]:
         yield ("reminders", "text"), flow.reminders.text, None
     if flow.reminders.final is not None:
         yield ("reminders", "final"), flow.reminders.final, None
+    for name in ("intro", "thanks", "closed_text") if spoken else ():
+        said = getattr(flow.voice, name)
+        if said is not None:
+            yield ("voice", name), said, None
     for i, q in enumerate(flow.questions):
         if isinstance(q, UncheckedQuestion):
             continue
         base: Path = ("questions", i)
         yield (*base, "text"), q.text, q.id
+        if q.voice is not None and spoken:
+            yield (*base, "voice"), q.voice, q.id
         if q.hint is not None:
             yield (*base, "hint"), q.hint, q.id
         if q.reprompt is not None:
@@ -675,7 +683,7 @@ def _check_sms(flow: Flow, report: _Report) -> None:
                     severity="warning",
                     code="sms_long",
                 )
-    for base, value, qid in _walk_texts(flow):
+    for base, value, qid in _walk_texts(flow, spoken=False):  # voice: texts are never texted
         for path, text in _located_texts(base, value):
             _check_characters(
                 report, path, text, str(path[-1]) if isinstance(value, dict) else None, qid
@@ -730,6 +738,103 @@ def _check_characters(
             severity="warning",
             code="sms_lookalike",
         )
+
+
+# --- phone calls -------------------------------------------------------------------------------
+
+
+def _spoken_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None, str]]:
+    """Every text a phone call says, with its path, question id and what to do about it."""
+    yield ("thanks",), flow.voice.thanks or flow.thanks, None, "add voice: thanks: for calls"
+    if flow.voice.intro is not None:
+        yield ("voice", "intro"), flow.voice.intro, None, "reword it"
+    yield (
+        ("closed_text",),
+        flow.voice.closed_text or flow.closed_text,
+        None,
+        "add voice: closed_text: for calls",
+    )
+    for i, q in enumerate(flow.questions):
+        if isinstance(q, UncheckedQuestion):
+            continue
+        base: Path = ("questions", i)
+        if q.voice is not None:
+            yield (*base, "voice"), q.voice, q.id, "reword it"
+        else:
+            yield (*base, "text"), q.text, q.id, "add 'voice:' with the words to say on a call"
+        for name in ("hint", "reprompt"):
+            value = getattr(q, name)
+            if value is not None:
+                yield (*base, name), value, q.id, "reword it: calls say it after a wrong answer"
+        if isinstance(q, ChoiceQuestion | MultiQuestion | ScaleQuestion):
+            for j, c in enumerate(q.choices or []):
+                yield (*base, "choices", j, "label"), c.label, q.id, "reword the label"
+
+
+def _check_voice(flow: Flow, report: _Report) -> None:
+    """What will not work well on a phone call: languages without a voice or speech
+    recognition, lists too long for the keypad, and texts that read badly aloud."""
+    for lang in flow.languages:
+        known = voice.LANGUAGES.get(lang)
+        why = (
+            f"{known.unverified} (bot/voice.py)"
+            if known is not None and known.unverified
+            else "it is not among the languages checked against Twilio's lists (bot/voice.py)"
+        )
+        if not voice.can_speak(lang):
+            report.add(
+                ("languages",),
+                f"[{lang}] phone calls cannot speak this language: {why}",
+                "callers choose among the languages that have a voice; anyone whose session is "
+                f"in {lang!r} hears the {lang} text read by the English voice",
+                severity="warning",
+                code="voice_language",
+            )
+        elif not voice.can_hear(lang):
+            report.add(
+                ("languages",),
+                f"[{lang}] no speech recognition for this language on calls: {why}",
+                "callers answer with the keypad only; free-text questions cannot be answered",
+                severity="warning",
+                code="voice_language",
+            )
+    for i, q in enumerate(flow.questions):
+        if not isinstance(q, ChoiceQuestion | MultiQuestion):
+            continue
+        n = len(q.all_choices())
+        if n > voice.MAX_KEYS:
+            report.add(
+                ("questions", i, "choices"),
+                f"{n} choices: on a phone call only 1-9 are single keys",
+                "split the question in two (a broad group, then the detail), or callers must "
+                "key two digits and # for the rest (several picks cannot be keyed at all)",
+                question=q.id,
+                severity="warning",
+                code="voice_keys",
+            )
+        elif n == voice.MAX_KEYS:
+            report.add(
+                ("questions", i, "choices"),
+                "9 choices: on a phone call key 9 picks the last one, so help is only by "
+                "saying 'help'",
+                "fine if intended; 8 choices or fewer keep key 9 for help",
+                question=q.id,
+                severity="warning",
+                code="voice_keys",
+            )
+    for base, value, qid, fix in _spoken_texts(flow):
+        for path, text in _located_texts(base, value):
+            for found in voice.unspoken(text):
+                tag = f"[{path[-1]}] " if isinstance(value, dict) else ""
+                report.add_inside(
+                    path,
+                    found.offset,
+                    f"{tag}{found.message} does not suit being spoken on a phone call",
+                    fix,
+                    question=qid,
+                    severity="warning",
+                    code="voice_text",
+                )
 
 
 # --- WhatsApp: templates for what is sent after the 24-hour window ------------------------------

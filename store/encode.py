@@ -90,10 +90,13 @@ def meta_json(s: Session) -> bytes:
 
 
 def answer_json(a: Answer) -> bytes:
-    """One answer: ``{"v": value, "t": epoch ms}`` and ``"o"`` for an "other" text."""
+    """One answer: ``{"v": value, "t": epoch ms}``, ``"o"`` for an "other" text and ``"c"`` for
+    the confidence of a spoken one."""
     d: dict[str, Any] = {"v": a.value, "t": ms(a.at)}
     if a.other is not None:
         d["o"] = a.other
+    if a.confidence is not None:  # spoken: speech recognition's confidence in the words
+        d["c"] = a.confidence
     return _dumps(d)
 
 

@@ -15,6 +15,14 @@ import phonenumbers
 
 DEFAULT_REGION = "GB"
 _PHONE_CHANNELS = frozenset({"sms", "whatsapp", "voice"})
+SHARED_IDS = {"voice": "sms"}
+"""Channels whose respondents are the same people as another channel's. A phone number is one
+person whether they text or call, so a call and a text from it are one respondent (one session,
+one response): a caller can carry on by text and a texter can finish by phone. Keyed as "sms"
+so SMS ids stay as they were."""
+ONE_CALL = "call:"
+"""The address of a caller whose number is withheld: ``call:<CallSid>``, a respondent for that
+call only (never shared, never a phone number)."""
 
 
 def normalise_address(channel: str, address: str, *, region: str = DEFAULT_REGION) -> str:
@@ -28,6 +36,8 @@ def normalise_address(channel: str, address: str, *, region: str = DEFAULT_REGIO
     """
     channel = channel.strip().lower()
     address = address.strip()
+    if address.startswith(ONE_CALL):
+        return address
     if channel in _PHONE_CHANNELS and address:
         # Twilio's WhatsApp addresses look like "whatsapp:+44...".
         if ":" in address:
@@ -67,6 +77,8 @@ def _respondent_id(secret: bytes, channel: str, address: str, region: str) -> st
     normalised = normalise_address(channel, address, region=region)
     if not normalised:
         raise ValueError(f"an empty {channel} address identifies no one")
+    if not normalised.startswith(ONE_CALL):
+        channel = SHARED_IDS.get(channel, channel)
     message = f"{channel}\x00{normalised}".encode()
     digest = hmac.new(secret, message, hashlib.sha256).digest()[:16]
     return base64.b32encode(digest).decode("ascii").rstrip("=").lower()

@@ -7,7 +7,7 @@ a pydantic ``Response`` and an answer object per answer for each was most of the
 the whole hash) and builds answer objects only when asked (``answers``, used by reports):
 
 * ``fields``: every field of the hash by its raw name (``b"meta"``, ``b"a:<question id>"``), each
-  value the decoded JSON: ``{"v": value, "t": ms, "o": other?}`` for an answer (see
+  value the decoded JSON: ``{"v": value, "t": ms, "o": other?, "c": confidence?}`` for an answer (see
   :mod:`store.keys`). Only this module reads that layout: exports take the values through
   :meth:`StoredResponse.answer_values`, which ``answers`` is built from too.
 * ``meta``: the ``meta`` object (``ResponseMeta`` as JSON); its times are also parsed into
@@ -135,10 +135,20 @@ class StoredResponse:
     def answers(self) -> dict[str, StoredAnswer]:
         """Answers by question id, in the order they were given (time, then question id)."""
         if self._answers is None:
-            found = [StoredAnswer._make(a) for a in self.answer_values()]
+            found = [
+                StoredAnswer(qid, value, other, ms, self._confidence(qid))
+                for qid, value, other, ms in self.answer_values()
+            ]
             found.sort(key=_answer_order)
             self._answers = {a.question: a for a in found}
         return self._answers
+
+    def _confidence(self, qid: str) -> float | None:
+        """The speech confidence stored with a spoken answer (JSON ``"c"``), else None."""
+        name = answer_field(qid)
+        d = self.fields.get(name.encode(), self.fields.get(name))  # type: ignore[call-overload]
+        c = d.get("c") if isinstance(d, dict) else None
+        return float(c) if isinstance(c, int | float) and not isinstance(c, bool) else None
 
     def utc_texts(self) -> tuple[str, str | None, str]:
         """Started, finished (None until then) and last message times as ISO text in UTC, whole

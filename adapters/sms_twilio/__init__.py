@@ -8,7 +8,7 @@ messages, :mod:`.sender` for reminders and other sends outside a webhook answer.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from adapters.services import Services
 from adapters.sms_twilio.render import MAX_SEGMENTS, mask, messages, sms_text
@@ -24,10 +24,7 @@ STATUS_PATH = "/sms/twilio/status"
 
 def routes(services: Services) -> list[BaseRoute]:
     hooks = TwilioWebhooks(services)
-    return [
-        Route(WEBHOOK_PATH, hooks.inbound, methods=["POST"], name="sms_twilio"),
-        Route(STATUS_PATH, hooks.status, methods=["POST"], name="sms_twilio_status"),
-    ]
+    return hooks.routes("sms_twilio", WEBHOOK_PATH, STATUS_PATH, hooks.inbound)
 
 
 __all__ = [

@@ -1,15 +1,17 @@
-"""What every Twilio channel shares (SMS, WhatsApp, and voice to come), so each is written once.
+"""What every Twilio channel shares (SMS, WhatsApp and voice), so each is written once.
 
 * :mod:`.form` - the strict webhook form parser (``application/x-www-form-urlencoded``).
 * :mod:`.webhook` - the signature check against the configured public URL, TwiML answers, the
-  ``503`` that makes Twilio retry, and the delivery status callback.
+  ``503`` that makes Twilio retry, the ``From`` check, a channel's two routes, and the delivery
+  status callback.
 * :mod:`.rest` - the REST client: the per-sender rate limit, one message created (blocking or
   async), Twilio's error codes mapped to "retry later", "never again" or "opted out".
 * :mod:`.optout` - a number Twilio (or WhatsApp) says opted out, recorded as the person's STOP.
 * :func:`mask` - a phone number (or ``whatsapp:`` address) fit for a log line.
 
-Channel adapters (``adapters/sms_twilio``, ``adapters/whatsapp_twilio``) keep only what is
-their own: how replies are rendered and which payload fields they read.
+Channel adapters (``adapters/sms_twilio``, ``adapters/whatsapp_twilio``,
+``adapters/voice_twilio``) keep only what is their own: how replies are rendered (or spoken)
+and which payload fields they read.
 """
 
 from __future__ import annotations

@@ -28,10 +28,12 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from xml.sax.saxutils import escape
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 
 from adapters.services import Services
@@ -48,6 +50,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 FAILED = frozenset({"failed", "undelivered"})
 TWIML_TYPE = "application/xml"
 RETRY_AFTER = "5"
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def signed_url(public_url: str, request: Request) -> str:
@@ -127,6 +131,13 @@ class TwilioWebhook:
         token = services.settings.twilio_auth_token
         self.validator = RequestValidator(token.get_secret_value()) if token else None
         self.delivery = DeliveryLog.for_store(services.store)
+
+    def routes(self, name: str, path: str, status_path: str, inbound: Handler) -> list[BaseRoute]:
+        """The channel's webhook (``inbound``) and its status callback, POST only."""
+        return [
+            Route(path, inbound, methods=["POST"], name=name),
+            Route(status_path, self.status, methods=["POST"], name=f"{name}_status"),
+        ]
 
     async def verified(self, request: Request) -> Params | Response:
         """The form of a genuine Twilio request, or the response refusing it."""

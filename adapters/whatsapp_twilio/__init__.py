@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from adapters.services import Services
 from adapters.whatsapp_twilio.links import wa_link
@@ -43,10 +43,7 @@ def routes(services: Services) -> list[BaseRoute]:
         except SurveybotError as exc:  # the channel still answers, in text; the rest carry on
             log.error("WhatsApp sender not configured (%s): replies go as TwiML text", exc)
     hooks = WhatsAppWebhooks(services, sender)
-    return [
-        Route(WEBHOOK_PATH, hooks.inbound, methods=["POST"], name="whatsapp_twilio"),
-        Route(STATUS_PATH, hooks.status, methods=["POST"], name="whatsapp_twilio_status"),
-    ]
+    return hooks.routes("whatsapp_twilio", WEBHOOK_PATH, STATUS_PATH, hooks.inbound)
 
 
 __all__ = [

@@ -2,8 +2,10 @@
 
 ``surveybot translations FLOW --lang pa -o pa.xlsx`` writes one row per text (questions, hints,
 re-prompts, choices, the 'Other' and 'None of these' choices, the first and last messages,
-reminders, and the standard sentences the flow overrides) with a stable id, the text in the
-flow's first language, context for the translator and the **SMS budget** of that row: how many
+reminders, the standard sentences the flow overrides, and what a phone call says instead: the
+flow's and each question's ``voice:`` texts) with a stable id, the text in the flow's first
+language, context for the translator and the **SMS budget** of that row (none for a spoken
+text: it is said, not texted): how many
 characters the translation may take for its message to stay within the parts the English needs
 (at least :data:`bot.validate.SMS_MAX_SEGMENTS`), counted in the language's SMS encoding (GSM-7,
 160 a message and 153 a part, or UCS-2 for non-Latin scripts, 70 and 67; :mod:`bot.sms`). A
@@ -64,6 +66,8 @@ class Text:
     """Texts sharing a message share its SMS budget (a question and its choices)."""
     budget_gsm: int = 0
     budget_ucs: int = 0
+    spoken: bool = False
+    """Said on a phone call (a ``voice:`` text): never sent by SMS, so no budget."""
 
     @property
     def placeholders(self) -> list[str]:
@@ -101,13 +105,16 @@ def texts(flow: Flow, lang: str) -> list[Text]:
         value: LText | None,
         context: str,
         message: str | None = None,
+        *,
+        spoken: bool = False,
     ) -> None:
         if value is None:
             return
         english = tr(value, src)
         if not english.strip():
             return
-        out.append(Text(tid, path, english, _current(value, lang), context, message or tid))
+        current = _current(value, lang)
+        out.append(Text(tid, path, english, current, context, message or tid, spoken=spoken))
 
     add("title", ("title",), flow.title, "The survey's name; {title} in reminders and HELP")
     add(
@@ -118,6 +125,18 @@ def texts(flow: Flow, lang: str) -> list[Text]:
     )
     add("thanks", ("thanks",), flow.thanks, "Sent when someone finishes")
     add("closed_text", ("closed_text",), flow.closed_text, "Sent after the closing date")
+    for name, what in (
+        ("intro", "said after the standard welcome (who asks, how to stop, how to get help)"),
+        ("thanks", "said instead of the thanks when someone finishes"),
+        ("closed_text", "said instead of the closed message after the closing date"),
+    ):
+        add(
+            f"voice.{name}",
+            ("voice", name),
+            getattr(flow.voice, name),
+            f"On a phone call: {what}",
+            spoken=True,
+        )
     add(
         "reminders.text",
         ("reminders", "text"),
@@ -144,6 +163,13 @@ def texts(flow: Flow, lang: str) -> list[Text]:
         }.get(q.type, f"question ({q.type} answer)")
         where = f"{kind} {i} of {n}, '{q.id}'"
         add(f"{base}.text", (*path, "text"), q.text, where.capitalize(), base)
+        add(
+            f"{base}.voice",
+            (*path, "voice"),
+            q.voice,
+            f"Said instead of the text of {where} on a phone call (the keys to press follow)",
+            spoken=True,
+        )
         add(
             f"{base}.hint",
             (*path, "hint"),
@@ -252,7 +278,8 @@ def _budgets(flow: Flow, rows: list[Text], lang: str) -> None:
     src = flow.languages[0]
     groups: dict[str, list[Text]] = {}
     for row in rows:
-        groups.setdefault(row.message, []).append(row)
+        if not row.spoken:  # said, not texted: no SMS budget
+            groups.setdefault(row.message, []).append(row)
     for message, members in groups.items():
         english = [_measure(r.source, flow, src) for r in members]
         total = sum(english) or 1
@@ -272,6 +299,8 @@ def _budgets(flow: Flow, rows: list[Text], lang: str) -> None:
 
 
 def _budget_note(row: Text, encoding: str) -> str:
+    if row.spoken:
+        return "said on a phone call, not texted: no budget; write it to be heard"
     if encoding == "GSM-7":
         return (
             f"{row.budget_gsm} characters in the SMS alphabet; {row.budget_ucs} if it needs "
@@ -315,7 +344,7 @@ def export_translations(flow: Flow, lang: str, path: str | Path) -> list[Text]:
                 row.context,
                 row.source,
                 row.current or "",
-                budget,
+                None if row.spoken else budget,
                 _budget_note(row, encoding),
                 " ".join("{" + p + "}" for p in row.placeholders),
             ]
@@ -333,7 +362,10 @@ def export_translations(flow: Flow, lang: str, path: str | Path) -> list[Text]:
     # Excel turns a translation red while it is longer than its budget.
     ws.conditional_formatting.add(
         f"D2:D{max(last, 2)}",
-        FormulaRule(formula=["LEN(D2)>E2"], fill=PatternFill("solid", bgColor="FFC7CE")),
+        FormulaRule(
+            formula=["AND(ISNUMBER(E2),LEN(D2)>E2)"],  # a spoken row has no budget
+            fill=PatternFill("solid", bgColor="FFC7CE"),
+        ),
     )
     notes = wb.create_sheet("how to")
     for line in _instructions(flow, lang, encoding):
@@ -355,6 +387,8 @@ def _instructions(flow: Flow, lang: str, encoding: str) -> list[str]:
         "Each text message part holds 153 characters of the SMS alphabet, or 67 characters of "
         "any other script (Gujarati, Punjabi, Urdu...).",
         f"{name}: {'the SMS alphabet' if encoding == 'GSM-7' else 'Unicode SMS (UCS-2)'}.",
+        "Rows whose 'sms' column says 'said on a phone call' are spoken to people who answer "
+        "by phone: they have no budget; write them to be heard (no web addresses or symbols).",
         "Keep words in curly brackets exactly as they are, e.g. {title} or {progress}: the bot "
         "fills them in.",
         "Keep STOP, HELP, SKIP, YES and NO in English capitals: people may type them.",
@@ -545,7 +579,7 @@ def check_translations(
         real = "GSM-7" if sms.encoding(r.text) == "GSM-7" else "UCS-2"
         budget = text.budget_gsm if real == "GSM-7" else text.budget_ucs
         length = _measure(r.text, flow, code)
-        if length > budget:
+        if length > budget and not text.spoken:
             note = (
                 ""
                 if real == encoding or (real == "UCS-2" and encoding == "UCS-2")

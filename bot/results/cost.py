@@ -246,7 +246,7 @@ def group(flow: Flow, asked: Sequence[str]) -> list[tuple[Item, ...]]:
 
 # --- routes --------------------------------------------------------------------------------------
 
-Score = tuple[int, int]  # (outbound segments, answers)
+Score = tuple[int, int]  # (measure of the outbound steps, answers)
 
 
 @dataclass
@@ -256,9 +256,10 @@ class _Best:
 
 
 def extreme_routes(
-    flow: Flow, steps: Callable[[tuple[Item, ...]], Part]
+    flow: Flow, measure: Callable[[tuple[Item, ...]], int]
 ) -> tuple[_Best, _Best, int]:
-    """Shortest and longest routes (conversation segments, then answers) and the route count.
+    """Shortest and longest routes (by ``measure`` of each outbound step: SMS segments, or a
+    call's tenths of a second; then answers) and the route count.
 
     A state is (question index, items waiting to go out with the next question); its best
     remainder does not depend on how it was reached, so each state is solved once.
@@ -273,7 +274,7 @@ def extreme_routes(
         if hit is not None:
             return hit
         if i >= n:
-            s = (steps((*buf, THANKS)).segments, 0)
+            s = (measure((*buf, THANKS)), 0)
             result = (_Best(s, ()), _Best(s, ()), 1)
             memo[key] = result
             return result
@@ -294,7 +295,7 @@ def extreme_routes(
                 lo, hi, count = solve(j, (*buf, i))
                 options.append(((0, 0), (0, 0), count, lo, hi, (i,)))
         else:
-            here = (steps((*buf, i)).segments, 1)
+            here = (measure((*buf, i)), 1)
             for j in targets:
                 lo, hi, count = solve(j, ())
                 options.append((here, here, count, lo, hi, (i,)))
@@ -467,7 +468,7 @@ def estimate(
         raise CostError("--reminders cannot be negative")
 
     steps = _Steps(flow, lang)
-    low, high, count = extreme_routes(flow, steps)
+    low, high, count = extreme_routes(flow, lambda items: steps(items).segments)
     typical = typical_route(flow, steps.answers)
     chosen: dict[RouteName, list[str]] = {
         "shortest": [flow.questions[i].id for i in low.asked],

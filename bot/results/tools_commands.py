@@ -1,4 +1,4 @@
-"""``surveybot link``, ``surveybot graph`` and ``surveybot cost``: outreach, route diagram, SMS cost.
+"""``surveybot link``, ``surveybot graph`` and ``surveybot cost``: outreach, route diagram, cost.
 
 Each takes a flow by id (looked up in ``SURVEYBOT_FLOWS``, default ``flows/``) or by file path.
 Problems are reported in plain words on stderr with exit code 1, never as a traceback.
@@ -91,15 +91,20 @@ def link(
     ] = None,
     no_qr: Annotated[bool, typer.Option("--no-qr", help="Print the links only")] = False,
 ) -> None:
-    """Links to share a survey: Telegram, web chat, SMS keyword, WhatsApp; QR codes, A4 poster.
+    """Links to share a survey: Telegram, web chat, SMS keyword, WhatsApp, the number to call;
+    QR codes and an A4 poster.
 
-    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME, TWILIO_FROM_NUMBER and TWILIO_WHATSAPP_FROM
-    (environment or .env) for complete links; anything missing is named in the notes.
+    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME, TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM and
+    TWILIO_VOICE_NUMBER (environment or .env) for complete links; anything missing is named in
+    the notes.
     """
+    from bot.loader import FlowRegistry
     from bot.results import outreach
 
     f = load_flow_arg(flow)
     cfg = settings()
+    # The surveys that share the phone number: its spoken menu decides the key to print.
+    others = list(FlowRegistry(cfg.flows_dir).flows.values()) if cfg.twilio_voice_number else []
     if all_sources and source:
         fail("give --source or --all-sources, not both")
     if all_sources and not f.sources:
@@ -116,6 +121,8 @@ def link(
                 from_number=cfg.twilio_from_number,
                 whatsapp_number=cfg.twilio_whatsapp_from,
                 lang=lang,
+                voice_number=cfg.twilio_voice_number,
+                others=others,
             )
         except SurveybotError as exc:
             fail(str(exc))
@@ -134,6 +141,7 @@ def link(
         )
         out.print(f"  SMS:      {escape(sms_line)}")
         out.print(f"  WhatsApp: {escape(links.whatsapp or '(not set: see notes)')}")
+        out.print(f"  Phone:    {escape(links.voice_text or '(number not set: see notes)')}")
         if not no_qr:
             png, svg = outreach.write_qr(links.web, output, links.stem)
             out.print(f"  QR code (web chat link): {escape(str(png))}, {escape(str(svg))}")
@@ -249,6 +257,65 @@ def _whatsapp_cost(est: object, template: float, service: float, fee: float, cur
         out.print(f"  - {escape(note)}")
 
 
+def _call_cost(
+    est: object,
+    per_minute: float,
+    speech: float,
+    tts: float,
+    wpm: float,
+    currency: str,
+    detail: bool = False,
+) -> None:
+    """The same survey by phone call: minutes (spoken and listening) per completed response."""
+    from bot.results import cost as costing
+    from bot.results import voice_cost
+
+    assert isinstance(est, costing.Estimate)
+    try:
+        calls = voice_cost.call_estimate(
+            est, price_per_minute=per_minute, speech_price=speech, tts_price=tts,
+            words_per_minute=wpm,
+        )  # fmt: skip
+    except SurveybotError as exc:
+        out.print(f"[bold]Phone calls:[/] {escape(str(exc))}")
+        return
+    out.print(
+        f"[bold]Phone calls[/] (minutes, not messages): {_price(per_minute, currency)} a minute, "
+        f"{_price(speech, currency)} per 15 s of speech recognition, {_price(tts, currency)} per "
+        "100 characters spoken"
+    )
+    table = Table(caption="A call per completed response: spoken + listening = call (m:ss)")
+    for col in ("route", "answers", "spoken", "listening", "call", "minutes", "each", "total"):
+        table.add_column(col, justify="left" if col == "route" else "right", no_wrap=True)
+    for r in calls.routes.values():
+        table.add_row(
+            r.name,
+            str(r.answers),
+            voice_cost.clock(r.speaking),
+            voice_cost.clock(r.listening),
+            voice_cost.clock(r.seconds),
+            str(r.minutes),
+            _money(calls.each(r), currency),
+            _money(calls.total(r), currency),
+        )
+    out.print(table)
+    for note in calls.notes:
+        out.print(f"  - {escape(note)}")
+    if detail:
+        for r in calls.routes.values():
+            t = Table(title=f"{r.name} call")
+            for col in ("step", "spoken", "listening", "characters"):
+                t.add_column(col, justify="left" if col == "step" else "right")
+            for step in r.steps:
+                t.add_row(
+                    escape(step.what),
+                    f"{step.speaking:.1f} s",
+                    f"{step.listening:.1f} s",
+                    str(step.characters),
+                )
+            out.print(t)
+
+
 @app.command()
 def cost(
     flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
@@ -284,23 +351,63 @@ def cost(
     wa_template_price: Annotated[
         float,
         typer.Option(
-            "--wa-template-price", min=0.0, help="WhatsApp: Meta's price per template message"
+            "--wa-template-price",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Meta's price per template message",
         ),
     ] = 0.02,
     wa_service_price: Annotated[
         float,
         typer.Option(
-            "--wa-service-price", min=0.0, help="WhatsApp: Meta's price per service message"
+            "--wa-service-price",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Meta's price per service message",
         ),
     ] = 0.0,
     wa_message_fee: Annotated[
         float,
         typer.Option(
-            "--wa-message-fee", min=0.0, help="WhatsApp: Twilio's fee per message, in or out"
+            "--wa-message-fee",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Twilio's fee per message, in or out",
         ),
     ] = 0.004,
+    price_per_minute: Annotated[
+        float,
+        typer.Option(
+            "--price-per-minute",
+            min=0.0,
+            max=1000.0,
+            help="Phone: price of one call minute (rounded up)",
+        ),
+    ] = 0.01,
+    speech_price: Annotated[
+        float,
+        typer.Option(
+            "--speech-price",
+            min=0.0,
+            max=1000.0,
+            help="Phone: price of 15 seconds of speech recognition",
+        ),
+    ] = 0.02,
+    tts_price: Annotated[
+        float,
+        typer.Option(
+            "--tts-price", min=0.0, max=1000.0, help="Phone: price of 100 characters spoken"
+        ),
+    ] = 0.0008,
+    words_per_minute: Annotated[
+        float,
+        typer.Option(
+            "--words-per-minute", min=60.0, max=400.0, help="Phone: speaking rate of the voice"
+        ),
+    ] = 150.0,
 ) -> None:
-    """Estimate what a survey costs by SMS (segments) and by WhatsApp (messages, templates).
+    """Estimate what a survey costs by SMS (segments, reminders included), by WhatsApp
+    (messages, templates) and by phone call (minutes, from the words the call says), with totals.
 
     Shortest, typical and longest route through the flow; messages that go into an extra part or
     into Unicode (UCS-2) are listed with the characters responsible.
@@ -364,6 +471,7 @@ def cost(
     for note in est.notes:
         out.print(f"  - {escape(note)}")
     _whatsapp_cost(est, wa_template_price, wa_service_price, wa_message_fee, currency)
+    _call_cost(est, price_per_minute, speech_price, tts_price, words_per_minute, currency, detail)
     if est.flags:
         out.print("[bold]Messages that cost more than they need to, or nearly do:[/]")
         for flag in est.flags:

@@ -488,3 +488,22 @@ def test_chat_main_rejects_an_unknown_source_or_language(settings: Settings) -> 
     assert "Unknown source 'nobody'" in out
     assert "harborough-carers" in out
     assert "not written in 'fr'" in out
+
+
+def test_chat_as_voice_plays_the_call(settings: Settings, clock: Clock) -> None:
+    console = recorder()
+    code = chat_main(
+        ROOT / "flows" / "carers-strategy.yaml", "voice", None, None, settings,
+        read=script(["1", "1", "", "1", "~a parent", "1", "/hangup", "*", "/quit"]),
+        console=console, redis=fakeredis.FakeAsyncRedis(), clock=clock,
+    )  # fmt: skip
+    out = " ".join(console.export_text().split())  # as one line: the console wraps
+    assert code == 0
+    assert "For English, press 1." in out
+    assert "Google.gu-IN-Standard-A" in out
+    assert "Leicestershire County Council" in out
+    assert "Press 1 for yes, or 2 for no." in out
+    assert "Sorry, I did not hear anything." in out  # the empty line: silence, asked again
+    assert "Did you say A parent?" in out  # unsure speech is read back
+    assert "About how many hours" in out
+    assert "Welcome back" in out  # called again after /hangup

@@ -11,7 +11,11 @@ Properties, for every case:
   exactly as it was after all of them (a full scan before and after);
 * any refusal (4xx) of a correctly signed request or of a web chat request costs no Redis round
   trip either: nothing can have been stored;
-* TwiML answers are well-formed XML made only of ``<Message>`` verbs; web chat answers are JSON.
+* TwiML answers are well-formed XML made only of ``<Message>`` verbs (a call's: ``<Gather>``s of
+  ``<Say>``, ``<Say>`` and a closing ``<Hangup>``); web chat answers are JSON.
+
+The Twilio cases go to the SMS and the voice endpoints (a call's start and ``<Gather>`` results,
+with the state their action URLs carry fuzzed too, and call status callbacks).
 
 The state the cases meet is real: respondents part way through a survey on every channel, whose
 sessions the signed cases keep moving (the clock moves a minute per case).
@@ -41,6 +45,8 @@ from redis.asyncio import Redis
 
 from adapters import telegram as tg
 from adapters.app import MAX_BODY_BYTES
+from adapters.voice_twilio import STATUS_PATH as CALL_STATUS
+from adapters.voice_twilio import WEBHOOK_PATH as CALL
 from adapters.web import session_ids
 from adapters.web.chat import COOKIE_NAME, SECURE_COOKIE_NAME
 from adapters.web.chat import MAX_BODY as WEB_MAX_BODY
@@ -191,6 +197,17 @@ def well_formed_twiml(answer: Answer) -> None:
     assert all(child.tag == "Message" and not list(child) for child in root)
 
 
+def well_formed_call(answer: Answer) -> None:
+    """A call's TwiML: prompts (``<Gather>`` holding ``<Say>``s) and ``<Say>``s, then hang up."""
+    assert (answer.header("content-type") or "").startswith("application/xml"), answer
+    root = ET.fromstring(answer.body)
+    assert root.tag == "Response"
+    assert [child.tag for child in root][-1:] == ["Hangup"], answer
+    for child in root:
+        assert child.tag in ("Gather", "Say", "Hangup"), child.tag
+        assert all(said.tag == "Say" for said in child), child.tag
+
+
 async def seed_sms(w: World) -> None:
     """SENDERS[k] has answered the first k messages of PREFIX (their sids: SMs<k>-<i>)."""
     for k, sender in enumerate(SENDERS):
@@ -311,6 +328,11 @@ TWILIO_NAMES = [
     "MessageStatus",
     "ErrorCode",
     "ApiVersion",
+    "CallSid",
+    "CallStatus",
+    "Digits",
+    "SpeechResult",
+    "Confidence",
 ]
 form_names = st.sampled_from(TWILIO_NAMES) | st.text(max_size=12)
 form_values = st.text(max_size=40) | st.sampled_from(
@@ -333,8 +355,19 @@ content_types = st.sampled_from(
         "",
     ]
 ) | st.text(max_size=20)
-paths = st.sampled_from([WEBHOOK] * 5 + [STATUS] * 3 + [WEBHOOK + "/", "/sms/Twilio"])
+paths = st.sampled_from(
+    [WEBHOOK] * 5 + [STATUS] * 3 + [CALL] * 3 + [CALL_STATUS, WEBHOOK + "/", "/sms/Twilio"]
+)
 queries = st.sampled_from(["", "x=1", "campaign=leics%20carers", "a=%FF", "&&=="])
+# The state a call's <Gather> action URL carries (adapters/voice_twilio/call.py), real or not.
+STATE_VALUES = ["1", "0", "3", "c5", "c5a", "y", "t", "m7", "s1_5", "n0_168", "n_", "d8", "d4"]
+STATE_VALUES += ["lang", "flow", "en", "every-type", "consent", "name", "9" * 20, ""]
+call_states = st.dictionaries(
+    st.sampled_from(["n", "k", "q", "t", "a", "o", "f", "flow"]),
+    st.sampled_from(STATE_VALUES) | st.text(max_size=30),
+    max_size=6,
+).map(urlencode)
+CALLERS = [*SENDERS[:4], "anonymous", "Restricted", "", "+266696687", "client:x", "+44 7700"]
 OTHER_URLS = [
     PUBLIC_URL.replace("https://", "http://") + WEBHOOK,  # the scheme Twilio did not use
     "https://evil.example" + WEBHOOK,  # another host
@@ -430,7 +463,7 @@ def test_unsigned_twilio_requests_are_refused_and_touch_nothing(fuzz: Fuzz) -> N
 @st.composite
 def signed_twilio(draw: st.DrawFn) -> dict[str, Any]:
     """A correctly signed request (the case signs it) whose fields are anything at all."""
-    path = draw(st.sampled_from([WEBHOOK, WEBHOOK, WEBHOOK, STATUS]))
+    path = draw(st.sampled_from([WEBHOOK, WEBHOOK, WEBHOOK, STATUS, CALL, CALL, CALL_STATUS]))
     k = draw(st.integers(0, len(SENDERS) - 1))
     sender = draw(st.sampled_from([SENDERS[k]] * 4 + ["", " "]) | st.text(max_size=20))
     # a fresh sid, one this sender already used (a replay), or anything
@@ -443,6 +476,9 @@ def signed_twilio(draw: st.DrawFn) -> dict[str, Any]:
             | st.builds(lambda t, n: t * n, st.text(min_size=1, max_size=8), st.integers(1, 700))
         )
         pairs = sms_form(text, sid=sid, sender=sender)
+    elif path in (CALL, CALL_STATUS):
+        caller = draw(st.sampled_from(CALLERS) | st.text(max_size=20))
+        pairs = draw(call_form(sid, caller, status=path == CALL_STATUS))
     else:
         state = draw(
             st.sampled_from(["failed", "undelivered", "delivered", "sent"]) | st.text(max_size=10)
@@ -456,13 +492,44 @@ def signed_twilio(draw: st.DrawFn) -> dict[str, Any]:
         pairs.append(("Padding", "x" * MAX_BODY_BYTES))  # signed, but over the limit: 413
     return {
         "path": path,
-        "query": draw(queries),
+        "query": draw(call_states | queries) if path == CALL else draw(queries),
         "pairs": pairs,
         "content_type": draw(st.sampled_from([FORM, FORM + "; charset=UTF-8"])),
         "framing": draw(st.sampled_from(["length", "none"])),
         "extra": draw(random_headers),
         "chunks": draw(st.integers(1, 3)),
     }
+
+
+@st.composite
+def call_form(draw: st.DrawFn, sid: str, caller: str, *, status: bool) -> list[tuple[str, str]]:
+    """What Twilio posts for a call: its start, a Gather result (keys, words, nothing), or a call
+    status callback; values real or anything."""
+    pairs = [
+        ("AccountSid", "AC" + "0" * 32),
+        ("CallSid", sid),
+        ("From", caller),
+        ("To", "+447700900000"),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    if status:
+        state = draw(st.sampled_from(["completed", "busy", "no-answer", ""]) | st.text(max_size=8))
+        return [*pairs, ("CallStatus", state), ("CallDuration", draw(st.text(max_size=6)))]
+    pairs.append(("CallStatus", "in-progress"))
+    kind = draw(st.sampled_from(["start", "keys", "keys", "words", "nothing"]))
+    if kind == "keys":
+        keys = st.text(alphabet="0123456789*#", max_size=12) | st.text(max_size=8)
+        pairs += [("Digits", draw(keys)), ("FinishedOnKey", draw(st.sampled_from(["", "#"])))]
+    elif kind == "words":
+        words = st.sampled_from([*KEYWORDS, *PREFIX, "text me", "repeat", ""]) | st.text(
+            max_size=60
+        )
+        sure = st.sampled_from(["0.93", "0.2", "", "nan", "-1", "1e309", "x"]) | st.floats().map(
+            str
+        )
+        pairs += [("SpeechResult", draw(words)), ("Confidence", draw(sure))]
+    return pairs
 
 
 def test_signed_but_fuzzed_twilio_requests_never_fail(fuzz: Fuzz) -> None:
@@ -492,7 +559,9 @@ def test_signed_but_fuzzed_twilio_requests_never_fail(fuzz: Fuzz) -> None:
         assert answer.status in (200, 204, 400, 413), answer
         assert (answer.status == 413) == (len(body) > MAX_BODY_BYTES)
         assert fuzz.bot_api_calls == 0
-        if answer.status == 200:
+        if answer.status == 200 and request["path"] == CALL:
+            well_formed_call(answer)
+        elif answer.status == 200:
             well_formed_twiml(answer)
         elif answer.status != 204:
             assert fuzz.round_trips == 0

@@ -95,28 +95,36 @@ def live(settings: Settings, clock: Clock) -> Iterator[Live]:
         sock.close()
 
 
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def chromium(profile: Path, monkeypatch: pytest.MonkeyPatch, *, phone: bool = False) -> Any:
+    """Headless Chromium through selenium (skipped without it, failing under ``CI=true``);
+    ``phone``: as a phone shows pages, with the browser's console log kept."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.options import Options
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         missing("selenium is not installed (pip install selenium)")
-    chromium = shutil.which("chromium")
+    binary = shutil.which("chromium")
     chromedriver = shutil.which("chromedriver")
-    if not chromium or not chromedriver:
+    if not binary or not chromedriver:
         missing("chromium or chromedriver not installed (apt-get install chromium chromium-driver)")
     monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download anything
     options = Options()
-    options.binary_location = chromium
+    options.binary_location = binary
     for arg in CHROME_ARGS:
         options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
+    options.add_argument(f"--user-data-dir={profile}")
+    if phone:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     driver.set_page_load_timeout(20)
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    driver = chromium(tmp_path / "chromium-profile", monkeypatch, phone=True)
     # A reader who asked for less motion (and steady screenshots).
     driver.execute_cdp_cmd(
         "Emulation.setEmulatedMedia",

@@ -66,3 +66,23 @@ def test_conditions_round_trip_through_xpath(tmp_path: Path) -> None:
         if q.when:
             assert b.when is not None
             assert expr.parse(b.when) == expr.parse(q.when)
+
+
+def test_phone_call_texts_round_trip(tmp_path: Path) -> None:
+    """A flow's ``voice:`` block (the survey's key, intro, thanks, closed text, per language or
+    one text) and every kind of question's ``voice:`` text survive flow -> XLSForm -> flow."""
+    flow = load_flow("flows/carers-strategy.yaml").flow
+    assert flow is not None
+    voice = flow.voice.model_copy(
+        update={"key": 2, "closed_text": "Closed. Thank you for calling.", "intro": None}
+    )
+    spoken = {"en": "Say or key it.", "gu": "બોલો અથવા દબાવો."}
+    questions = [
+        q.model_copy(update={"voice": spoken if i % 2 else "Say it, or press the keys."})
+        for i, q in enumerate(flow.questions)
+    ]
+    flow = flow.model_copy(update={"voice": voice, "questions": questions})
+    back = _through_xlsform(flow, tmp_path)
+    assert back.voice == voice
+    assert [q.voice for q in back.questions] == [q.voice for q in questions]
+    assert back.model_dump() == flow.model_dump()

@@ -209,3 +209,45 @@ def test_wrapped_lists_keep_the_officers_line_breaks() -> None:
     )
     changed = new.replace('"three"', '"four"')
     assert keep_layout(old, changed) == changed  # a real change takes the new text
+
+
+def test_phone_call_texts_are_rows_without_an_sms_budget(tmp_path: Path) -> None:
+    """What a call says instead (the flow's and each question's ``voice:``) goes to the
+    translator too, marked as spoken with no SMS budget, and merges back: a Punjabi caller then
+    hears Punjabi, not the English spoken text."""
+    flow_file = tmp_path / "carers.yaml"
+    shutil.copy(CARERS, flow_file)
+    flow = _flow(flow_file)
+    rows = {t.id: t for t in texts(flow, "pa")}
+    spoken = {tid for tid, t in rows.items() if t.spoken}
+    assert spoken == {
+        "voice.intro",
+        "voice.thanks",
+        "voice.closed_text",
+        "q.where_help.voice",
+        "q.anything_else.voice",
+        "q.postcode.voice",
+    }
+    assert rows["q.postcode.voice"].path == ("questions", "postcode", "voice")
+    # The SMS budgets of the texted rows do not count the spoken ones.
+    assert rows["intro"].budget_ucs == 134
+    export_translations(flow, "pa", tmp_path / "pa.xlsx")
+    ws = load_workbook(tmp_path / "pa.xlsx")["translations"]
+    row_of = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
+    said = row_of["q.anything_else.voice"]
+    assert ws.cell(said, 5).value is None  # no budget
+    assert "phone call" in ws.cell(said, 6).value
+    assert ws.cell(row_of["q.anything_else.text"], 5).value > 0
+    _fill(tmp_path / "pa.xlsx", tmp_path / "done.xlsx", {said: "ਪ " + "ਸ਼ਬਦ " * 100})
+    report = import_translations(flow_file, tmp_path / "done.xlsx")
+    assert not [p for p in report.problems if p.code == "over_budget" and ".voice" in p.message]
+    assert report.yaml_text is not None
+    merged = load_flow_text(report.yaml_text, "x.yaml").flow
+    assert merged is not None
+    q = merged.question("anything_else")
+    assert q is not None
+    assert isinstance(q.voice, dict)
+    assert q.voice["pa"].startswith("ਪ ")
+    assert q.voice["en"] == flow.question("anything_else").voice["en"]
+    assert isinstance(merged.voice.thanks, dict)
+    assert merged.voice.thanks["pa"].startswith("ਪ ")
