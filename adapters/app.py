@@ -1,9 +1,12 @@
 """The one ASGI application that mounts every channel. Stateless: run as many as you like.
 
 Routes:
-  GET  /healthz              Redis reachability and flow-file problems (503 when Redis is down)
+  GET  /healthz              Redis reachability, each channel's state (which are degraded, and
+                             why) and flow-file problems (503 only when Redis is down)
   GET  /                     the open surveys, with their web chat links
   POST /sms/twilio           Twilio inbound SMS webhook (+ /sms/twilio/status delivery callbacks)
+  POST /whatsapp/twilio      Twilio inbound WhatsApp webhook (+ /whatsapp/twilio/status)
+  POST /voice/twilio         Twilio voice calls: call start and each answer (+ /voice/twilio/status)
   POST /telegram/webhook     Telegram updates (only when TELEGRAM_TOKEN is set)
   GET  /chat/<flow>          the web chat page (+ its JSON endpoint and static files)
 """
@@ -24,8 +27,10 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters import sms_twilio, web
+from adapters import sms_twilio, voice_twilio, web, whatsapp_twilio
+from adapters.health import keep_starting
 from adapters.services import Services, build_services
+from adapters.web.limits import RequestGate, per_minute
 from bot.config import Settings
 from bot.errors import ConflictError, StoreError
 from bot.text import tr
@@ -105,20 +110,43 @@ def create_app(
         Route("/", _index(svc), methods=["GET"]),
     ]
     routes += sms_twilio.routes(svc)
+    health = svc.health
+    if settings.twilio_auth_token is not None:
+        health.ok("sms")
+    else:
+        health.set("sms", "off", "TWILIO_AUTH_TOKEN is not set: every SMS webhook is refused")
+    routes += whatsapp_twilio.routes(svc)
+    if settings.twilio_auth_token is None:
+        health.set(
+            "whatsapp", "off", "TWILIO_AUTH_TOKEN is not set: every WhatsApp webhook is refused"
+        )
+    elif not settings.whatsapp_enabled:
+        health.set(
+            "whatsapp",
+            "ok",
+            "no WhatsApp sender set: replies as TwiML text, no buttons or reminders",
+        )
+    else:
+        health.ok("whatsapp")
+    routes += voice_twilio.routes(svc)
+    health.set("voice", *voice_twilio.health(svc))
     if settings.telegram_token is not None:
         from adapters import telegram as tg  # imported only when configured: PTB is heavy
 
         telegram = tg.TelegramChannel(svc)
         routes += tg.routes(svc, telegram)
     routes += web.routes(svc)
+    health.ok("web")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
+        published: set[tuple[str, str]] = set()
         if refresh_flows:
-            tasks.append(asyncio.create_task(_refresh_loop(svc)))
+            tasks.append(asyncio.create_task(_refresh_loop(svc, published)))
         with contextlib.suppress(StoreError):  # Redis may come up later; scripts load lazily
             await svc.store.prepare()
+        await record_published(svc, published)
         # Flows, compiled conditions and caches live as long as the process: move them out of
         # the garbage collector's sight so its pauses stay short under load (better p99).
         gc.collect()
@@ -126,7 +154,8 @@ def create_app(
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLD)
         if telegram is not None:
-            await telegram.start()
+            # In the background: Telegram unreachable must not stop SMS and the web chat.
+            tasks.append(asyncio.create_task(keep_starting(health, "telegram", telegram.start)))
         stop = asyncio.Event()
         if settings.run_worker:
             from adapters.outbound import build_senders
@@ -142,7 +171,8 @@ def create_app(
             for task in tasks:
                 task.cancel()
             if telegram is not None:
-                await telegram.stop()
+                with contextlib.suppress(Exception):  # never started, or Telegram unreachable
+                    await telegram.stop()
 
     exception_handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         StoreError: _store_error,
@@ -155,10 +185,13 @@ def create_app(
         from adapters.logs import AccessLog
 
         app.add_middleware(AccessLog)
+    requests = per_minute(settings.web_requests_per_minute)
+    if requests is not None:  # outermost: a flooding web client is refused before anything
+        app.add_middleware(RequestGate, buckets=requests)
     return app
 
 
-async def _refresh_loop(svc: Services) -> None:
+async def _refresh_loop(svc: Services, published: set[tuple[str, str]]) -> None:
     """Pick up edited flow files; a broken edit keeps the last good version (FlowRegistry)."""
     while True:
         await asyncio.sleep(FLOW_REFRESH_SECONDS)
@@ -166,6 +199,25 @@ async def _refresh_loop(svc: Services) -> None:
             await asyncio.to_thread(svc.registry.refresh)
         except Exception:  # never let a bad file stop the loop
             log.exception("reloading flows failed")
+        await record_published(svc, published)
+
+
+async def record_published(svc: Services, published: set[tuple[str, str]]) -> None:
+    """Each flow version this process serves goes into the flow's audit log once (whichever
+    process reports it first; the others' reports are no-ops). Redis down: tried again at the
+    next reload."""
+    for fid, flow in list(svc.registry.flows.items()):
+        if (fid, flow.version) in published:
+            continue
+        try:
+            await svc.store.audit.published(
+                fid, flow.version, actor="flows folder", at=svc.clock(),
+                file=svc.registry.file_of(fid) or "",
+            )  # fmt: skip
+        except StoreError as exc:
+            log.warning("publication of %s not recorded yet: %s", fid, exc)
+            return
+        published.add((fid, flow.version))
 
 
 def _healthz(svc: Services) -> Callable[[Request], Awaitable[Response]]:
@@ -175,12 +227,17 @@ def _healthz(svc: Services) -> Callable[[Request], Awaitable[Response]]:
         except (TimeoutError, StoreError, OSError):
             redis_ok = False
         errors = {f: [p.format() for p in ps] for f, ps in svc.registry.errors.items()}
+        degraded = svc.health.degraded()
         body = {
-            "status": "ok" if redis_ok else "unavailable",
+            "status": "unavailable" if not redis_ok else "degraded" if degraded else "ok",
             "redis": redis_ok,
+            "channels": svc.health.snapshot(),
+            "degraded": degraded,
             "flows": {fid: f.version for fid, f in svc.registry.flows.items()},
             "flow_errors": errors,
         }
+        # A degraded channel (Telegram unreachable) is 200: this process still serves the
+        # others, and a load balancer must not take it out for that. Redis down is 503.
         return JSONResponse(body, status_code=200 if redis_ok else 503)
 
     return healthz

@@ -760,8 +760,8 @@ def chat_main(
             "fix them and try again.[/]",
         )
         return 1
-    if as_channel not in CHANNELS:
-        _say(out, f"[red]--as must be one of {', '.join(CHANNELS)}[/]")
+    if as_channel not in (*CHANNELS, "voice"):
+        _say(out, f"[red]--as must be one of {', '.join(CHANNELS)} or voice[/]")
         return 1
     if source is not None and flow.source(source) is None:
         ids = ", ".join(s.id for s in flow.sources) or "none in this file"
@@ -824,6 +824,11 @@ async def _chat(
             "Check REDIS_URL (unset it to use the embedded local Redis).",
         )
         return 1
+    if channel == "voice":
+        from adapters.voice_twilio.console import run_voice_chat
+
+        await run_voice_chat(services, flow_id, read, out)
+        return 0
     await run_chat(
         services, flow_id, channel=channel, read=read, console=out, source=source, lang=lang
     )

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from adapters.health import Health
 from bot.config import Settings
 from bot.dispatch import Dispatcher, utcnow
 from bot.loader import FlowRegistry
 from store import KeyBuilder, RateLimit, RedisStore, connect
 from store.client import AnyRedis
+from store.misses import MissLog
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ class Services:
     redis: AnyRedis
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
+    health: Health = field(default_factory=Health)
 
 
 def build_services(
@@ -52,5 +55,7 @@ def build_services(
         rate_limit=RateLimit(settings.rate_limit) if settings.rate_limit else None,
         cache_size=settings.session_cache,
     )
-    dispatcher = Dispatcher(registry, store, clock=clock)
+    dispatcher = Dispatcher(
+        registry, store, clock=clock, misses=MissLog.for_store(store), audit=store.audit
+    )
     return Services(settings, registry, store, dispatcher, client, clock)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from adapters.outbound import Sender
+from adapters.outbound import Sender, Unprompted, UnpromptedSender
 from adapters.services import Services
 from bot import engine
 from bot.errors import ChannelError, ConflictError
@@ -126,7 +126,12 @@ class ReminderWorker:
         assert session.address is not None  # ... and when the address is gone
         replies = self._message(flow, session, p)
         try:
-            result = await sender.send(session.address, replies)
+            if isinstance(sender, UnpromptedSender):  # e.g. WhatsApp's 24-hour window
+                result = await sender.send_unprompted(
+                    Unprompted(p.kind, flow, session, replies, now)
+                )
+            else:
+                result = await sender.send(session.address, replies)
         except ChannelError as exc:
             # A permanent refusal (e.g. an invalid number) is not worth five tries.
             tries = self._retries.get(claim.rid, 0) + 1

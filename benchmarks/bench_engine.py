@@ -22,7 +22,7 @@ SCRIPT = [
     "yes",
     "1",
     "parent",
-    "5",
+    "50 hours",
     "2",
     "agree",
     "strongly agree",

@@ -2,17 +2,23 @@
 (half-way and at the last question) and finished, through the real dispatcher and store.
 
 Run: .venv/bin/python benchmarks/bench_memory.py [--respondents 10000] [--channel sms]
-     [--compare-with DIR]
+     [--miss] [--compare-with DIR]
 
 Each checkout measured gets its own private ``redis-server`` (no persistence, nothing else in
 it), so ``used_memory`` counts exactly this run's keys: the figure per respondent is the growth
 of ``used_memory`` divided by the number of respondents (session, dedupe record, response, flows
 set, and their share of the flow's index and reminder-queue shards). Respondents walk the
 carers route by SMS (or Telegram / web chat message ids with ``--channel``) in three phases,
-measured after each: 10 messages (live, half-way), 19 (live, at the last question), 20
+measured after each: 10 messages (live, half-way), 18 (live, at the last question), 19
 (finished); then what stays for the retention period once the session has ended and the worker
 has dropped the reminder entry. ``MEMORY USAGE`` of each key of one respondent is printed beside
 it.
+
+The route (:data:`ROUTE`) answers every question the way it asks: no reply is refused, so no
+respondent writes the misses log (issue 15) or an audit entry (issue 17), which are written only
+when such an event happens. ``--miss`` sends one reply the flow does not understand (a bare
+``2`` at the postcode question, as the webhook benchmark's script does): every respondent then
+also has a misses list and an entry in the flow's misses index (phases 10, 19 and 20).
 
 ``--compare-with DIR`` measures another checkout too (e.g. ``git worktree add --detach
 /tmp/before main``), in the same run, one after the other, each in a fresh process and Redis.
@@ -34,8 +40,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT))  # tests.reliability.harness (after the measured checkout: its code)
 
-PHASES = (10, 19, 20)
-"""Messages sent by each respondent before each measurement (20 = the whole route)."""
+ROUTE = [
+    "CARERS", "yes", "1", "1", "over 50 hours", "2 years", "agree", "strongly agree", "2",
+    "1 and 2", "no", "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2",
+    "le16 7aa",
+]  # fmt: skip
+"""A carer's whole route through flows/carers-strategy.yaml, one message per question."""
+MISS = (len(ROUTE) - 1, "2")
+"""``--miss``: a reply the postcode question does not understand, just before the postcode."""
+
+
+def phases(route: list[str]) -> tuple[int, int, int]:
+    """Messages sent by each respondent before each measurement: half-way (10), at the last
+    question, the whole route."""
+    return 10, len(route) - 1, len(route)
 
 
 class Clock:
@@ -69,7 +87,7 @@ def message_id(channel: str, i: int, m: int) -> str:
 
 
 async def child(
-    url: str, respondents: int, channel: str, flows: Path, step_ms: int
+    url: str, respondents: int, channel: str, flows: Path, step_ms: int, miss: bool
 ) -> dict[str, Any]:
     """Run in the measured checkout's own process (its code on PYTHONPATH first)."""
     from pydantic import SecretStr
@@ -78,8 +96,10 @@ async def child(
     from adapters.services import build_services
     from bot.config import Settings
     from bot.models import Inbound
-    from tests.reliability.harness import SCRIPT
 
+    route = list(ROUTE)
+    if miss:
+        route.insert(*MISS)
     settings = Settings(
         SURVEYBOT_FLOWS=flows,
         SURVEYBOT_SECRET=SecretStr("bench-memory"),
@@ -95,7 +115,7 @@ async def child(
 
     async def walk(i: int, start: int, stop: int) -> None:
         for m in range(start, stop):
-            text = SCRIPT[m]
+            text = route[m]
             inbound = Inbound(
                 channel=channel, address=address(channel, i), text=text,
                 message_id=message_id(channel, i, m),
@@ -119,7 +139,7 @@ async def child(
     # once could run out of connections).
     await walk(0, 0, 1)
     done = 0
-    for stop in PHASES:
+    for stop in phases(route):
         for lo in range(0, respondents, 200):
             await asyncio.gather(*(
                 walk(i, max(done, 1) if i == 0 else done, stop)
@@ -146,11 +166,14 @@ async def child(
         svc.store.respondent(channel, address(channel, 0)), "carers-strategy"
     )
     out["complete"] = response is not None and response.status.value == "complete"
+    out["route"] = len(route)
     await redis.aclose()
     return out
 
 
-def measure(tree: Path, respondents: int, channel: str, work: Path, step_ms: int) -> dict[str, Any]:
+def measure(
+    tree: Path, respondents: int, channel: str, work: Path, step_ms: int, miss: bool
+) -> dict[str, Any]:
     """One checkout: a fresh redis-server and a fresh process running :func:`child`."""
     from tests.reliability.harness import RedisServer, copy_flows
 
@@ -160,7 +183,8 @@ def measure(tree: Path, respondents: int, channel: str, work: Path, step_ms: int
         flows = copy_flows(work / "flows")
         env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}"}
         cmd = [sys.executable, __file__, "--child", server.url, "--respondents", str(respondents),
-               "--channel", channel, "--flows", str(flows), "--step-ms", str(step_ms)]  # fmt: skip
+               "--channel", channel, "--flows", str(flows), "--step-ms", str(step_ms),
+               *(["--miss"] if miss else [])]  # fmt: skip
         done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"measuring {tree} failed:\n{done.stderr[-4000:]}")
@@ -173,7 +197,7 @@ def report(name: str, r: dict[str, Any], respondents: int) -> None:
     print(f"{name}:")
     for p in r["phases"]:
         per = (p["used"] - r["base"]) / respondents
-        state = "finished" if p["messages"] == PHASES[-1] else "live"
+        state = "finished" if p["messages"] == r["route"] else "live"
         one = ", ".join(f"{k} {v}" for k, v in sorted(p["one"].items()))
         print(
             f"  after {p['messages']:>2} messages ({state}): {per:,.0f} bytes per respondent "
@@ -197,6 +221,11 @@ def main() -> None:
     ap.add_argument("--channel", default="sms", choices=["sms", "telegram", "web"])
     ap.add_argument("--compare-with", type=Path, metavar="DIR")
     ap.add_argument(
+        "--miss",
+        action="store_true",
+        help="one reply per respondent the flow does not understand (writes the misses log)",
+    )
+    ap.add_argument(
         "--step-ms",
         type=int,
         default=50,
@@ -207,17 +236,21 @@ def main() -> None:
     ap.add_argument("--flows", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(asyncio.run(child(a.child, a.respondents, a.channel, a.flows, a.step_ms))))
+        out = asyncio.run(child(a.child, a.respondents, a.channel, a.flows, a.step_ms, a.miss))
+        print(json.dumps(out))
         return
     from tests.reliability.harness import workspace
 
     targets = {"this checkout": ROOT}
     if a.compare_with is not None:
         targets[f"{a.compare_with}"] = a.compare_with.resolve()
-    print(f"{a.respondents:,} respondents on the carers flow by {a.channel}, a private Redis each")
+    walk = "with one reply not understood (--miss)" if a.miss else "every reply understood"
+    print(f"{a.respondents:,} respondents on the carers flow by {a.channel} ({walk}), "
+          "a private Redis each")  # fmt: skip
     with workspace("surveybot-memory-") as work:
         for name, tree in targets.items():
-            report(name, measure(tree, a.respondents, a.channel, work, a.step_ms), a.respondents)
+            r = measure(tree, a.respondents, a.channel, work, a.step_ms, a.miss)
+            report(name, r, a.respondents)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ bare Starlette endpoint doing one Redis GET and one SET (the reference).
 
 Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 3000] [--connections 32]
      [--processes 1,2,4] [--runs 3] [--redis URL | --cluster] [--compare-with DIR] [--sticky]
-     [--bare-multiplexed]
+     [--bare-multiplexed] [--whatsapp] [--voice] [--misses]
 
 What runs is exactly what users run: ``N`` processes of ``surveybot serve --port P`` (the
 console script, with its default settings: access log, log level and all), each on its own
@@ -15,6 +15,22 @@ alive connections (``loadgen.run_spread``). So a respondent's consecutive messag
 process, as behind a real load balancer. (``surveybot serve --workers N`` shares one listening
 socket: a kept-alive connection stays on one process, which would hide exactly this.)
 ``--sticky`` sends each respondent's messages to one process instead (the old measurement).
+
+More targets in the same run, behind the same load balancer, interleaved with the others:
+
+* ``--whatsapp``: the same numbers and answers to ``/whatsapp/twilio`` (``From=whatsapp:+44...``),
+  with the WhatsApp sender on: questions with choices go out as buttons or lists through Twilio's
+  REST API (message and, once per button set, content creation), which is faked in each server
+  process at the twilio library's HTTP boundary (an ``AsyncHttpClient`` answering 201 at once),
+  so the figures are our own cost. The servers are ``surveybot serve`` itself, started through
+  a small wrapper that installs that client (``wa_serve.py``, written to the work folder).
+* ``--voice``: the same numbers, each making one phone call through ``/voice/twilio`` that walks
+  the carers flow with keys and spoken answers (call start plus 21 ``<Gather>`` results, see
+  ``bench_voice.py``); a call's requests go one at a time down its lane, each to the next
+  process, so one call's turns are spread like one texter's messages.
+
+``--misses`` adds one reply per walk that is not understood (so the misses log is written once
+per respondent), to measure that path.
 
 Every request is signed with Twilio's real ``RequestValidator`` for one public URL that all
 processes are told (as behind a load balancer). Afterwards every number's stored response is
@@ -57,6 +73,7 @@ from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.reliability.harness
+import bench_voice
 import loadgen
 
 from bot.models import Status
@@ -68,9 +85,13 @@ TOKEN = "bench-auth-token"
 SID = "AC" + "1" * 32
 PUBLIC_URL = "https://surveys.example.gov.uk"
 SCRIPT = [
-    "CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "1 and 2", "no",
+    "CARERS", "yes", "1", "1",
+    "50 hours or more",  # by label: a bare 5 or 2 at the banded questions is (rightly) checked
+    "1 to 4 years", "agree", "strongly agree", "2", "1 and 2", "no",
     "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2", "2", "le16 7aa",
 ]  # fmt: skip
+MISS = (3, "purple")
+"""``--misses``: at "who do you mainly care for?", a reply not understood (asked again, logged)."""
 BARE_APP = """
 import contextlib
 import os
@@ -116,6 +137,52 @@ async def health(request):
 app = Starlette(routes=[Route("/sms/twilio", bare, methods=["POST"]),
                         Route("/healthz", health)], lifespan=lifespan)
 """
+WA_SERVE = """
+# surveybot serve, with Twilio's REST API answering at once (what remains is surveybot's own
+# work per request): the real command line, only the HTTP client of the WhatsApp sender faked.
+import json
+import logging
+import sys
+
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+
+import adapters.app
+from adapters.services import build_services
+from adapters.whatsapp_twilio import WhatsAppSender
+from bot.config import Settings
+
+
+class InstantTwilio(AsyncHttpClient):
+    def __init__(self):
+        super().__init__(logging.getLogger("bench-twilio"), is_async=True)
+        self.n = 0
+
+    async def request(self, method, uri, params=None, data=None, headers=None, auth=None,
+                      timeout=None, allow_redirects=False):
+        self.n += 1
+        kind = "HX" if "content.twilio.com" in uri else "SM"
+        return Response(201, json.dumps({"sid": f"{kind}{self.n:032x}", "status": "queued"}))
+
+
+surveybot_app = adapters.app.create_app
+
+
+def create_app():
+    settings = Settings()
+    services = build_services(settings)
+    WhatsAppSender.of(services, InstantTwilio())
+    return surveybot_app(settings, services=services)
+
+
+adapters.app.create_app = create_app  # what "surveybot serve" (one process) imports by name
+
+if __name__ == "__main__":
+    from bot.cli import main
+
+    sys.argv = ["surveybot", *sys.argv[1:]]
+    main()
+"""
 
 
 @dataclass
@@ -124,6 +191,8 @@ class Target:
     label: str
     tree: Path  # the checkout whose code the servers run
     bare: bool = False
+    channel: str = "sms"  # what its requests are: "sms", "whatsapp" or "voice"
+    flows: Path | None = None  # its own flows folder (a compared checkout: its own sample flow)
 
 
 @dataclass
@@ -148,13 +217,16 @@ class Bench:
     flows: Path
     numbers: list[str]
     results: dict[tuple[str, int], list[Measured]] = field(default_factory=dict)
+    lanes: dict[str, list[list[bytes]]] = field(default_factory=dict)  # by channel
 
 
-def surveybot_cmd(port: int) -> list[str]:
+def surveybot_cmd(port: int, target: Target, work: Path) -> list[str]:
     """``surveybot serve`` exactly as a user starts it (the console script of this venv; the
-    checkout it runs comes first on PYTHONPATH)."""
-    script = Path(sys.executable).with_name("surveybot")
-    return [str(script), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    checkout it runs comes first on PYTHONPATH); for WhatsApp through ``wa_serve.py``."""
+    args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    if target.channel == "whatsapp":
+        return [sys.executable, str(work / "wa_serve.py"), *args]
+    return [str(Path(sys.executable).with_name("surveybot")), *args]
 
 
 def bare_cmd(port: int) -> list[str]:
@@ -169,12 +241,14 @@ def env_for(b: Bench, target: Target, prefix: str) -> dict[str, str]:
         "REDIS_URL": b.redis_url, "SURVEYBOT_REDIS_PREFIX": prefix,
         "SURVEYBOT_PUBLIC_URL": PUBLIC_URL, "TWILIO_ACCOUNT_SID": SID,
         "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": "+447700900000",
-        "SURVEYBOT_FLOWS": str(b.flows), "SURVEYBOT_SECRET": "bench-secret",
+        "SURVEYBOT_FLOWS": str(target.flows or b.flows), "SURVEYBOT_SECRET": "bench-secret",
         "SURVEYBOT_DATA": str(b.work / "data"),
         "PYTHONPATH": f"{target.tree}:{ROOT}:{b.work}",
     })  # fmt: skip
     if b.args.bare_multiplexed:
         env["BARE_MULTIPLEXED"] = "1"
+    if target.channel == "whatsapp":
+        env["TWILIO_WHATSAPP_FROM"] = "+447700900000"
     return env
 
 
@@ -186,7 +260,7 @@ def servers(b: Bench, target: Target, n: int, prefix: str) -> Iterator[list[Any]
     try:
         for _ in range(n):
             port = free_port()
-            cmd = bare_cmd(port) if target.bare else surveybot_cmd(port)
+            cmd = bare_cmd(port) if target.bare else surveybot_cmd(port, target, b.work)
             log = (b.work / f"{target.name}-{port}.log").open("ab")
             proc = subprocess.Popen(cmd, env=env, cwd=b.work if target.bare else target.tree,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)  # fmt: skip
@@ -218,26 +292,46 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: flo
     raise RuntimeError(f"server on port {port} did not become ready:\n{log.read_text()[-3000:]}")
 
 
-def build_lanes(numbers: list[str], lanes: int) -> list[list[bytes]]:
-    """Each number's messages in order, a number's whole walk on one lane."""
+def build_lanes(
+    numbers: list[str], lanes: int, path: str = "/sms/twilio", prefix: str = ""
+) -> list[list[bytes]]:
+    """Each number's messages in order, a number's whole walk on one lane; ``prefix``
+    ``whatsapp:`` makes the addresses WhatsApp ones (to ``/whatsapp/twilio``)."""
     validator = RequestValidator(TOKEN)
-    url = PUBLIC_URL + "/sms/twilio"
+    url = PUBLIC_URL + path
     out: list[list[bytes]] = [[] for _ in range(lanes)]
     for n, number in enumerate(numbers):
         for m, text in enumerate(SCRIPT):
             sid = f"SM{uuid.uuid5(uuid.NAMESPACE_URL, f'{number}/{m}').hex}"
             params = {
-                "MessageSid": sid, "SmsSid": sid, "AccountSid": SID, "From": number,
-                "To": "+447700900000", "Body": text, "NumMedia": "0", "NumSegments": "1",
-                "ApiVersion": "2010-04-01",
+                "MessageSid": sid, "SmsSid": sid, "AccountSid": SID, "From": prefix + number,
+                "To": prefix + "+447700900000", "Body": text, "NumMedia": "0",
+                "NumSegments": "1", "ApiVersion": "2010-04-01",
             }  # fmt: skip
             body = urlencode(params).encode()
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "X-Twilio-Signature": validator.compute_signature(url, params),
             }
-            out[n % lanes].append(loadgen.post("/sms/twilio", body, headers, "127.0.0.1"))
+            out[n % lanes].append(loadgen.post(path, body, headers, "127.0.0.1"))
     return out
+
+
+def lanes_for(b: Bench, target: Target, ports: list[int]) -> list[list[bytes]]:
+    """The target's requests (built once per channel; a call's URLs are learnt from one call
+    made first, alone, on a server of this run: ``bench_voice.record``)."""
+    found = b.lanes.get(target.channel)
+    if found is None:
+        n = b.args.connections
+        if target.channel == "voice":
+            urls = bench_voice.record(ports[0], TOKEN, PUBLIC_URL)
+            found = bench_voice.build_requests(b.numbers, n, urls, TOKEN, PUBLIC_URL)
+        elif target.channel == "whatsapp":
+            found = build_lanes(b.numbers, n, "/whatsapp/twilio", "whatsapp:")
+        else:
+            found = build_lanes(b.numbers, n)
+        b.lanes[target.channel] = found
+    return found
 
 
 def redis_stats(url: str | None) -> tuple[int, int, float] | None:
@@ -257,17 +351,19 @@ def redis_stats(url: str | None) -> tuple[int, int, float] | None:
         r.close()
 
 
-async def verify(redis_url: str, prefix: str, numbers: list[str]) -> int:
+async def verify(redis_url: str, prefix: str, numbers: list[str], channel: str = "sms") -> int:
     redis = connect(redis_url)  # one Redis or a cluster, as the servers had
     store = RedisStore(redis, secret=b"bench-secret", keys=KeyBuilder(prefix=prefix))
     complete = 0
     try:
         for number in numbers:
-            resp = await store.response(store.respondent("sms", number), "carers-strategy")
+            resp = await store.response(store.respondent(channel, number), "carers-strategy")
             if (
                 resp is not None
                 and resp.status is Status.COMPLETE
                 and resp.answers["role"].value == "carer"
+                and resp.answers["hours"].value == "50+"  # banded: by label, or a key on a call
+                and resp.answers["years_caring"].value == "1-4"
                 and resp.answers["postcode"].value == "LE16"
             ):
                 complete += 1
@@ -284,12 +380,11 @@ async def clean(redis_url: str, prefix: str) -> None:
         await redis.aclose()
 
 
-def one(
-    b: Bench, target: Target, n: int, lanes: list[list[bytes]], stats_url: str | None
-) -> Measured:
+def one(b: Bench, target: Target, n: int, stats_url: str | None) -> Measured:
     prefix = f"sbbench-{uuid.uuid4().hex[:8]}"
     with servers(b, target, n, prefix) as procs:
         ports = [port for _, port in procs]
+        lanes = lanes_for(b, target, ports)
         before_cpu = sum(loadgen.cpu_seconds(p.pid) for p, _ in procs)
         before_redis = redis_stats(stats_url)
         before_self = time.process_time()
@@ -303,7 +398,9 @@ def one(
         scripts = (after_redis[0] - before_redis[0]) / count
         commands = (after_redis[1] - before_redis[1]) / count
         redis_us = (after_redis[2] - before_redis[2]) / count * 1e6
-    complete = None if target.bare else asyncio.run(verify(b.redis_url, prefix, b.numbers))
+    complete = (
+        None if target.bare else asyncio.run(verify(b.redis_url, prefix, b.numbers, target.channel))
+    )
     asyncio.run(clean(b.redis_url, prefix))
     errors = sum(k for s, k in res.statuses.items() if s >= 400)
     return Measured(res.rps(), res.pct(50), res.pct(99), errors, server_s / count * 1e6, scripts,
@@ -333,6 +430,8 @@ def summary(b: Bench, targets: list[Target], counts: list[int]) -> None:
     )
     print(f"\n{len(b.numbers):,} numbers x {len(SCRIPT)} messages, {a.connections} lanes, {mode}, "
           f"against {where}; median (min-max) of {a.runs} interleaved run(s)")  # fmt: skip
+    if a.voice:
+        print(f"voice: each number makes one call of {len(bench_voice.SCRIPT) + 1} requests")
     print("| target | processes | req/s | vs 1 process | p50 / p99 ms | server CPU us/req | "
           "Redis scripts / commands per req | Redis CPU us/req | load generator us/req | errors | verified |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -390,11 +489,30 @@ def main() -> None:
         action="store_true",
         help="start a temporary local 3-master Redis Cluster and use it",
     )
+    ap.add_argument(
+        "--whatsapp",
+        action="store_true",
+        help="also run the same load as WhatsApp (/whatsapp/twilio, buttons sent through "
+        "Twilio's REST API faked in-process)",
+    )
+    ap.add_argument(
+        "--voice",
+        action="store_true",
+        help="also run phone calls walking the same flow (/voice/twilio, keys and speech)",
+    )
+    ap.add_argument(
+        "--misses",
+        action="store_true",
+        help="each walk also sends one reply the bot cannot understand (a miss to log)",
+    )
     a = ap.parse_args()  # fmt: skip
+    if a.misses:
+        SCRIPT.insert(*MISS)
     from tests.reliability.harness import RedisServer, copy_flows, workspace
 
     with workspace("surveybot-bench-") as work:
         (work / "bare_app.py").write_text(BARE_APP)
+        (work / "wa_serve.py").write_text(WA_SERVE)
         flows = copy_flows(work / "flows")
         if a.cluster:
             with LocalCluster(masters=3) as cluster:
@@ -411,6 +529,18 @@ def main() -> None:
                 server.kill()
 
 
+def copy_flow_of(tree: Path, dest: Path) -> Path:
+    """``tree``'s own sample flow (as ``copy_flows`` does for this checkout: closing far ahead)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    raw = (tree / "flows" / "carers-strategy.yaml").read_text(encoding="utf-8")
+    lines = [
+        "closes: 2099-12-31\n" if line.startswith("closes:") else line
+        for line in raw.splitlines(keepends=True)
+    ]
+    (dest / "carers-strategy.yaml").write_text("".join(lines), encoding="utf-8")
+    return dest
+
+
 def run(a: argparse.Namespace, work: Path, flows: Path, url: str, stats_url: str | None) -> None:
     numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
     b = Bench(a, url, work, flows, numbers)
@@ -419,16 +549,22 @@ def run(a: argparse.Namespace, work: Path, flows: Path, url: str, stats_url: str
     )
     targets.append(Target("surveybot", "surveybot serve", ROOT))
     if a.compare_with is not None:
-        targets.append(
-            Target("compared", f"surveybot serve from {a.compare_with}", a.compare_with.resolve())
-        )
+        # A compared checkout serves its own sample flow: its loader may not know this one's
+        # fields.
+        tree = a.compare_with.resolve()
+        own = copy_flow_of(tree, work / "flows-compared")
+        targets.append(Target("compared", f"surveybot serve from {a.compare_with}", tree,
+                              flows=own))  # fmt: skip
+    if a.whatsapp:
+        targets.append(Target("whatsapp", "surveybot serve, WhatsApp", ROOT, channel="whatsapp"))
+    if a.voice:
+        targets.append(Target("voice", "surveybot serve, voice calls", ROOT, channel="voice"))
     counts = [int(x) for x in a.processes.split(",")]
-    lanes = build_lanes(numbers, a.connections)
     for r in range(a.runs):
         for n in counts:
             order = targets[r % len(targets) :] + targets[: r % len(targets)]
             for t in order:
-                m = one(b, t, n, lanes, stats_url)
+                m = one(b, t, n, stats_url)
                 b.results.setdefault((t.name, n), []).append(m)
                 extra = "" if m.complete is None else f", verified {m.complete:,}/{len(numbers):,}"
                 scripts = "" if m.scripts is None else f", {m.scripts:.2f} scripts/req"

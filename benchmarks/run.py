@@ -1,5 +1,5 @@
 """Every benchmark of BENCHMARKS.md, one after another, with the arguments the figures there
-came from (about 25 minutes on 2 cores; run it on a quiet machine). The webhook benchmarks start
+came from (about 30 minutes on 2 cores; run it on a quiet machine). The webhook benchmarks start
 ``surveybot serve`` itself, the command users run, with its default settings.
 
 Run: make bench    (or .venv/bin/python benchmarks/run.py [--quick])
@@ -33,10 +33,13 @@ FULL: list[list[str]] = [
         "1",
         "--bare-multiplexed",
     ],
+    ["bench_webhook.py", "--numbers", "3000", "--runs", "1", "--processes", "1,2", "--whatsapp"],
+    ["bench_webhook.py", "--numbers", "3000", "--runs", "1", "--processes", "1,2", "--voice"],
     ["bench_memory.py", "--respondents", "10000"],
     ["bench_soak.py"],
     ["bench_reminders.py", "--sessions", "100000", "--workers", "2"],
     ["bench_export.py", "-n", "100000"],
+    ["bench_web_flood.py", "--seconds", "60", "--baseline", "20"],
 ]
 
 QUICK: list[list[str]] = [
@@ -54,10 +57,13 @@ QUICK: list[list[str]] = [
         "1",
         "--bare-multiplexed",
     ],
+    ["bench_webhook.py", "--numbers", "200", "--runs", "1", "--processes", "2", "--whatsapp"],
+    ["bench_webhook.py", "--numbers", "200", "--runs", "1", "--processes", "2", "--voice"],
     ["bench_memory.py", "--respondents", "500"],
     ["bench_soak.py", "--seconds", "10", "--respondents", "200"],
     ["bench_reminders.py", "--sessions", "1000", "--workers", "2"],
     ["bench_export.py", "-n", "2000"],
+    ["bench_web_flood.py", "--seconds", "5", "--baseline", "3"],
 ]
 
 

@@ -24,6 +24,7 @@ The rules, in brief:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
@@ -31,14 +32,25 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from itertools import pairwise
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from rapidfuzz import fuzz
 
 from bot import words as W
+from bot.bands import (
+    Band,
+    band_of_label,
+    band_of_range,
+    read_quantity,
+    unit_of,
+    unit_words_of_labels,
+)
 from bot.models import AnswerValue
+from bot.nonanswers import is_query
+from bot.packs import pack_phrases
+from bot.postcodes import parse_postcode, postcode_district, postcode_misread
 from bot.schema import (
+    MAX_NUMBER,
     Choice,
     ChoiceQuestion,
     ConsentQuestion,
@@ -51,22 +63,27 @@ from bot.schema import (
     TextQuestion,
     YesNoQuestion,
 )
+from bot.standard import AGREE_SCALE, concept_of_label
+from bot.standard import words_for as standard_words
 from bot.text import LText, tr
 from bot.words import normalise
 
 __all__ = [
     "REASONS",
     "Confirm",
+    "Context",
     "Invalid",
     "Ok",
     "Outcome",
     "choice_keys",
     "command_of",
+    "contested",
     "is_one_of",
     "normalise",
     "parse_answer",
     "parse_number_words",
     "parse_yes_no",
+    "phrase_words",
     "postcode_district",
 ]
 
@@ -104,6 +121,7 @@ REASONS = (
     "not_a_date",  # also: less detail than the question's precision (e.g. "1960" for a day)
     "not_a_postcode",
     "exclusive",
+    "query",  # not an answer: a question to us or a greeting ("who is this?")
 )
 """Every ``Invalid.reason`` this module returns."""
 
@@ -331,6 +349,55 @@ def parse_yes_no(
     return pol == "yes"
 
 
+_YES_NO_LABEL = {"en": {True: "Yes", False: "No"}, "gu": {True: "હા", False: "ના"}}
+# How a yes/no question asks whether the person knows something, per language: to it, "no idea"
+# or "ખબર નથી" (don't know) is an answer, no.
+_KNOW_QUESTION = {
+    "en": ("do you know", "did you know", "are you aware", "were you aware"),
+    "gu": ("જાણો છો", "ખબર છે"),
+}
+
+
+def _asks_if_known(q: YesNoQuestion) -> bool:
+    texts = [normalise(t) for t in _translations(q.text)]
+    return any(normalise(k) in t for ks in _KNOW_QUESTION.values() for k in ks for t in texts)
+
+
+def _says_dont_know(text: str, lang: str, ctx: Context) -> bool:
+    norm = normalise(text)
+    langs = tuple(dict.fromkeys((lang, *ctx.langs)))
+    said = set(standard_words("dont_know", langs, ctx.words))
+    said |= W.words_for("unsure", lang) - W.words_for("maybe", lang)
+    return norm in said and norm not in {"maybe", "perhaps", "possibly", "depends", "it depends"}
+
+
+def _yes_no_at_end(
+    text: str, lang: str, yes: Iterable[str] = (), no: Iterable[str] = ()
+) -> bool | None:
+    """Yes or no said last, after words that echo the question ("heard of it yes"): a likely
+    answer to check, never one to store. None if anything else says yes, no or not."""
+    if len(text) > 200:
+        return None
+    tokens = normalise(text).split()
+    if len(tokens) < 2 or len(tokens) > 8:
+        return None
+    table = _yes_no_table(lang, tuple(yes), tuple(no))
+    for size in range(min(table.longest, len(tokens) - 1), 0, -1):
+        found = _longest_yes_no(table, tokens, len(tokens) - size)
+        if found is None or found[0] != size:
+            continue
+        pol = found[1]
+        head = tokens[: len(tokens) - size]
+        if pol == "unsure" or len(" ".join(tokens[-size:])) < 2:
+            return None
+        if any(t in _NEGATORS or t in _POST_NEGATORS for t in head):
+            return None
+        if any(_longest_yes_no(table, head, i) is not None for i in range(len(head))):
+            return None
+        return pol == "yes"
+    return None
+
+
 # --- numbers -----------------------------------------------------------------------------------
 
 # Thousands with commas ("1,200"), else digits with an optional decimal point or comma ("2.5",
@@ -490,11 +557,32 @@ def choice_keys(q: ChoiceQuestion | MultiQuestion) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Context:
+    """What a flow adds to reading answers: its languages (whose yes/no, standard words and
+    digits are understood whatever language the respondent chose), its own standard answer
+    words (``answer_words``), and today's date (for "since 2010" or "born 1960")."""
+
+    langs: tuple[str, ...] = ()
+    words: Mapping[str, Mapping[Any, Sequence[str]]] | None = None
+    today: date | None = None
+
+
+_NO_CONTEXT = Context()
+
+
+@dataclass(frozen=True)
 class _Cand:
     value: str | int
     order: int
     label: str
     phrases: tuple[tuple[str, ...], ...]
+    # Labels and synonyms only: what a typo may be forgiven against (packs and standard words
+    # are many short words, too easily "near" anything).
+    loose: tuple[tuple[str, ...], ...] = ()
+    ordered: tuple[tuple[str, ...], ...] = ()  # officer's phrases, stemmed; "..." = a gap
+    together: tuple[frozenset[str], ...] = ()  # "white + caribbean": all these words anywhere
+    band: Band | None = None
+    concept: str | None = None
 
 
 def _phrases(texts: Iterable[str]) -> tuple[tuple[str, ...], ...]:
@@ -526,48 +614,281 @@ def _cached(q: Question, lang: str, build: Callable[[], list[_Cand]]) -> list[_C
     return cands
 
 
-def _choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str) -> list[_Cand]:
-    return _cached(q, lang, lambda: _build_choice_cands(q, lang))
+def _choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str, ctx: Context) -> list[_Cand]:
+    return _cached(q, lang, lambda: _build_choice_cands(q, lang, ctx))
 
 
-def _scale_cands(q: ScaleQuestion, lang: str) -> list[_Cand]:
-    return _cached(q, lang, lambda: _build_scale_cands(q, lang))
+def _scale_cands(q: ScaleQuestion, lang: str, ctx: Context) -> list[_Cand]:
+    return _cached(q, lang, lambda: _build_scale_cands(q, lang, ctx))
 
 
-def _build_choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str) -> list[_Cand]:
+def _cand(
+    c: Choice,
+    value: str | int,
+    order: int,
+    lang: str,
+    ctx: Context,
+    packs: tuple[str, ...] = (),
+    extra: Sequence[str] = (),
+    band: Band | None = None,
+) -> _Cand:
+    langs = tuple(dict.fromkeys((lang, *ctx.langs)))
+    loose_texts = [*_translations(c.label), *c.synonyms_for(lang), *extra]
+    concept = c.means or concept_of_label(_translations(c.label))
+    more: list[str] = []
+    together: list[frozenset[str]] = []
+    for phrase in pack_phrases(packs, c.id, langs):
+        if "+" in phrase:
+            together.append(frozenset(normalise(w) for w in phrase.split("+") if normalise(w)))
+        else:
+            more.append(phrase)
+            more.extend(_plurals(phrase))
+    if concept is not None:
+        std = standard_words(concept, langs, ctx.words)
+        more.extend(std)
+        # A long single word is worth forgiving a slip in ("definately"); short ones and
+        # phrases are not (their words are too easily "near" another answer's).
+        loose_texts.extend(w for w in std if " " not in w and len(w) >= 8)
+    ordered = tuple(
+        phrase_words(p)
+        for lg in langs
+        for p in (c.phrases_for(lg) if isinstance(c.phrases, dict) else c.phrases)
+    )
+    return _Cand(
+        value,
+        order,
+        tr(c.label, lang),
+        _phrases([*loose_texts, *more]),
+        _phrases(loose_texts),
+        tuple(dict.fromkeys(o for o in ordered if o)),
+        tuple(together),
+        band,
+        concept,
+    )
+
+
+def _plurals(phrase: str) -> list[str]:
+    """The plural of a pack phrase's last word ("ladies", "neighbours", "my parents"): people
+    answer for themselves in either. Words of three letters or fewer are left alone ("ms")."""
+    words = normalise(phrase).split()
+    if not words or not words[-1].isascii():
+        return []
+    last = words[-1]
+    if len(last) < 4 or not last.isalpha() or last.endswith("s"):
+        return []
+    if last.endswith("y") and last[-2] not in "aeiou":
+        plural = last[:-1] + "ies"
+    elif last.endswith(("ch", "sh", "x")):
+        plural = last + "es"
+    else:
+        plural = last + "s"
+    return [" ".join([*words[:-1], plural])]
+
+
+def _choice_band(c: Choice) -> Band | None:
+    if c.range is not None:
+        return band_of_range(*c.range)
+    labels = _translations(c.label)
+    for text in [c.label["en"]] if isinstance(c.label, dict) and "en" in c.label else labels:
+        band = band_of_label(text)
+        if band is not None:
+            return band
+    return None
+
+
+def _build_choice_cands(q: ChoiceQuestion | MultiQuestion, lang: str, ctx: Context) -> list[_Cand]:
     none_words = W.words_for("none", lang)
     other_id = q.other.id if q.other is not None else None
+    packs = q.packs()
     cands = []
     for i, c in enumerate(q.all_choices()):
-        texts = [*_translations(c.label), *c.synonyms_for(lang)]
+        extra: list[str] = []
         if c.id == other_id:
-            texts += ["other", "something else"]
+            extra += ["other", "something else"]
         if (
             isinstance(q, MultiQuestion)
             and c.exclusive
             and (c.id == "none" or normalise(tr(c.label, lang)) in none_words)
         ):
-            texts += sorted(none_words)
-        cands.append(_Cand(c.id, i, tr(c.label, lang), _phrases(texts)))
+            extra += sorted(none_words)
+        cands.append(_cand(c, c.id, i, lang, ctx, packs, extra, _choice_band(c)))
+    cands = _uncontested(cands)
+    if isinstance(q, MultiQuestion):
+        cands = _with_label_parts(cands)
     return cands
 
 
-def _build_scale_cands(q: ScaleQuestion, lang: str) -> list[_Cand]:
+# Words that end a phrase by grammar, not by naming a kind of thing: "care for me" differs
+# from "care for my mum" in whom, so "care for" beside it still names a choice on its own.
+_CLOSED_CLASS = _set("me us him her them it my our his their your you myself ourselves")
+
+
+def contested(phrase: Sequence[str], others: Iterable[Sequence[str]]) -> bool:
+    """Whether ``phrase`` is the start of another choice's phrase that goes on to name a kind of
+    thing ("I run a" beside "I run a business"): found alone, it may be the start of either
+    ("I run a salon"). Not when the longer one goes on with "me", "my"... ("care for me")."""
+    n = len(phrase)
+    return any(
+        len(q) > n and tuple(q[:n]) == tuple(phrase) and q[n] not in _CLOSED_CLASS and q[n] != "..."
+        for q in others
+    )
+
+
+def _uncontested(cands: list[_Cand]) -> list[_Cand]:
+    """Drops an officer's phrase that is :func:`contested` by another choice's: it names neither.
+    ``surveybot validate`` warns about such phrases."""
+    out = []
+    for c in cands:
+        longer = [q for o in cands if o.value != c.value for q in o.ordered]
+        keep = tuple(p for p in c.ordered if not contested(p, longer))
+        out.append(c if keep == c.ordered else dataclasses.replace(c, ordered=keep))
+    return out
+
+
+def _with_label_parts(cands: list[_Cand]) -> list[_Cand]:
+    """Two or more words in a row from one label name that label in a list of picks, so that
+    "benefits advice" stays with "Money and benefits advice" rather than giving "advice" (a
+    synonym of another choice) a pick of its own. Parts two labels share name neither."""
+    owners: dict[tuple[str, ...], set[str | int]] = {}
+    for c in cands:
+        for p in c.loose:
+            for size in range(2, len(p)):
+                for i in range(len(p) - size + 1):
+                    part = p[i : i + size]
+                    edge = (part[0], part[-1])
+                    if any(t in _FILLER or t in _SEPARATORS for t in edge):
+                        continue
+                    owners.setdefault(part, set()).add(c.value)
+    out = []
+    for c in cands:
+        parts = tuple(
+            part for part, who in owners.items() if who == {c.value} and part not in c.phrases
+        )
+        out.append(dataclasses.replace(c, phrases=c.phrases + parts) if parts else c)
+    return out
+
+
+def _build_scale_cands(q: ScaleQuestion, lang: str, ctx: Context) -> list[_Cand]:
     if q.choices is not None:
-        return [
-            _Cand(
-                i + 1,
-                i,
-                tr(c.label, lang),
-                _phrases([*_translations(c.label), *c.synonyms_for(lang)]),
-            )
-            for i, c in enumerate(q.choices)
-        ]
+        return [_cand(c, i + 1, i, lang, ctx) for i, c in enumerate(q.choices)]
     return [
-        _Cand(n, n, tr(label, lang), _phrases(_translations(label)))
+        _Cand(n, n, tr(label, lang), _phrases(_translations(label)), _phrases(_translations(label)))
         for n, label in sorted(q.labels.items())
         if q.low <= n <= q.high
     ]
+
+
+def phrase_words(phrase: str) -> tuple[str, ...]:
+    """An officer's phrase as the reader matches it: folded, stemmed, "..." a gap."""
+    return tuple(
+        _stem(t) for t in normalise(phrase.replace("...", " ... ").replace("…", " ... ")).split()
+    )
+
+
+def _stem(tok: str) -> str:
+    """A light stem so that "cares", "caring" and "care" match, but "cared" does not (the
+    passive "I am cared for" is the opposite of "I care for")."""
+    if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
+        tok = tok[:-1]
+    if len(tok) > 5 and tok.endswith("ing"):
+        tok = tok[:-3]
+    if len(tok) > 3 and tok.endswith("e"):
+        tok = tok[:-1]
+    return tok
+
+
+# Words that may stand between the words of an officer's phrase ("I also care for", "I have
+# to look after", "I'm the main carer for").
+_GAP = frozenset(
+    [
+        "also",
+        "do",
+        "mainly",
+        "main",
+        "have",
+        "to",
+        "am",
+        "m",
+        "currently",
+        "still",
+        "now",
+        "the",
+        "a",
+        "an",
+        "full",
+        "time",
+        "fulltime",
+        "usually",
+        "really",
+        "basically",
+        "just",
+        "and",
+        "of",
+        "my",
+        "our",
+        "primary",
+        "sole",
+        "only",
+    ]
+)
+_GAP_MAX = 2
+_DOTS_MAX = 4
+
+
+def _ordered_spans(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[tuple[int, int, _Cand]]:
+    """Where the officers' phrases occur, their words in order (stemmed), with at most a couple
+    of light words between them or a few words where the phrase has "..."."""
+    if not any(c.ordered for c in cands):
+        return []
+    stems = [_stem(t) for t in tokens]
+    found: list[tuple[int, int, _Cand]] = []
+    for cand in cands:
+        for p in cand.ordered:
+            words = [w for w in p if w != "..."]
+            if not words:
+                continue
+            # Texts drop the "I" ("look after my mum", "live in Hinckley"): a phrase of the
+            # officer's that starts with it also matches without it, at the start.
+            if p[0] == "i" and len(words) >= 3 and p[1] != "..." and stems and stems[0] == p[1]:
+                end = _match_from(stems, 1, p[2:])
+                if end is not None:
+                    found.append((0, end, cand))
+                    continue
+            for i, st in enumerate(stems):
+                if st != words[0]:
+                    continue
+                end = _match_from(stems, i + 1, p[1:])
+                if end is not None:
+                    found.append((i, end, cand))
+                    break
+    return found
+
+
+def _match_from(stems: Sequence[str], pos: int, rest: Sequence[str]) -> int | None:
+    if not rest:
+        return pos
+    allow = _DOTS_MAX if rest[0] == "..." else _GAP_MAX
+    want = rest[1:] if rest[0] == "..." else rest
+    if not want:
+        return pos
+    for skip in range(allow + 1):
+        j = pos + skip
+        if j >= len(stems):
+            return None
+        if stems[j] == want[0]:
+            end = _match_from(stems, j + 1, want[1:])
+            if end is not None:
+                return end
+        if rest[0] != "..." and stems[j] not in _GAP:
+            return None
+    return None
+
+
+def _together(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[str | int]:
+    present = set(tokens)
+    if present & (_NEGATORS | _POST_NEGATORS):
+        return []  # "not white, black african": words anywhere cannot tell what "not" denies
+    return list(dict.fromkeys(c.value for c in cands for need in c.together if need <= present))
 
 
 _HitKind = Literal["exact", "contained", "strong", "weak", "many", "negated", "none"]
@@ -581,8 +902,9 @@ class _Hit:
 
 
 def _find_spans(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[tuple[int, int, _Cand]]:
-    """Where labels occur in the tokens; a span inside a longer one is dropped, so "strongly
-    agree" beats the "agree" inside it. Overlaps left are resolved longest first."""
+    """Where labels and phrases occur in the tokens; a span inside a longer one is dropped, so
+    "strongly agree" beats the "agree" inside it. Overlaps left are resolved longest first; the
+    same words claimed by two choices ("my son": a child or an adult son) are kept for both."""
     found: list[tuple[int, int, _Cand]] = []
     n = len(tokens)
     for cand in cands:
@@ -591,16 +913,83 @@ def _find_spans(cands: Sequence[_Cand], tokens: Sequence[str]) -> list[tuple[int
             for i in range(n - size + 1):
                 if tokens[i] == p[0] and tuple(tokens[i : i + size]) == p:
                     found.append((i, i + size, cand))
+    found.extend(_ordered_spans(cands, tokens))
     found.sort(key=lambda s: (-(s[1] - s[0]), s[0], s[2].order))
     chosen: list[tuple[int, int, _Cand]] = []
     for s in found:
         if all(s[1] <= c[0] or s[0] >= c[1] for c in chosen):
             chosen.append(s)
-    return sorted(chosen, key=lambda s: s[0])
+        elif any(
+            s[0] == c[0] and s[1] == c[1] and s[2].value != c[2].value for c in chosen
+        ) and not any(s[0] == c[0] and s[1] == c[1] and s[2].value == c[2].value for c in chosen):
+            chosen.append(s)  # a tie: both choices are named
+    return sorted(chosen, key=lambda s: (s[0], s[2].order))
 
 
-def _negated(tokens: Sequence[str], start: int) -> bool:
-    return start > 0 and tokens[start - 1] in _NEGATORS
+_LOOK_THROUGH = _set("really actually totally entirely quite fully so much that necessarily")
+
+
+# Gujarati, Hindi, Urdu and Punjabi put "not" after the word it denies ("સંમત નથી", agree
+# not): a label followed by one of these is negated, as "not" before it is in English.
+_POST_NEGATORS = frozenset(
+    normalise(w)
+    for w in (
+        "નથી", "નહીં", "નહિ", "nathi", "nathee", "nahi", "nahin", "nai", "nahī",
+        "नहीं", "ਨਹੀਂ", "نہیں", "না", "nie",
+    )
+)  # fmt: skip
+
+
+def _negated(tokens: Sequence[str], start: int, end: int | None = None) -> bool:
+    """Whether a negation stands just before ``start`` ("don't agree", "don't really agree"),
+    or, with ``end``, just after the words (Gujarati "સંમત નથી")."""
+    if end is not None and end < len(tokens) and tokens[end] in _POST_NEGATORS:
+        return True
+    i = start - 1
+    while i >= 0 and start - i <= 3:
+        tok = tokens[i]
+        if tok in _NEGATORS:
+            return True
+        if tok not in _LOOK_THROUGH:
+            return False
+        i -= 1
+    return False
+
+
+# Endings that make another word of the same stem, by the kind of word they make. Two words
+# that differ only by endings of different kinds ("cared"/"carer", "care"/"carers") are two
+# words, not a typo of one: "cared for" must never be offered as "I am a carer".
+_ENDING_KIND = {
+    "": "base",
+    "s": "base",
+    "d": "past",
+    "ed": "past",
+    "r": "agent",
+    "er": "agent",
+    "rs": "agent",
+    "ers": "agent",
+    "ing": "ing",
+    "ings": "ing",
+}
+
+
+def _other_form(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are different forms of one stem rather than a slip of one word."""
+    if a == b or not (a.isalpha() and b.isalpha()):
+        return False
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    if n < 3:
+        return False
+    ka, kb = _ENDING_KIND.get(a[n:]), _ENDING_KIND.get(b[n:])
+    return ka is not None and kb is not None and ka != kb
+
+
+def _forms_differ(core: Sequence[str], phrase: Sequence[str]) -> bool:
+    return any(t not in phrase and any(_other_form(t, w) for w in phrase) for t in core)
 
 
 def _fuzzy(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
@@ -610,7 +999,9 @@ def _fuzzy(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
         return _Hit("none")
     best: dict[str | int, float] = {}
     for cand in cands:
-        for p in cand.phrases:
+        for p in cand.loose or cand.phrases:
+            if _forms_differ(core, p):
+                continue
             pt = " ".join(p)
             score = max(
                 fuzz.ratio(text, pt),
@@ -640,11 +1031,13 @@ def _partial(cands: Sequence[_Cand], core: Sequence[str]) -> _Hit:
     for c in cands:
         cover = 0.0
         near = False
-        for p in c.phrases:
+        for p in c.loose or c.phrases:
             words = [t for t in p if t not in _FILLER and t not in _SEPARATORS]
             if set(core) <= set(words):
                 cover = max(cover, len(set(core)) / len(set(words)))
-            elif all(any(len(w) >= 4 and fuzz.ratio(t, w) >= 85 for w in words) for t in core):
+            elif not _forms_differ(core, words) and all(
+                any(len(w) >= 4 and fuzz.ratio(t, w) >= 85 for w in words) for t in core
+            ):
                 near = True
         if cover:
             exact_owner.append((c.value, cover))
@@ -689,19 +1082,26 @@ def _exact(
 
 
 def _match_label(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
-    """How the message names one of the labels: exactly, inside more words, or fuzzily."""
+    """How the message names one of the labels: exactly, inside more words, or fuzzily.
+
+    Words after "but" are a comment on an answer already given ("yes but it never happens")."""
     if not tokens or not cands:
         return _Hit("none")
+    if "but" in tokens[1:]:
+        cut = tokens.index("but", 1)
+        first = _match_label(cands, tokens[:cut])
+        if first.kind in ("exact", "contained") and not _names_more(cands, tokens[cut + 1 :]):
+            return _Hit("contained", first.values, first.spans)
     exact = _exact(cands, tokens)
     if len(exact) == 1:
         return _Hit("exact", (exact[0],))
-    if exact:  # two choices share a label or synonym: ask rather than pick
-        return _Hit("weak", (exact[0],))
+    if exact:  # two choices share a label or synonym: never pick one
+        return _Hit("many", tuple(exact))
     spans = _find_spans(cands, tokens)
     if spans:
-        if any(_negated(tokens, s[0]) for s in spans):
-            return _Hit("negated")
         values = tuple(dict.fromkeys(s[2].value for s in spans))
+        if any(_negated(tokens, s[0], s[1]) for s in spans):
+            return _Hit("negated", values, tuple((s[0], s[1]) for s in spans))
         covered = {i for s in spans for i in range(s[0], s[1])}
         extra = [t for i, t in enumerate(tokens) if i not in covered and t not in _FILLER]
         if len(values) > 1:
@@ -714,14 +1114,25 @@ def _match_label(cands: Sequence[_Cand], tokens: Sequence[str]) -> _Hit:
                     len(p) > s[1] - s[0]
                     for c in cands
                     if c.value == fuzzy.values[0]
-                    for p in c.phrases
+                    for p in c.loose
                     for s in spans
                 )
                 if longer:
                     return fuzzy
-        kind: _HitKind = "contained" if len(extra) <= _EXTRA_WORDS_OK else "weak"
+        phrased = bool(
+            _ordered_spans(cands, tokens)
+        )  # an officer's phrase: meant to sit in a sentence
+        kind: _HitKind = "contained" if phrased or len(extra) <= _EXTRA_WORDS_OK else "weak"
         return _Hit(kind, values, tuple((s[0], s[1]) for s in spans))
+    together = _together(cands, tokens)
+    if len(together) == 1:
+        return _Hit("contained", (together[0],))
     return _fuzzy(cands, tokens)
+
+
+def _names_more(cands: Sequence[_Cand], tokens: Sequence[str]) -> bool:
+    """Whether words after "but" name a choice themselves ("not 2 but 3")."""
+    return any(_classify(t, len(cands), False, True)[0] == "key" for t in tokens if _is_num(t))
 
 
 _TokKind = Literal["key", "bad_key", "filler", "word", "article"]
@@ -770,14 +1181,14 @@ def _other_text(raw: str, lead: Iterable[str], *, anywhere: bool = False) -> str
     return None
 
 
-def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
+def _parse_choice(q: ChoiceQuestion, text: str, lang: str, ctx: Context = _NO_CONTEXT) -> Outcome:
     cs = q.all_choices()
     n = len(cs)
     letters = _uses_letters(q, n)
     tokens = normalise(text).split()
     if not tokens:
         return Invalid("not_understood")
-    cands = _choice_cands(q, lang)
+    cands = _choice_cands(q, lang, ctx)
     other_id = q.other.id if q.other is not None else None
 
     def ok(idx: int) -> Outcome:
@@ -786,6 +1197,15 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
             lead = [choice_keys(q)[idx].casefold(), *(" ".join(p) for p in cands[idx].phrases)]
             return Ok(cid, _other_text(text, lead))
         return Ok(cid)
+
+    # A label's own words first ("1 વર્ષથી ઓછું" is "Less than 1 year", not 1 year).
+    if len(tokens) > 1:
+        exact = _exact(cands, tokens)
+        if len(exact) == 1:
+            return ok(_index_of(cs, exact[0]))
+    banded = _banded(q, cands, text, tokens, lang, ctx)
+    if banded is not None:
+        return banded if not isinstance(banded, int) else ok(banded)
 
     # A whole message that is a key ("2", "b", "a" where letters are shown).
     if len(tokens) == 1:
@@ -798,6 +1218,12 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
     hit = _match_label(cands, tokens)
     if hit.kind == "exact":
         return ok(_index_of(cs, hit.values[0]))
+    if hit.kind == "many":
+        told = _told_apart_by_number(cands, hit.values, text)
+        if told is not None:
+            return ok(_index_of(cs, told))  # "my son, he's 24": the adult son
+    if hit.kind == "negated":
+        return Invalid("not_understood")
     if (
         other_id is not None
         and hit.values == (other_id,)
@@ -814,7 +1240,12 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
         if kind == "key":
             keys.append((pos, idx))
         elif kind == "article" and tok == "one":
-            keys.append((pos, -1))  # "one": a key only if no other key is given
+            # "one": a key only if no other key is given, and not a pronoun ("the one being
+            # cared for", "one who helps"): it ends the message or filler follows it.
+            if pos + 1 == len(tokens) or tokens[pos + 1] in _FILLER:
+                keys.append((pos, -1))
+            else:
+                words.append(pos)
         elif kind == "bad_key":
             bad = True
         elif kind == "word":
@@ -842,6 +1273,10 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
 
     if hit.kind in ("contained", "strong"):
         return ok(_index_of(cs, hit.values[0]))
+    if hit.kind in ("none", "weak") and not picked and not bad:
+        clause = _one_clause_names(cands, text)
+        if clause is not None:
+            return ok(_index_of(cs, clause))  # "retired, live in Hinckley"
     if hit.kind in ("none", "weak") and not picked:
         # "yep" to choices Yes / No / Don't know.
         yes_no = parse_yes_no(text, lang)
@@ -864,6 +1299,97 @@ def _parse_choice(q: ChoiceQuestion, text: str, lang: str) -> Outcome:
     return Invalid("not_understood")
 
 
+_KEY_WORDS = _set("option options number num nr no choice answer")
+
+
+def _one_clause_names(cands: Sequence[_Cand], text: str) -> str | int | None:
+    """Where a message has clauses ("retired, live in Hinckley") and the whole names nothing
+    for sure: the one choice a single clause names plainly, if no other clause names or
+    denies anything."""
+    clauses = [normalise(c).split() for c in re.split(r"[,;.!?\n]+", text)]
+    clauses = [c for c in clauses if c]
+    if len(clauses) < 2 or len(clauses) > 4:
+        return None
+    named: list[str | int] = []
+    for toks in clauses:
+        hit = _match_label(cands, toks)
+        if hit.kind in ("exact", "contained"):
+            named.extend(hit.values)
+        elif hit.kind in ("many", "negated", "weak", "strong"):
+            return None
+    values = list(dict.fromkeys(named))
+    return values[0] if len(values) == 1 else None
+
+
+def _banded(
+    q: ChoiceQuestion,
+    cands: Sequence[_Cand],
+    text: str,
+    tokens: Sequence[str],
+    lang: str,
+    ctx: Context,
+) -> Outcome | int | None:
+    """A number read into its band, where every choice but the standard ones ("Prefer not to
+    say") is a band: the index to pick, a check, a miss, or None when this is not a number.
+
+    A bare whole number that is also a key ("3") and means a different band as a quantity
+    ("3 years") is asked about, showing the key's real label; with units or words ("3 years",
+    "I'm 72", "about 40") it is a quantity; with "option" it is a key."""
+    bands = [c for c in cands if c.band is not None]
+    if len(bands) < 2 or any(c.band is None and c.concept is None for c in cands):
+        return None
+    if any(t in _KEY_WORDS for t in tokens):
+        return None
+    unit = next((u for c in bands if (u := unit_of(_en(q.all_choices()[c.order].label)))), None)
+    unit = unit or unit_of(_en(q.text))
+    known = unit_words_of_labels(
+        tuple(t for c in bands for t in _translations(q.all_choices()[c.order].label))
+    )
+    reading = read_quantity(text, unit, ctx.today, known)
+    if reading is None:
+        if unit is not None and any(unit_of(t) not in (None, unit) for t in tokens):
+            return Invalid("not_understood")  # "4 hrs" to a question in years
+        return None
+    if reading.unknown_unit:
+        return Invalid("not_understood")  # "6 munths": a unit we cannot read; never guess it
+    hits = [c for c in bands if c.band is not None and c.band.contains(reading.lo, reading.hi)]
+    n = len(cands)
+    if reading.bare is not None and 1 <= reading.bare <= n and not _uses_letters(q, n):
+        key = reading.bare - 1
+        if not hits or (len(hits) == 1 and hits[0].order == key):
+            return key
+        return Confirm(cands[key].value, cands[key].label)  # "3": option 3, or 3 years?
+    if len(hits) == 1:
+        return hits[0].order
+    touched = [
+        c
+        for c in bands
+        if c.band is not None and c.band.low <= reading.hi and reading.lo < c.band.high
+    ]
+    if not touched:
+        return Invalid("out_of_range")
+    return Invalid("not_understood")  # "30 to 40": two bands; ask again rather than pick
+
+
+def _told_apart_by_number(
+    cands: Sequence[_Cand], values: Sequence[str | int], text: str
+) -> str | int | None:
+    """Among choices the words name alike ("my son": under 18, or 18 and over), the one whose
+    band holds the age the message gives ("my son, he's 24")."""
+    named = [c for c in cands if c.value in values]
+    if not named or any(c.band is None for c in named):
+        return None
+    reading = read_quantity(text, "years", None)
+    if reading is None:
+        return None
+    fits = [c for c in named if c.band is not None and c.band.contains(reading.lo, reading.hi)]
+    return fits[0].value if len(fits) == 1 else None
+
+
+def _en(text: LText) -> str:
+    return tr(text, "en")
+
+
 def _index_of(cs: Sequence[Choice], value: str | int) -> int:
     for i, c in enumerate(cs):
         if c.id == value:
@@ -874,14 +1400,14 @@ def _index_of(cs: Sequence[Choice], value: str | int) -> int:
 _RANGE = re.compile(r"(?<![\d.,])(\d{1,2})\s*(?:-|–|to)\s*(\d{1,2})(?![\d.,])")
 
 
-def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
+def _parse_multi(q: MultiQuestion, text: str, lang: str, ctx: Context = _NO_CONTEXT) -> Outcome:
     cs = q.all_choices()
     n = len(cs)
     letters = _uses_letters(q, n)
     norm = normalise(text)
     if not norm:
         return Invalid("not_understood")
-    cands = _choice_cands(q, lang)
+    cands = _choice_cands(q, lang, ctx)
     other_id = q.other.id if q.other is not None else None
     eligible = [i for i, c in enumerate(cs) if not c.exclusive and c.id != other_id]
     tokens = norm.split()
@@ -911,8 +1437,10 @@ def _parse_multi(q: MultiQuestion, text: str, lang: str) -> Outcome:
             stream.extend(toks)
 
     spans = _find_spans(cands, stream)
-    if any(_negated(stream, s[0]) for s in spans):
+    if any(_negated(stream, s[0], s[1]) for s in spans):
         return Invalid("not_understood")
+    if len({(s[0], s[1]) for s in spans}) < len(spans):
+        return Invalid("not_understood")  # the same words name two choices: ask again
     covered = {i for s in spans for i in range(s[0], s[1])}
     picks = [_index_of(cs, s[2].value) for s in spans]
     # Words after the 'other' label are its text ("1, 3 and other: my neighbour helps").
@@ -1013,11 +1541,11 @@ def _check_multi(
 _OUT_OF = re.compile(r"(?<![\d.,])(\d{1,3})\s*(?:/|out of|outta|of)\s*(\d{1,3})(?![\d.,])")
 
 
-def _parse_scale(q: ScaleQuestion, text: str, lang: str) -> Outcome:
+def _parse_scale(q: ScaleQuestion, text: str, lang: str, ctx: Context = _NO_CONTEXT) -> Outcome:
     tokens = normalise(text).split()
     if not tokens:
         return Invalid("not_understood")
-    cands = _scale_cands(q, lang)
+    cands = _scale_cands(q, lang, ctx)
 
     def point(n: int, confirm: bool = False) -> Outcome:
         if not q.low <= n <= q.high:
@@ -1026,7 +1554,7 @@ def _parse_scale(q: ScaleQuestion, text: str, lang: str) -> Outcome:
             return Confirm(n, q.point_label(n, lang) or str(n))
         return Ok(n)
 
-    hit = _match_label(cands, tokens)
+    hit = _agree_scale(cands, _match_label(cands, tokens))
     if hit.kind == "exact":
         return point(int(hit.values[0]))
     m = _OUT_OF.search(_prep(text))
@@ -1063,6 +1591,32 @@ def _parse_scale(q: ScaleQuestion, text: str, lang: str) -> Outcome:
     return Invalid("not_understood")
 
 
+# Negated, a point of the agree scale means its opposite side: "don't agree" is disagree.
+_OPPOSITE = {"agree": "disagree", "strongly_agree": None, "disagree": "agree", "neither": None}
+_STRONGER = {"agree": "strongly_agree", "disagree": "strongly_disagree"}
+
+
+def _agree_scale(cands: Sequence[_Cand], hit: _Hit) -> _Hit:
+    """Reads a negation or an intensifier on the agree scale ("dont really agree" is disagree,
+    "yes def" is strongly agree); any other scale's hit is returned as it is."""
+    by_value = {c.value: c for c in cands}
+    by_concept = {c.concept: c.value for c in cands if c.concept in AGREE_SCALE}
+    if len(by_concept) < 3 or hit.kind not in ("negated", "many"):
+        return hit
+    concepts = {by_value[v].concept for v in hit.values if v in by_value}
+    if hit.kind == "negated":
+        if len(concepts) != 1:
+            return _Hit("none")
+        opposite = _OPPOSITE.get(next(iter(concepts)) or "")
+        if opposite is None or opposite not in by_concept:
+            return _Hit("none")
+        return _Hit("contained", (by_concept[opposite],))
+    for base, strong in _STRONGER.items():
+        if concepts == {base, strong} and strong in by_concept:
+            return _Hit("contained", (by_concept[strong],))
+    return hit
+
+
 # --- numbers -----------------------------------------------------------------------------------
 
 
@@ -1072,8 +1626,10 @@ def _parse_number(q: NumberQuestion, text: str) -> Outcome:
     if len(distinct) != 1:
         return Invalid("not_understood")  # none, or "20 to 30": ask again rather than pick
     v = distinct[0]
-    if not math.isfinite(v):
-        return Invalid("out_of_range")  # more digits than a float holds
+    if not math.isfinite(v) or abs(v) > MAX_NUMBER:
+        # More digits than a float holds, or than a stored integer may have (JSON writes
+        # 64-bit integers): out of range whatever the question's own bounds.
+        return Invalid("out_of_range")
     integral = v.is_integer()
     if q.integer and not integral:
         return Invalid("not_integer")
@@ -1194,62 +1750,13 @@ def _parse_date(q: DateQuestion, text: str) -> Outcome:
 
 # --- postcodes ---------------------------------------------------------------------------------
 
-_AREAS = _set("""
-    AB AL B BA BB BD BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL DN DT DY
-    E EC EH EN EX FK FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP IV JE KA KT KW KY L LA LD LE
-    LL LN LS LU M ME MK ML N NE NG NN NP NR NW OL OX PA PE PH PL PO PR RG RH RM S SA SE SG SK SL
-    SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR TS TW UB W WA WC WD WF WN WR WS WV YO ZE
-    """)
-# Royal Mail outward formats A9, A99, A9A, AA9, AA99, AA9A, with the letters each position allows.
-_OUTWARD = (
-    r"(?:[A-PR-UWYZ][0-9]{1,2}|[A-PR-UWYZ][A-HK-Y][0-9]{1,2}|[A-PR-UWYZ][0-9][A-HJKPSTUW]"
-    r"|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRV-Y])"
-)
-_POSTCODE = re.compile(rf"(?P<out>{_OUTWARD})(?P<in>[0-9][A-Z]{{2}})?")
-
-
-def _district(compact: str, *, full_only: bool = False) -> str | None:
-    if compact in ("GIR0AA", "GIR") and not (full_only and compact == "GIR"):
-        return "GIR"  # Girobank's non-geographic postcode, still valid
-    m = _POSTCODE.fullmatch(compact)
-    if m is None or (full_only and m.group("in") is None):
-        return None
-    out = m.group("out")
-    area = out[:2] if out[1].isalpha() else out[:1]
-    return out if area in _AREAS else None
-
-
-def _upper_ascii(text: str) -> str:
-    return _prep(text).upper()
-
-
-def postcode_district(text: str) -> str | None:
-    """The district (outward code, ``LE16``) of a UK postcode given in any case or spacing, or of
-    an outward code on its own; None if the message is not one."""
-    if len(text) > 40:
-        return None
-    s = _upper_ascii(text).strip().strip(".,;:!?()[]\"'")
-    compact = re.sub(r"[\s-]+", "", s)
-    if not compact or len(compact) > 7 or not compact.isalnum():
-        return None
-    return _district(compact)
-
 
 def _parse_postcode(text: str) -> Outcome:
-    whole = postcode_district(text)
-    if whole is not None:
-        return Ok(whole)
-    if len(text) > 500:
-        return Invalid("not_a_postcode")
-    toks = re.findall(r"[A-Z0-9]+", _upper_ascii(text))
-    full = {d for a, b in pairwise(toks) if (d := _district(a + b, full_only=True)) is not None}
-    full |= {d for t in toks if (d := _district(t, full_only=True)) is not None}
-    if len(full) == 1:
-        return Ok(full.pop())
-    if full:
-        return Invalid("not_a_postcode")
-    outward = {d for t in toks if any(c.isdigit() for c in t) and (d := _district(t)) is not None}
-    return Ok(outward.pop()) if len(outward) == 1 else Invalid("not_a_postcode")
+    district = parse_postcode(text)
+    if district is not None:
+        return Ok(district)
+    misread = postcode_misread(text)
+    return Invalid("not_a_postcode") if misread is None else Confirm(misread, misread)
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -1275,24 +1782,36 @@ def parse_answer(
     lang: str = "en",
     yes: Iterable[str] = (),
     no: Iterable[str] = (),
+    ctx: Context = _NO_CONTEXT,
 ) -> Outcome:
     """Read one message as an answer to ``q``. ``yes``/``no`` are a flow's extra words for
-    ``lang``. Values: choice id (str), ids in choice order (list), scale point (int), number
-    (int when whole, else float), bool for yes/no and consent, ISO date ``YYYY[-MM[-DD]]``,
-    postcode district, or the stripped text as written."""
+    ``lang``; ``ctx`` what else the flow adds (its languages, standard words, today). Values:
+    choice id (str), ids in choice order (list), scale point (int), number (int when whole,
+    else float), bool for yes/no and consent, ISO date ``YYYY[-MM[-DD]]``, postcode district,
+    or the stripped text as written. A question to us ("who is this?") is ``Invalid("query")``
+    whatever the question."""
     if isinstance(q, TextQuestion):
-        return _parse_text(q, text)
+        return Invalid("query") if is_query(text, free_text=True) else _parse_text(q, text)
     if len(text) > _CLOSED_MAX:
         return Invalid("not_understood")
+    if is_query(text):
+        return Invalid("query")
     if isinstance(q, YesNoQuestion | ConsentQuestion):
         answer = parse_yes_no(text, lang, yes, no)
-        return Invalid("not_understood") if answer is None else Ok(answer)
+        if answer is not None:
+            return Ok(answer)
+        if isinstance(q, YesNoQuestion) and _asks_if_known(q) and _says_dont_know(text, lang, ctx):
+            return Ok(False)  # "no idea" to "Do you know where to get support?" is no
+        late = _yes_no_at_end(text, lang, yes, no)
+        if late is not None:
+            return Confirm(late, _YES_NO_LABEL.get(lang, _YES_NO_LABEL["en"])[late])
+        return Invalid("not_understood")
     if isinstance(q, ChoiceQuestion):
-        return _parse_choice(q, text, lang)
+        return _parse_choice(q, text, lang, ctx)
     if isinstance(q, MultiQuestion):
-        return _parse_multi(q, text, lang)
+        return _parse_multi(q, text, lang, ctx)
     if isinstance(q, ScaleQuestion):
-        return _parse_scale(q, text, lang)
+        return _parse_scale(q, text, lang, ctx)
     if isinstance(q, NumberQuestion):
         return _parse_number(q, text)
     if isinstance(q, DateQuestion):

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from bot.loader import load_paths
 from bot.schema import Flow
+from bot.validate import Channels
 
 app = typer.Typer(
     name="surveybot",
@@ -34,7 +35,7 @@ def validate(
     Exit code 1 if any file has errors (or no flow file was found), 0 if only warnings or nothing.
     A broken file never stops the others from being checked.
     """
-    results = load_paths(paths or [Path("flows")])
+    results = load_paths(paths or [Path("flows")], _channels())
     problems = [p for r in results for p in r.problems if not (quiet and p.severity != "error")]
     n_err = sum(1 for p in problems if p.severity == "error")
     if as_json:
@@ -82,6 +83,22 @@ def validate(
             f"{sum(1 for p in problems if p.severity == 'warning')} warning(s)"
         )
     raise typer.Exit(1 if n_err or not results else 0)
+
+
+def _channels() -> Channels:
+    """What the settings (environment, .env) turn on, for the checks that depend on it; a
+    broken setting checks as if nothing were on (``serve`` reports it)."""
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError:
+        return Channels()
+    return Channels(
+        whatsapp=settings.whatsapp_enabled, whatsapp_templates=settings.whatsapp_templates
+    )
 
 
 @app.command()
@@ -177,12 +194,34 @@ def flow_json_schema() -> dict[str, Any]:
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     from bot import (
+        cli_forms,  # noqa: F401  (import, export-form, translations)
         cli_ops,  # noqa: F401  (registers serve, chat, erase, ... on `app`)
         cli_results,  # noqa: F401  (export, report, link, graph, cost)
     )
 
-    app()
+    try:
+        app(standalone_mode=True)
+    except ValidationError as exc:  # a setting from the environment out of its bounds
+        for line in settings_problems(exc):
+            typer.echo(f"Error: {line}", err=True)
+        raise SystemExit(2) from None
+
+
+def settings_problems(exc: Exception) -> list[str]:
+    """One plain line per bad setting: its environment variable, what is wrong, what was given."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return [str(exc)]
+    lines = []
+    for e in exc.errors():
+        name = ".".join(str(x) for x in e["loc"]).upper() or "a setting"
+        given = str(e.get("input"))[:40]
+        lines.append(f"{name}: {e['msg']} (got {given!r})")
+    return lines
 
 
 if __name__ == "__main__":

@@ -39,12 +39,14 @@ def _logging(verbose: bool) -> None:
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-    workers: Annotated[int, typer.Option(help="Web processes (uvicorn workers)")] = 1,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Web processes (uvicorn workers)")
+    ] = 1,
     worker: Annotated[bool, typer.Option("--worker", help="Also send reminders")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Start the web server: SMS and Telegram webhooks, the web chat and /healthz."""
+    """Start the web server: SMS, WhatsApp and Telegram webhooks, the web chat and /healthz."""
     import os
 
     import uvicorn
@@ -93,21 +95,24 @@ def serve(
         log_config=logs,
         access_log=False,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
 @app.command()
 def chat(
     flow: Annotated[Path, typer.Argument(help="A flow file, e.g. flows/carers-strategy.yaml")],
-    as_channel: Annotated[str, typer.Option("--as", help="Render as: sms or telegram")] = "sms",
+    as_channel: Annotated[
+        str, typer.Option("--as", help="Render as: sms, telegram or voice (a phone call)")
+    ] = "sms",
     source: Annotated[str | None, typer.Option(help="Source group id")] = None,
     lang: Annotated[str | None, typer.Option(help="Language code, e.g. gu")] = None,
 ) -> None:
     """Try a flow in the terminal, seeing each message as SMS (or Telegram) would show it."""
     from adapters.console import chat_main
 
-    if as_channel not in ("sms", "telegram"):
-        raise typer.BadParameter("use --as sms or --as telegram")
+    if as_channel not in ("sms", "telegram", "voice"):
+        raise typer.BadParameter("use --as sms, --as telegram or --as voice")
     raise typer.Exit(chat_main(flow, as_channel, source, lang, Settings()))
 
 
@@ -116,21 +121,40 @@ def erase(
     sms: Annotated[
         str | None, typer.Option("--sms", help="Phone number, e.g. +447700900123")
     ] = None,
+    whatsapp: Annotated[
+        str | None, typer.Option("--whatsapp", help="WhatsApp number, e.g. +447700900123")
+    ] = None,
     telegram: Annotated[str | None, typer.Option("--telegram", help="Telegram chat id")] = None,
-    web: Annotated[str | None, typer.Option("--web", help="Web chat cookie id")] = None,
+    web: Annotated[
+        str | None, typer.Option("--web", help="Web chat cookie (as the browser shows it)")
+    ] = None,
+    officer: Annotated[
+        str | None,
+        typer.Option("--officer", help="Who is running this, for the audit trail (default: login)"),
+    ] = None,
 ) -> None:
     """Erase everything stored about one person (their session and every answer they gave)."""
-    given = [(c, a) for c, a in (("sms", sms), ("telegram", telegram), ("web", web)) if a]
+    pairs = (("sms", sms), ("whatsapp", whatsapp), ("telegram", telegram), ("web", web))
+    given = [(c, a) for c, a in pairs if a]
     if len(given) != 1:
-        raise typer.BadParameter("give exactly one of --sms, --telegram or --web")
+        raise typer.BadParameter("give exactly one of --sms, --whatsapp, --telegram or --web")
     channel, address = given[0]
+    if channel == "web":
+        from adapters.web.session_ids import address_of
+
+        address = address_of(Settings().secret_bytes, address)  # the cookie, or its id
 
     async def run() -> int:
         from adapters.services import build_services
 
         svc = build_services(Settings())
         try:
-            return await svc.store.erase(channel, address)
+            # Every flow being served too: entries of a first message whose commit was refused.
+            from bot.results.commands import actor
+
+            return await svc.store.erase(
+                channel, address, flows=svc.registry.flows, actor=actor(officer)
+            )
         finally:
             await svc.store.close()
 

@@ -14,8 +14,8 @@ is asked again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from bot import answers as parsing
@@ -46,14 +46,23 @@ from bot.schema import (
     InfoQuestion,
     MultiQuestion,
     NumberQuestion,
+    PostcodeQuestion,
     Question,
     ScaleQuestion,
     TextQuestion,
     YesNoQuestion,
 )
-from bot.text import LANGUAGE_NAMES, tr
+from bot.text import LANGUAGE_NAMES, LText, tr
 
-COMMANDS = ("stop", "start", "help", "back", "skip", "restart", "language", "progress")
+COMMANDS = ("stop", "start", "help", "back", "skip", "restart", "language", "progress", "repeat")
+
+SPOKEN = "voice"
+"""The channel that speaks (a phone call): the engine words its sentences to be heard (phrases'
+spoken forms, a question's ``voice:`` text), greets every new call of a session under way with
+"welcome back" (nothing said before can be seen again), and reads back spoken answers."""
+SURE = 0.75
+"""Speech recognised with less confidence than this is read back before it is recorded; free
+text and postcodes that were spoken are always read back."""
 
 _K = TypeVar("_K", bound=tuple[str, ...])
 _V = TypeVar("_V")
@@ -86,6 +95,14 @@ def _vocab(flow: Flow, lang: str) -> dict[str, Any]:
             for cw in (extra, extra_en):
                 if cw is not None:
                     more.extend(getattr(cw, kind))
+            if kind in ("yes", "no"):
+                # Yes and no in every language of the flow, typed in script or transliterated.
+                table = words.YES if kind == "yes" else words.NO
+                for other in flow.languages:
+                    more.extend(table.get(other, ()))
+                    cw_other = flow.commands.get(other)
+                    if cw_other is not None:
+                        more.extend(getattr(cw_other, kind))
             found[kind] = words.words_for(kind, lang, more)
         return found
 
@@ -119,10 +136,11 @@ def new_session(
 class _Turn:
     """Mutable working state for one step; turned into an immutable Step at the end."""
 
-    def __init__(self, flow: Flow, session: Session, now: datetime) -> None:
+    def __init__(self, flow: Flow, session: Session, now: datetime, channel: str = "") -> None:
         self.flow = flow
         self.s = session
         self.now = now
+        self.voice = channel == SPOKEN
         self.replies: list[Reply] = []
         self.answers: list[Answer] = []
         self.cleared: list[str] = []
@@ -144,18 +162,38 @@ class _Turn:
             )
 
     def phrase(self, name: str, /, **values: Any) -> str:
-        return phrase(self.flow, self.s.lang, name, **values)
+        return phrase(
+            self.flow, self.s.lang, name, channel=SPOKEN if self.voice else None, **values
+        )
+
+    def text(self, text: LText, spoken: LText | None = None) -> str:
+        """A flow text with earlier answers piped in; ``spoken`` instead on a call, if given."""
+        chosen = spoken if self.voice and spoken is not None else text
+        return pipe(chosen, self.flow, self.s.answers, self.s.lang)
+
+    def question(self, q: Question, *, prefix: str = "") -> Reply:
+        return question_reply(self.flow, q, self.s.lang, self.s.answers, prefix=prefix,
+                              voice=self.voice)  # fmt: skip
 
     def event(self, kind: str, question: str | None = None, **data: Any) -> None:
         self.events.append(trusted(Event, kind=kind, question=question, data=data))
 
-    def record(self, q: Question, value: AnswerValue | None, other: str | None = None) -> None:
+    def record(
+        self,
+        q: Question,
+        value: AnswerValue | None,
+        other: str | None = None,
+        confidence: float | None = None,
+    ) -> None:
         self.s.answers[q.id] = value
         if other is not None:
             self.s.other[q.id] = other
         else:
             self.s.other.pop(q.id, None)
-        self.answers.append(trusted(Answer, question=q.id, value=value, other=other, at=self.now))
+        answer = trusted(
+            Answer, question=q.id, value=value, other=other, at=self.now, confidence=confidence
+        )
+        self.answers.append(answer)
         self.event("answered" if value is not None else "skipped", q.id)
 
     def build(self) -> Step:
@@ -172,7 +210,7 @@ class _Turn:
 def step(flow: Flow, session: Session, inbound: Inbound, now: datetime) -> Step:
     """Apply one inbound message to a session. Never raises for any message text."""
     s = _fork(session)
-    t = _Turn(flow, s, now)
+    t = _Turn(flow, s, now, inbound.channel)
     moved = False
     if s.version != flow.version:
         moved = migrate(flow, s)
@@ -240,7 +278,7 @@ def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:
             s.status = Status.CLOSED
             s.finished_at = t.now
             t.event("closed", s.current)
-        t.say(tr(flow.closed_text, s.lang), "end")
+        t.say(t.text(flow.closed_text, flow.voice.closed_text), "end")
         return
     if s.status is Status.ACTIVE and s.asked and gap > flow.expiry:
         # Silent past the flow's expiry: that attempt is over; this message starts afresh.
@@ -263,12 +301,12 @@ def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:
     if not s.asked:
         # A brand-new session: whatever they sent (a keyword, "hi", a deep link) starts it.
         t.event("started", data_source=s.source)
-        t.say(pipe(flow.intro, flow, s.answers, s.lang))
+        t.say(_intro(t))
         _advance(t, from_index=-1)
         return
     if inbound.kind == "start":
-        # A deep link or the web page opened again: pick up where they left off.
-        if gap >= flow.welcome_back_after:
+        # A deep link or the web page opened again (or a new call): pick up where they left off.
+        if gap >= flow.welcome_back_after or t.voice:
             t.say(t.phrase("welcome_back", **_progress_kw(flow, s)))
         _resume(t)
         return
@@ -280,6 +318,34 @@ def _dispatch(t: _Turn, inbound: Inbound, gap: Any) -> None:
         return
     welcome = gap >= flow.welcome_back_after
     _answer(t, inbound, text, welcome)
+
+
+def _intro(t: _Turn) -> str:
+    return intro_text(t.flow, t.s.lang, t.s.answers, channel=SPOKEN if t.voice else "")
+
+
+def intro_text(
+    flow: Flow, lang: str, answers: Mapping[str, AnswerValue | None], *, channel: str = ""
+) -> str:
+    """The first message. A call always opens with the standard spoken welcome (who asks, how
+    to stop, how to get help) and then the flow's ``voice: intro`` if it has one: the written
+    intro usually says "text STOP". (Public for the cost estimate, which words every step as
+    the engine does.)"""
+    if channel != SPOKEN:
+        return pipe(flow.intro, flow, answers, lang)
+    head = phrase(
+        flow, lang, "voice_intro", channel=SPOKEN, title=tr(flow.title, lang), council=flow.council
+    )
+    more = pipe(flow.voice.intro, flow, answers, lang) if flow.voice.intro is not None else ""
+    return f"{head} {more}".strip()
+
+
+def thanks_text(
+    flow: Flow, lang: str, answers: Mapping[str, AnswerValue | None], *, channel: str = ""
+) -> str:
+    """The closing message of a completed survey (its ``voice: thanks`` on a call)."""
+    spoken = flow.voice.thanks if channel == SPOKEN else None
+    return pipe(spoken if spoken is not None else flow.thanks, flow, answers, lang)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -318,6 +384,8 @@ def _run_command(t: _Turn, command: str, norm: str) -> None:
         _restart(t, intro=False)
     elif command == "language":
         _language(t, norm)
+    elif command == "repeat":
+        _prompt_again(t)
     elif command == "back":
         _back(t)
     elif command == "skip":
@@ -344,7 +412,7 @@ def _language(t: _Turn, norm: str) -> None:
     if chosen:
         _set_language(t, chosen)
         return
-    s.pending = trusted(Pending, kind="language", value=None)
+    s.pending = trusted(Pending, kind="language", value=None, confidence=None)
     t.replies.append(_language_menu(t))
 
 
@@ -353,13 +421,15 @@ def _language_menu(t: _Turn) -> Reply:
         trusted(ReplyChoice, key=str(i + 1), value=lang, label=LANGUAGE_NAMES.get(lang, lang))
         for i, lang in enumerate(t.flow.languages)
     ]
+    channel = SPOKEN if t.voice else None
     return trusted(
         Reply,
         lang=t.s.lang,
         # In every language of the flow: whoever asks may not read the current one.
         text="\n".join(
             dict.fromkeys(
-                phrase(t.flow, lang, "language_menu") for lang in (t.s.lang, *t.flow.languages)
+                phrase(t.flow, lang, "language_menu", channel=channel)
+                for lang in (t.s.lang, *t.flow.languages)
             )
         ),
         choices=choices,
@@ -426,7 +496,7 @@ def _restart(t: _Turn, *, intro: bool) -> None:
     s.reminders = 0
     t.event("restarted")
     if intro:
-        t.say(pipe(t.flow.intro, t.flow, s.answers, s.lang))
+        t.say(_intro(t))
     else:
         t.say(t.phrase("restart"))
     _advance(t, from_index=-1)
@@ -460,77 +530,162 @@ def _answer(t: _Turn, inbound: Inbound, text: str, welcome: bool) -> None:
             return
         s.pending = None
     if pending is not None and pending.kind == "other":
-        _other_text(t, q, text)
+        _other_text(t, q, text, inbound.confidence)
         return
     if pending is not None and pending.kind == "confirm":
         yn = parsing.parse_yes_no(text, s.lang, vocab["yes"], vocab["no"])
         s.pending = None
         if yn is True:
-            _accept(t, q, pending.value)
+            _accept(t, q, pending.value, pending.confidence)
             return
         if yn is False:
             _ask(t, q, append=False)
             return
         # Anything else is a fresh try at the answer.
+    pressed: parsing.Outcome | None = None
     if inbound.kind == "button" and inbound.question == q.id:
+        if isinstance(q, ChoiceQuestion) and (chosen := _pressed(q, inbound.text, s.lang)):
+            # A pressed choice is that choice: never re-read its key as a number ("3" on a
+            # banded question would also be "3 hours").
+            pressed = parsing.Ok(chosen)
         text = _button_text(q, inbound.text)
-    outcome = _parse(flow, q, text, s.lang, vocab)
+    outcome = pressed or _parse(flow, q, text, s.lang, vocab, _today(t.now))
+    heard = inbound.confidence
+    if (
+        pending is not None
+        and pending.kind == "confirm"
+        and isinstance(outcome, parsing.Confirm)
+        and outcome.value == pending.value
+    ):
+        _accept(t, q, outcome.value, heard)  # "send your answer again": the same answer is a yes
+        return
+    if heard is not None and isinstance(outcome, parsing.Ok) and _read_back(q, heard):
+        # Spoken: free text and postcodes are always read back, anything else when unsure.
+        outcome = parsing.Confirm(outcome.value, _said(q, outcome.value, s.lang))
     if isinstance(outcome, parsing.Ok):
         if welcome:
             t.say(t.phrase("welcome_back", **_progress_kw(flow, s)))
-        _accept(t, q, outcome.value)
+        _accept(t, q, outcome.value, heard)
         return
     if welcome:
         # After a long gap an unclear message is a greeting, not a wrong answer.
         t.say(t.phrase("welcome_back", **_progress_kw(flow, s)))
         _ask(t, q, append=False)
         return
+    if isinstance(outcome, parsing.Invalid) and outcome.reason == "query":
+        # "who is this?": say who is asking and put the question again; not a miss.
+        t.event("query", q.id)
+        t.say(_help_text(t))
+        _repeat(t)
+        return
     if isinstance(outcome, parsing.Confirm):
-        s.pending = trusted(Pending, kind="confirm", value=outcome.value)
-        label = outcome.label
-        key = _key_for(q, outcome.value, s.lang)
+        s.pending = trusted(Pending, kind="confirm", value=outcome.value, confidence=heard)
         t.event("confirm", q.id)
-        text_ = (
-            t.phrase("confirm", key=key, label=label)
-            if key
-            else t.phrase("confirm_plain", label=label)
-        )
-        t.replies.append(
-            trusted(
-                Reply,
-                text=text_,
-                choices=[],
-                multi=False,
-                question=q.id,
-                kind="question",
-                lang=t.s.lang,
-            )
-        )
+        t.replies.append(_confirm_reply(t, q, outcome.value, outcome.label))
         return
     _miss(t, q, outcome.reason)
 
 
-_PARSED: dict[tuple[str, str, str, str, str], tuple[Question, parsing.Outcome]] = {}
+def _confirm_reply(t: _Turn, q: Question, value: AnswerValue | None, label: str) -> Reply:
+    key = _key_for(q, value, t.s.lang)
+    # "Did you say ... talk to.?": a recogniser's (or a typist's) full stop ends the quote.
+    label = label.rstrip().rstrip(".!?\u0964\u06d4")
+    text = (
+        t.phrase("confirm", key=key, label=label) if key else t.phrase("confirm_plain", label=label)
+    )
+    return trusted(
+        Reply, text=text, choices=[], multi=False, question=q.id, kind="question", lang=t.s.lang
+    )
+
+
+def _read_back(q: Question, confidence: float) -> bool:
+    return isinstance(q, TextQuestion | PostcodeQuestion) or confidence < SURE
+
+
+def _said(q: Question, value: AnswerValue, lang: str) -> str:
+    """A spoken answer in words, to read back: the words heard, the choice, the date..."""
+    if isinstance(q, DateQuestion) and isinstance(value, str):
+        parts = value.split("-")
+        if len(parts) >= 2 and all(p.isdigit() for p in parts):
+            month = words.MONTH_NAMES[int(parts[1]) - 1] if 1 <= int(parts[1]) <= 12 else ""
+            if month:
+                return " ".join([*(parts[2:3]), month, parts[0]])
+    return answer_label(q, value, lang)
+
+
+def _prompt_again(t: _Turn) -> None:
+    """REPEAT: what they are being asked now, word for word (a confirmation, an "other" text,
+    the language menu, or the question)."""
+    s, pending = t.s, t.s.pending
+    q = _current(t)
+    if q is not None and pending is not None and pending.kind == "confirm":
+        t.replies.append(_confirm_reply(t, q, pending.value, _said(q, pending.value, s.lang)
+                                        if pending.value is not None else ""))  # fmt: skip
+        return
+    other = _other_of(q) if q is not None else None
+    if q is not None and pending is not None and pending.kind == "other" and other is not None:
+        t.replies.append(_other_prompt(t, q, other))
+        return
+    if pending is not None and pending.kind == "language":
+        t.replies.append(_language_menu(t))
+        return
+    _repeat(t)
+
+
+def understand(flow: Flow, q: Question, text: str, lang: str, now: datetime) -> parsing.Outcome:
+    """How the engine reads ``text`` as an answer to ``q`` (for tools and the corpus benchmark)."""
+    return _parse(flow, q, text, lang, _vocab(flow, lang), _today(now))
+
+
+def _today(now: datetime) -> date:
+    # The UTC date: a reply read an hour either side of midnight means the same.
+    return now.date()
+
+
+def _context(flow: Flow, today: date) -> parsing.Context:
+    return _per_version(
+        _CONTEXTS,
+        (flow.id, flow.version, today.isoformat()),
+        lambda: parsing.Context(tuple(flow.languages), flow.answer_words or None, today),
+    )
+
+
+_CONTEXTS: dict[tuple[str, str, str], parsing.Context] = {}
+
+
+_PARSED: dict[tuple[str, str, str, str, str, int], tuple[Question, parsing.Outcome]] = {}
 _MEMO_MAX_TEXT = 40
 
 
-def _parse(flow: Flow, q: Question, text: str, lang: str, vocab: dict[str, Any]) -> parsing.Outcome:
+def _parse(
+    flow: Flow, q: Question, text: str, lang: str, vocab: dict[str, Any], today: date
+) -> parsing.Outcome:
     """``parse_answer``, memoised for short texts: it is pure, and thousands of respondents send
     the same "1", "yes" or "agree" to the same question."""
     if len(text) > _MEMO_MAX_TEXT:
-        return parsing.parse_answer(q, text, lang, vocab["yes"], vocab["no"])
-    key = (flow.id, flow.version, q.id, lang, text)
+        return parsing.parse_answer(q, text, lang, vocab["yes"], vocab["no"], _context(flow, today))
+    key = (flow.id, flow.version, q.id, lang, text, today.toordinal())
     hit = _PARSED.get(key)
     if hit is not None and hit[0] is q:
         outcome = hit[1]
     else:
-        outcome = parsing.parse_answer(q, text, lang, vocab["yes"], vocab["no"])
+        outcome = parsing.parse_answer(
+            q, text, lang, vocab["yes"], vocab["no"], _context(flow, today)
+        )
         if len(_PARSED) > 65536:
             _PARSED.clear()
         _PARSED[key] = (q, outcome)
     if isinstance(outcome, parsing.Ok) and isinstance(outcome.value, list):
         return parsing.Ok(list(outcome.value), outcome.other_text)  # never share a mutable list
     return outcome
+
+
+def _pressed(q: ChoiceQuestion, value: str, lang: str) -> str | None:
+    """The choice a button names: by its id, or by its key (a phone keypad has only keys)."""
+    if value in {c.id for c in q.all_choices()}:
+        return value
+    key = value.strip().upper()
+    return next((c.value for c in question_choices(q, lang) if c.key.upper() == key), None)
 
 
 def _button_text(q: Question, value: str) -> str:
@@ -561,7 +716,7 @@ def _miss(t: _Turn, q: Question, reason: str) -> None:
         parts.append(pipe(q.hint, flow, s.answers, s.lang))
     if s.misses >= flow.max_misses:
         parts.append(t.phrase("offer_skip" if q.optional else "offer_help"))
-    reply = question_reply(flow, q, s.lang, s.answers)
+    reply = t.question(q)
     # Re-send the choices (not the whole question) so the respondent sees how to answer.
     t.replies.append(
         trusted(
@@ -583,6 +738,7 @@ def _reason_text(t: _Turn, q: Question, reason: str) -> str:
             hi = "" if q.max is None else _num(q.max)
             if lo and hi:
                 return t.phrase("out_of_range", min=lo, max=hi)
+            return t.phrase("not_understood")  # (there is no list: not "a number from the list")
         if isinstance(q, DateQuestion):
             return t.phrase("not_a_date")
         if isinstance(q, ScaleQuestion):
@@ -615,7 +771,9 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _accept(t: _Turn, q: Question, value: AnswerValue | None) -> None:
+def _accept(
+    t: _Turn, q: Question, value: AnswerValue | None, confidence: float | None = None
+) -> None:
     s, flow = t.s, t.flow
     s.__dict__["pending"] = None  # (hot fields written directly, as in step())
     s.__dict__["misses"] = 0
@@ -624,25 +782,15 @@ def _accept(t: _Turn, q: Question, value: AnswerValue | None) -> None:
         value == other.id or (isinstance(value, list) and other.id in value)
     )
     if picked_other and other is not None:
-        s.pending = trusted(Pending, kind="other", value=value)
-        t.replies.append(
-            trusted(
-                Reply,
-                lang=t.s.lang,
-                text=pipe(other.prompt, flow, s.answers, s.lang),
-                choices=[],
-                multi=False,
-                question=q.id,
-                kind="question",
-            )
-        )
+        s.pending = trusted(Pending, kind="other", value=value, confidence=None)
+        t.replies.append(_other_prompt(t, q, other))
         return
-    t.record(q, value)
+    t.record(q, value, None, confidence)
     if isinstance(q, ConsentQuestion) and value is False:
         s.status = Status.DECLINED
         s.finished_at = t.now
         t.event("declined", q.id)
-        t.say(pipe(q.declined, flow, s.answers, s.lang), "end")
+        t.say(t.text(q.declined), "end")
         return
     _advance(t, from_index=flow.position(q.id))
 
@@ -651,7 +799,19 @@ def _other_of(q: Question) -> Any:
     return q.other if isinstance(q, ChoiceQuestion | MultiQuestion) else None
 
 
-def _other_text(t: _Turn, q: Question, text: str) -> None:
+def _other_prompt(t: _Turn, q: Question, other: Any) -> Reply:
+    return trusted(
+        Reply,
+        lang=t.s.lang,
+        text=t.text(other.prompt),
+        choices=[],
+        multi=False,
+        question=q.id,
+        kind="question",
+    )
+
+
+def _other_text(t: _Turn, q: Question, text: str, confidence: float | None = None) -> None:
     s = t.s
     other = _other_of(q)
     pending = s.pending
@@ -688,7 +848,7 @@ def _other_text(t: _Turn, q: Question, text: str) -> None:
         return
     s.pending = None
     s.misses = 0
-    t.record(q, pending.value, cleaned)
+    t.record(q, pending.value, cleaned, confidence)
     _advance(t, from_index=t.flow.position(q.id))
 
 
@@ -806,7 +966,7 @@ def _advance(t: _Turn, *, from_index: int) -> None:
             _complete(t)
             return
         if isinstance(q, InfoQuestion):
-            t.replies.append(question_reply(flow, q, s.lang, s.answers))
+            t.replies.append(t.question(q))
             s.asked.append(q.id)
             after = q
             continue
@@ -821,13 +981,13 @@ def _ask(t: _Turn, q: Question, *, append: bool) -> None:
         s.__dict__["misses"] = 0
     if append and (not s.asked or s.asked[-1] != q.id):
         s.asked.append(q.id)
-    t.replies.append(question_reply(t.flow, q, s.lang, s.answers))
+    t.replies.append(t.question(q))
 
 
 def _repeat(t: _Turn) -> None:
     q = _current(t)
     if q is not None:
-        t.replies.append(question_reply(t.flow, q, t.s.lang, t.s.answers))
+        t.replies.append(t.question(q))
 
 
 def _resume(t: _Turn) -> None:
@@ -849,7 +1009,7 @@ def _complete(t: _Turn) -> None:
     s.status = Status.COMPLETE
     s.finished_at = t.now
     t.event("completed")
-    t.say(pipe(t.flow.thanks, t.flow, s.answers, s.lang), "end")
+    t.say(thanks_text(t.flow, s.lang, s.answers, channel=SPOKEN if t.voice else ""), "end")
 
 
 # -- progress -------------------------------------------------------------------------------------
@@ -927,7 +1087,7 @@ def reminder(flow: Flow, session: Session) -> list[Reply]:
     return [question_reply(flow, q, lang, session.answers, prefix=head)]
 
 
-def prompt_again(flow: Flow, session: Session) -> list[Reply]:
+def prompt_again(flow: Flow, session: Session, channel: str = "") -> list[Reply]:
     """What to send when a provider delivers the respondent's last message again (its reply most
     likely never arrived): the question they are on now, so they never answer the next question
     blind. Nothing when they are not on a plain question (finished, stopped, or mid-way through a
@@ -939,7 +1099,7 @@ def prompt_again(flow: Flow, session: Session) -> list[Reply]:
     q = flow.question(session.current) if session.current else None
     if q is None:
         return []
-    return [question_reply(flow, q, session.lang, session.answers)]
+    return [question_reply(flow, q, session.lang, session.answers, voice=channel == SPOKEN)]
 
 
 class _Safe(dict[str, Any]):

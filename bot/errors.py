@@ -128,3 +128,59 @@ class ChannelError(SurveybotError):
 
 class ConfigError(SurveybotError):
     """Configuration from the environment is missing or contradictory."""
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    """One thing wrong (or worth a look) in a spreadsheet: an XLSForm or a translation sheet.
+
+    Named the way an officer finds it in Excel: the sheet, the row number shown at the left, the
+    column by its header (and letter). ``severity`` is ``"error"`` (nothing is written) or
+    ``"warning"`` (written, but look).
+    """
+
+    file: str
+    sheet: str | None
+    row: int | None
+    column: str | None
+    message: str
+    hint: str | None = None
+    severity: str = "error"
+    code: str = "invalid"
+
+    def format(self) -> str:
+        where = [self.file]
+        if self.sheet:
+            where.append(f"sheet {self.sheet}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        hint = f" - {self.hint}" if self.hint else ""
+        return f"{', '.join(where)}: {self.severity}: {self.message}{hint}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class FormError(SurveybotError):
+    """A spreadsheet cannot be used. Carries every problem found (warnings included)."""
+
+    def __init__(self, problems: list[FormProblem]) -> None:
+        self.problems = problems
+        first = next((p for p in problems if p.severity == "error"), None)
+        super().__init__(first.format() if first else "the spreadsheet cannot be used")
+
+
+class UnstorableValue(SurveybotError):
+    """A step produced a value the store cannot write (an integer past 64 bits): nothing is
+    written, and the person is asked again rather than left without a reply."""

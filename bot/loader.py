@@ -22,7 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from bot import schema
 from bot.errors import FlowError, Problem
 from bot.schema import Flow, Source
-from bot.validate import UncheckedQuestion, check_flow
+from bot.validate import Channels, UncheckedQuestion, check_flow
 from bot.yamlsafe import MAX_BYTES, Located, load_yaml, too_large
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ MAX_LANGUAGES = 20
 """Most languages in one flow."""
 
 
-def load_flow_text(raw: str | bytes, file: str) -> LoadResult:
+def load_flow_text(raw: str | bytes, file: str, channels: Channels | None = None) -> LoadResult:
     """Load one flow from its text. Never raises for a bad file: every problem is in the result.
 
     When the file has errors, ``flow`` is None and ``problems`` lists all of them (shape errors
@@ -71,7 +71,7 @@ def load_flow_text(raw: str | bytes, file: str) -> LoadResult:
     """
     data = raw.encode() if isinstance(raw, str) else raw
     try:
-        return _load(data, file)
+        return _load(data, file, channels)
     except Exception as exc:  # a bug of ours must not stop the other flows from loading
         log.exception("checking %s failed", file)
         return LoadResult(
@@ -91,7 +91,7 @@ def load_flow_text(raw: str | bytes, file: str) -> LoadResult:
         )
 
 
-def _load(data: bytes, file: str) -> LoadResult:
+def _load(data: bytes, file: str, channels: Channels | None) -> LoadResult:
     located, problems = load_yaml(data, file)
     if located is None:
         return LoadResult(file, None, problems)
@@ -117,13 +117,13 @@ def _load(data: bytes, file: str) -> LoadResult:
         problems.extend(_pydantic_problems(exc, located, file))
         # Check every part that could be read too, so the officer sees everything at once.
         partial, replaced = _partial_flow(located.data)
-        checked = check_flow(partial, located, file)
+        checked = check_flow(partial, located, file, channels)
         if "languages" in replaced:
             checked = [p for p in checked if p.code != "translation"]
         problems.extend(checked)
         return LoadResult(file, None, _dedupe(problems))
     flow = flow.model_copy(update={"version": flow_version(data)})
-    problems.extend(check_flow(flow, located, file))
+    problems.extend(check_flow(flow, located, file, channels))
     errors = [p for p in problems if p.severity == "error"]
     return LoadResult(file, None if errors else flow, _dedupe(problems))
 
@@ -210,7 +210,7 @@ def _partial_flow(data: dict[str, Any]) -> tuple[Flow | None, set[str]]:
 def _placeholder(raw: Any, index: int) -> UncheckedQuestion:
     q = raw if isinstance(raw, dict) else {}
     qid = q.get("id")
-    if not (isinstance(qid, str) and re.match(schema.QUESTION_ID, qid)):
+    if not (isinstance(qid, str) and re.fullmatch(schema.QUESTION_ID, qid)):
         qid = f"#{index + 1}"  # cannot clash with a real id, nor be named in a condition
     text: Any = q.get("text")
     ok_text = isinstance(text, str) or (
@@ -231,7 +231,7 @@ def _placeholder(raw: Any, index: int) -> UncheckedQuestion:
     )
 
 
-def load_flow(path: str | Path) -> LoadResult:
+def load_flow(path: str | Path, channels: Channels | None = None) -> LoadResult:
     p = Path(path)
     try:
         with p.open("rb") as fh:
@@ -244,7 +244,7 @@ def load_flow(path: str | Path) -> LoadResult:
             None,
             [Problem(str(p), None, None, f"cannot read file: {exc.strerror}", None, code="io")],
         )
-    return load_flow_text(raw, str(p))
+    return load_flow_text(raw, str(p), channels)
 
 
 def flow_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -258,9 +258,10 @@ def flow_files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def load_paths(paths: Iterable[str | Path]) -> list[LoadResult]:
-    """Load files and folders; adds an error for flow ids or SMS keywords used by two files."""
-    results = [load_flow(p) for p in flow_files(paths)]
+def load_paths(paths: Iterable[str | Path], channels: Channels | None = None) -> list[LoadResult]:
+    """Load files and folders; adds an error for flow ids or SMS keywords used by two files.
+    ``channels`` says how the bot is set up, for the checks that depend on it (WhatsApp)."""
+    results = [load_flow(p, channels) for p in flow_files(paths)]
     seen_ids: dict[str, str] = {}
     seen_words: dict[str, str] = {}
     for r in results:
@@ -293,7 +294,36 @@ def load_paths(paths: Iterable[str | Path]) -> list[LoadResult]:
                     )
                 )
             seen_words[word] = r.file
+    _voice_key_clashes([r for r in results if r.flow is not None])
     return results
+
+
+def _voice_key_clashes(results: list[LoadResult]) -> None:
+    """Warn where two surveys that can be open together have the same ``voice: key``: on a
+    shared phone number only the first by id keeps it, so the other's posters would be wrong."""
+    keyed = sorted(
+        (r for r in results if r.flow is not None and r.flow.voice.key is not None),
+        key=lambda r: r.flow.id if r.flow else "",
+    )
+    for i, r in enumerate(keyed):
+        assert r.flow is not None
+        for earlier in keyed[:i]:
+            assert earlier.flow is not None
+            if earlier.flow.voice.key == r.flow.voice.key and earlier.flow.overlaps(r.flow):
+                r.problems.append(
+                    Problem(
+                        r.file,
+                        None,
+                        None,
+                        f"voice key {r.flow.voice.key} is also {earlier.flow.id!r}'s "
+                        f"({earlier.file}), and both can be open at once: on a shared phone "
+                        f"number {earlier.flow.id!r} keeps it",
+                        "give each survey its own 'voice: key:' (or a number of its own)",
+                        severity="warning",
+                        code="voice_key_clash",
+                    )
+                )
+                break
 
 
 def require_flow(path: str | Path) -> Flow:
@@ -371,6 +401,13 @@ class FlowRegistry:
 
     def get(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
+
+    def file_of(self, flow_id: str) -> str | None:
+        """The file the served version of ``flow_id`` came from."""
+        for path, fid in self._file_flow.items():
+            if fid == flow_id:
+                return path.name
+        return None
 
     def open_flows(self, now: Any) -> list[Flow]:
         return [f for f in self.flows.values() if f.is_open(now)]
@@ -571,7 +608,7 @@ def _suggest_id(kind: str, value: str) -> str | None:
         cand = cand if cand[:1].isalpha() else f"q_{cand}"[:30]
     else:
         cand = re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_")[:30]
-    return cand if cand and re.match(pattern, cand) else None
+    return cand if cand and re.fullmatch(pattern, cand) else None
 
 
 def _kind(value: Any) -> str:
@@ -629,14 +666,16 @@ def _pydantic_problems(exc: ValidationError, located: Located, file: str) -> lis
                 for t, cls in _QUESTION_CLASSES.items()
                 if field_name in cls.model_fields and model is not None and model is not cls
             ]
-            if close:
-                hint = f"did you mean {close[0]!r}?"
-            elif elsewhere and model is not None and model in _QUESTION_CLASSES.values():
+            # A real field of another question type beats a spelling guess ('choices' is not
+            # a misspelt 'voice').
+            if elsewhere and model is not None and model in _QUESTION_CLASSES.values():
                 this = next(t for t, cls in _QUESTION_CLASSES.items() if cls is model)
                 hint = (
                     f"'{field_name}' is used by {', '.join(elsewhere)} questions, "
                     f"not by {this} questions: check the type"
                 )
+            elif close:
+                hint = f"did you mean {close[0]!r}?"
             else:
                 hint = "remove it, or check the spelling; allowed here: " + ", ".join(allowed)
         elif etype == "missing":

@@ -57,17 +57,21 @@ class Inbound(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    channel: str = Field(description="'sms', 'telegram', 'web', 'console'")
+    channel: str = Field(description="'sms', 'voice', 'telegram', 'web', 'console'")
     address: str = Field(
         description="Phone number, chat id or web cookie id (raw; never stored in answers)"
     )
     text: str = ""
     message_id: str | None = Field(default=None, description="Provider id, for dedupe")
     kind: Literal["text", "start", "button", "unsupported"] = "text"
-    # For kind="button": the question the button belonged to and the chosen value.
+    # For kind="button": the question the button belonged to and the chosen value (a choice id,
+    # or for a phone keypad the choice's key: "5" or "E").
     question: str | None = None
     source: str | None = None
     lang: str | None = None
+    # Spoken input (a phone call): the provider's transcription is ``text`` and this is how sure
+    # it was, 0..1. None for anything typed or keyed.
+    confidence: float | None = None
 
 
 class Answer(BaseModel):
@@ -79,6 +83,9 @@ class Answer(BaseModel):
     value: AnswerValue | None
     other: str | None = None
     at: datetime
+    confidence: float | None = Field(
+        default=None, description="Speech recognition's confidence when the answer was spoken"
+    )
 
 
 class StoredAnswer(NamedTuple):
@@ -89,6 +96,7 @@ class StoredAnswer(NamedTuple):
     value: AnswerValue | None
     other: str | None
     ms: int  # epoch milliseconds, as stored
+    confidence: float | None = None  # speech recognition's, when the answer was spoken
 
     @property
     def at(self) -> datetime:
@@ -104,6 +112,7 @@ class Pending(BaseModel):
 
     kind: Literal["confirm", "other", "language"]
     value: AnswerValue | None = None
+    confidence: float | None = None  # of the spoken answer being confirmed
 
 
 class Session(BaseModel):
@@ -112,7 +121,10 @@ class Session(BaseModel):
     flow: str
     version: str
     respondent: str = Field(description="Pseudonymous id (keyed hash of channel + address)")
-    channel: str
+    channel: str = Field(
+        description="The channel of their last message (a phone number calls and texts as one "
+        "respondent: 'voice' or 'sms'); reminders go through it"
+    )
     address: str | None = Field(
         default=None, description="Raw address, only while messages may be sent"
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.audit import AuditEntry
+from bot.misses import Miss
 from bot.models import Session, Step
 from bot.schema import Flow
 
@@ -18,6 +21,10 @@ class LoadedLike(Protocol):
 
     @property
     def opted_out(self) -> bool: ...
+
+    @property
+    def rev(self) -> int:
+        """The stored version (0 when nothing is stored): what a commit replacing it expects."""
 
     @property
     def latest_at(self) -> int | None:
@@ -51,3 +58,14 @@ class SessionStore(Protocol):
 
     async def throttle(self, respondent: str) -> int:
         """Count a message that commits nothing; how far over the limit the sender is."""
+
+
+class MissRecorder(Protocol):
+    async def record(self, step: Step, misses: Sequence[Miss], now: datetime) -> None:
+        """Log a committed step's misses (masked already; ``bot.misses``) for the officer.
+        May raise on a store failure: the caller logs it and carries on."""
+
+
+class AuditTrail(Protocol):
+    async def record_respondent(self, rid: str, entries: Iterable[AuditEntry]) -> None:
+        """Append a respondent's audit entries (``bot.audit.step_entries``)."""

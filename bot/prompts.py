@@ -73,7 +73,7 @@ def pipe(text: LText, flow: Flow, answers: Mapping[str, AnswerValue | None], lan
 
 
 _CHOICES: dict[tuple[int, str], tuple[Question, list[ReplyChoice]]] = {}
-_REPLIES: dict[tuple[int, str], tuple[Question, Reply]] = {}
+_REPLIES: dict[tuple[int, str, bool], tuple[Question, Reply]] = {}
 
 
 def question_choices(q: Question, lang: str) -> list[ReplyChoice]:
@@ -117,13 +117,16 @@ def question_reply(
     answers: Mapping[str, AnswerValue | None],
     *,
     prefix: str = "",
+    voice: bool = False,
 ) -> Reply:
+    """The question as put to the respondent; ``voice``: on a phone call (its ``voice:`` text
+    when it has one)."""
     if not prefix:
-        key = (id(q), lang)
-        hit = _REPLIES.get(key)
+        hit = _REPLIES.get((id(q), lang, voice))
         if hit is not None and hit[0] is q:
             return hit[1]
-    text = pipe(q.text, flow, answers, lang)
+    written = q.voice if voice and q.voice is not None else q.text
+    text = pipe(written, flow, answers, lang)
     if prefix:
         text = f"{prefix}\n{text}"
     if isinstance(q, InfoQuestion):
@@ -136,9 +139,9 @@ def question_reply(
         kind="question",
         lang=lang,
     )
-    if not prefix and "{" not in tr(q.text, lang):
+    if not prefix and "{" not in tr(written, lang):
         # Nothing piped in: the same frozen reply serves every respondent.
         if len(_REPLIES) > 4096:
             _REPLIES.clear()
-        _REPLIES[(id(q), lang)] = (q, reply)
+        _REPLIES[(id(q), lang, voice)] = (q, reply)
     return reply

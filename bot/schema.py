@@ -6,6 +6,7 @@ field descriptions below are what an officer sees when hovering in VS Code: keep
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -23,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.packs import PACKS
+from bot.standard import Concept
 from bot.text import LText, tr
 
 # --- small value types -------------------------------------------------------------------------
@@ -33,23 +36,40 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = timedelta(days=3653)
+"""Longest duration a flow may set (10 years): past it a duration is a typo, and a huge one
+would overflow the date arithmetic that every step does with it."""
+MAX_NUMBER = 10**15
+"""Largest magnitude of a number a flow sets or an answer gives. Beyond it a number loses
+precision as a float and no longer fits the 64-bit integers JSON encoders write."""
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+"""Opening and closing dates must fall in these years (a year 9999 overflows date arithmetic)."""
 
 
 def parse_duration(value: Any) -> timedelta:
-    """``"21d"``, ``"24 hours"``, ``"90m"``, ``"2 weeks"`` or a number of seconds."""
+    """``"21d"``, ``"24 hours"``, ``"90m"``, ``"2 weeks"`` or a number of seconds; at most
+    :data:`MAX_DURATION`, never negative (ValueError, which the loader reports with the line)."""
     if isinstance(value, timedelta):
-        return value
+        return _bounded(value.total_seconds(), value)
     if isinstance(value, bool):
         raise ValueError("a duration such as '24h' or '21 days'")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
+        return _bounded(value, value)
     if isinstance(value, str):
-        m = _DURATION.match(value)
+        m = _DURATION.fullmatch(value)
         if m:
             unit = m.group(2).lower()
             key = "m" if unit.startswith("min") or unit == "m" else unit[0]
-            return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[key])
+            return _bounded(float(m.group(1)) * _UNIT_SECONDS[key], value)
     raise ValueError(f"{value!r} is not a duration; write e.g. '24h', '21 days' or '90m'")
+
+
+def _bounded(seconds: float, given: Any) -> timedelta:
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{given!r} is not a duration; write e.g. '24h', '21 days' or '90m'")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{given!r} is too long: a duration may be at most 10 years (3653 days)")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:
@@ -68,9 +88,10 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "string", "pattern": _DURATION.pattern},
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION.total_seconds()},
             ],
-            "description": "A duration such as '24h', '21 days', '90m' or '2 weeks'.",
+            "description": "A duration such as '24h', '21 days', '90m' or '2 weeks' (at most "
+            "10 years).",
         }
     ),
 ]
@@ -96,7 +117,7 @@ class QuietHours(BaseModel):
 
 def _parse_quiet_hours(value: Any) -> Any:
     if isinstance(value, str):
-        m = _HHMM.match(value)
+        m = _HHMM.fullmatch(value)
         if not m:
             raise ValueError(f"{value!r} is not a time window; write it like '20:00-09:00'")
         h1, m1, h2, m2 = (int(g) for g in m.groups())
@@ -146,11 +167,43 @@ class Choice(_Model):
     exclusive: bool = Field(
         default=False, description="In a multi question, cannot be picked with other choices."
     )
+    phrases: list[str] | dict[str, list[str]] = Field(
+        default_factory=list,
+        description="Phrases that may appear inside a longer reply, in this word order, e.g. "
+        "'I care for' or 'cares for me' ('...' allows a few words between). Optionally per "
+        "language.",
+    )
+    range: tuple[float | None, float | None] | None = Field(
+        default=None,
+        description="For a band, the numbers it covers, both included: [10, 19], or [75, null] "
+        "for 75 and over. Without it the range is read from the label ('10 to 19 hours').",
+    )
+    means: Concept | None = Field(
+        default=None,
+        description="The standard answer this choice is, when its label does not say so: "
+        "prefer_not, dont_know, maybe, or a point of the agree scale.",
+    )
 
     def synonyms_for(self, lang: str) -> list[str]:
         if isinstance(self.synonyms, list):
             return self.synonyms
         return [*self.synonyms.get(lang, []), *self.synonyms.get("en", [])]
+
+    def phrases_for(self, lang: str) -> list[str]:
+        if isinstance(self.phrases, list):
+            return self.phrases
+        return [*self.phrases.get(lang, []), *self.phrases.get("en", [])]
+
+    @field_validator("range")
+    @classmethod
+    def _range_order(
+        cls, value: tuple[float | None, float | None] | None
+    ) -> tuple[float | None, float | None] | None:
+        if value is not None and None not in value and value[1] < value[0]:  # type: ignore[operator]
+            raise ValueError("range: the first number must not be above the second")
+        if value is not None and value == (None, None):
+            raise ValueError("range: give at least one end, e.g. [75, null]")
+        return value
 
 
 class Other(_Model):
@@ -172,6 +225,11 @@ NextSpec: TypeAlias = str | dict[str, str]
 class _Question(_Model):
     id: str = Field(pattern=QUESTION_ID, description="Unique within the flow; used in conditions.")
     text: LText = Field(description="The question as sent. {other_id} pipes in an earlier answer.")
+    voice: LText | None = Field(
+        default=None,
+        description="Said instead of 'text' on a phone call, where the text does not suit being "
+        "spoken (a web address, a long list, emoji, 'text SKIP'). The keys to press are added.",
+    )
     hint: LText | None = Field(default=None, description="How to answer; sent on a re-prompt.")
     label: str | None = Field(default=None, description="Short name for exports and reports.")
     optional: bool = Field(default=False, description="The respondent may reply SKIP.")
@@ -199,7 +257,7 @@ class _Question(_Model):
 
 class TextQuestion(_Question):
     type: Literal["text"]
-    min_length: int = Field(default=1, ge=0)
+    min_length: int = Field(default=1, ge=0, le=10000)
     max_length: int = Field(default=1000, ge=1, le=10000)
 
 
@@ -208,6 +266,25 @@ class ChoiceQuestion(_Question):
     choices: list[Choice]
     other: Other | None = None
     letters: bool = Field(default=False, description="Show A, B, C instead of 1, 2, 3.")
+    pack: str | list[str] | None = Field(
+        default=None,
+        description="Standard answer packs whose words this question understands: "
+        + ", ".join(sorted(PACKS))
+        + ". Write one name or a list.",
+    )
+
+    @field_validator("pack")
+    @classmethod
+    def _known_packs(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for name in [value] if isinstance(value, str) else value or ():
+            if name not in PACKS:
+                raise ValueError(
+                    f"unknown answer pack {name!r}; the packs are: {', '.join(sorted(PACKS))}"
+                )
+        return value
+
+    def packs(self) -> tuple[str, ...]:
+        return (self.pack,) if isinstance(self.pack, str) else tuple(self.pack or ())
 
     def all_choices(self) -> list[Choice]:
         if self.other is None:
@@ -219,13 +296,32 @@ class MultiQuestion(_Question):
     type: Literal["multi"]
     choices: list[Choice]
     other: Other | None = None
-    min_picks: int = Field(default=1, ge=0)
-    max_picks: int | None = Field(default=None, ge=1)
+    min_picks: int = Field(default=1, ge=0, le=1000)
+    max_picks: int | None = Field(default=None, ge=1, le=1000)
     none_of_these: LText | bool | None = Field(
         default=None,
         description="Add a 'None of these' choice (id 'none') that cannot be picked with others.",
     )
     letters: bool = False
+    pack: str | list[str] | None = Field(
+        default=None,
+        description="Standard answer packs whose words this question understands: "
+        + ", ".join(sorted(PACKS))
+        + ". Write one name or a list.",
+    )
+
+    @field_validator("pack")
+    @classmethod
+    def _known_packs(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for name in [value] if isinstance(value, str) else value or ():
+            if name not in PACKS:
+                raise ValueError(
+                    f"unknown answer pack {name!r}; the packs are: {', '.join(sorted(PACKS))}"
+                )
+        return value
+
+    def packs(self) -> tuple[str, ...]:
+        return (self.pack,) if isinstance(self.pack, str) else tuple(self.pack or ())
 
     def all_choices(self) -> list[Choice]:
         out = list(self.choices)
@@ -244,8 +340,8 @@ class ScaleQuestion(_Question):
     """
 
     type: Literal["scale"]
-    min: int = 1
-    max: int = 5
+    min: int = Field(default=1, ge=-1000, le=1000)
+    max: int = Field(default=5, ge=-1000, le=1000)
     labels: dict[int, LText] = Field(
         default_factory=dict,
         description="Labels for some points, e.g. {1: 'Poor', 5: 'Excellent'}.",
@@ -290,8 +386,8 @@ class YesNoQuestion(_Question):
 class NumberQuestion(_Question):
     type: Literal["number"]
     integer: bool = Field(default=True, description="Whole numbers only.")
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
+    max: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
 
     @model_validator(mode="after")
     def _range(self) -> NumberQuestion:
@@ -400,6 +496,57 @@ class Reminders(_Model):
     )
 
 
+CONTENT_SID = r"^HX[0-9a-fA-F]{32}$"
+TEMPLATE_FIELDS = ("title", "progress", "answered", "total", "council")
+"""What a WhatsApp template's variables may hold: ``{title}``, ``{progress}`` ("3 of 20")..."""
+ContentSid = Annotated[str, Field(pattern=CONTENT_SID)]
+
+
+class WhatsAppTemplate(_Model):
+    """A WhatsApp template approved by Meta (a Twilio Content Template, ``HX...``), used when
+    the person's last message is more than 24 hours old: WhatsApp allows nothing else then."""
+
+    content: ContentSid | dict[str, ContentSid] = Field(
+        description="The template's Content SID (HX followed by 32 hex digits), or one per "
+        "language, e.g. {en: HX..., gu: HX...}."
+    )
+    variables: dict[str, LText] = Field(
+        default_factory=dict,
+        description="What to fill in the template's {{1}}, {{2}}...: e.g. {'1': '{title}', "
+        "'2': '{progress}'}; {title}, {progress}, {answered}, {total} and {council} are filled in.",
+    )
+
+    def content_for(self, lang: str, fallback: str) -> str | None:
+        """The Content SID for ``lang`` (else the ``fallback`` language's, else None)."""
+        if isinstance(self.content, str):
+            return self.content
+        return self.content.get(lang) or self.content.get(fallback)
+
+
+class WhatsApp(_Model):
+    """WhatsApp templates for the messages a survey sends unprompted (reminders, closing)."""
+
+    reminder: WhatsAppTemplate | None = Field(
+        default=None, description="Template for reminders sent after the 24-hour window."
+    )
+    final: WhatsAppTemplate | None = Field(
+        default=None, description="Template for the closing message sent after the window."
+    )
+
+
+def whatsapp_template(
+    flow: Flow, defaults: WhatsApp | None, kind: Literal["remind", "final"]
+) -> WhatsAppTemplate | None:
+    """The flow's WhatsApp template for reminders (``remind``) or the closing message
+    (``final``), else the one from the settings (``defaults``)."""
+    for source in (flow.whatsapp, defaults):
+        if source is not None:
+            found = source.reminder if kind == "remind" else source.final
+            if found is not None:
+                return found
+    return None
+
+
 class Source(_Model):
     """A community group that shares the survey; responses record which group brought them."""
 
@@ -421,8 +568,31 @@ class CommandWords(_Model):
     restart: list[str] = Field(default_factory=list)
     language: list[str] = Field(default_factory=list)
     progress: list[str] = Field(default_factory=list)
+    repeat: list[str] = Field(default_factory=list)
     yes: list[str] = Field(default_factory=list)
     no: list[str] = Field(default_factory=list)
+
+
+class VoiceTexts(_Model):
+    """What a phone call says instead of the flow's texts. The call always starts by naming the
+    survey and the council and saying how to stop and get help; 'intro' follows that."""
+
+    key: int | None = Field(
+        default=None,
+        ge=1,
+        le=9,
+        description="The key callers press for this survey when the phone number serves several "
+        "(printed by surveybot link: 'Call 0116 ... and press 2'). Leave it out on a number "
+        "tied to this survey alone.",
+    )
+
+    intro: LText | None = Field(
+        default=None,
+        description="Said after the standard phone welcome (the text intro is not said: it "
+        "usually tells people to text STOP).",
+    )
+    thanks: LText | None = Field(default=None, description="Said instead of 'thanks'.")
+    closed_text: LText | None = Field(default=None, description="Said instead of 'closed_text'.")
 
 
 class Flow(_Model):
@@ -459,9 +629,22 @@ class Flow(_Model):
     commands: dict[str, CommandWords] = Field(
         default_factory=dict, description="Extra command words per language code."
     )
+    whatsapp: WhatsApp | None = Field(
+        default=None,
+        description="WhatsApp templates for reminders and the closing message, per language.",
+    )
     messages: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Override the bot's standard sentences per language, e.g. {gu: {not_understood: ...}}.",
+    )
+    answer_words: dict[str, dict[Concept, list[str]]] = Field(
+        default_factory=dict,
+        description="Extra words for the standard answers, per language, e.g. "
+        "{en: {prefer_not: ['not for you to know']}, gu: {maybe: [...]}}.",
+    )
+    voice: VoiceTexts = Field(
+        default_factory=VoiceTexts,
+        description="Phone calls (all optional): texts said instead, and the survey's key.",
     )
     questions: list[Question] = Field(min_length=1)
 
@@ -475,6 +658,16 @@ class Flow(_Model):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
             raise ValueError(f"unknown time zone {value!r}; e.g. 'Europe/London'") from exc
+        return value
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _year(cls, value: date | datetime | None) -> date | datetime | None:
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise ValueError(
+                f"{value.isoformat()} is not a likely date: use a year from {FIRST_YEAR} to "
+                f"{LAST_YEAR}, e.g. 2026-12-31"
+            )
         return value
 
     @field_validator("keywords")
@@ -523,6 +716,13 @@ class Flow(_Model):
     def is_open(self, now: datetime) -> bool:
         o, c = self._window
         return (o is None or now >= o) and (c is None or now < c)
+
+    def overlaps(self, other: Flow) -> bool:
+        """Whether this survey and ``other`` can be open at the same time."""
+        (a_open, a_close), (b_open, b_close) = self._window, other._window
+        return (a_open is None or b_close is None or a_open < b_close) and (
+            b_open is None or a_close is None or b_open < a_close
+        )
 
 
 def _as_local(value: date | datetime | None, tz: ZoneInfo, *, end_of_day: bool) -> datetime | None:

@@ -275,6 +275,14 @@ def _choice_line(reply: Reply, words: ChoiceWords) -> str:
     return f"{words.reply} {inline}" if one_line else "\n".join([f"{words.reply}:", *items])
 
 
+def choice_line(reply: Reply, words: ChoiceWords | None = None) -> str:
+    """The line saying how to answer (``Reply 1 Never, 2 Sometimes``), in the reply's language;
+    ``""`` for a reply without choices. For channels that word the question their own way."""
+    if not reply.choices:
+        return ""
+    return _choice_line(reply, words or CHOICE_WORDS.get(reply.lang, ENGLISH))
+
+
 def render(reply: Reply, *, gsm: bool = True, words: ChoiceWords | None = None) -> str:
     """The SMS text for one engine reply (formats in the module docstring).
 

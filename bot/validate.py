@@ -8,23 +8,28 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot import expr, sms
+from bot import expr, sms, voice
 from bot.errors import ExpressionError, Problem
 from bot.prompts import PIPE, question_reply
 from bot.schema import (
     END,
+    TEMPLATE_FIELDS,
     ChoiceQuestion,
     ConsentQuestion,
     Flow,
     MultiQuestion,
     Question,
     ScaleQuestion,
+    WhatsApp,
     YesNoQuestion,
     _Question,
+    whatsapp_template,
 )
 from bot.text import LText
+from bot.validate_words import check_answer_words
 from bot.yamlsafe import Located, Path
 
 SMS_MAX_SEGMENTS = 2
@@ -78,17 +83,31 @@ class _Report:
         self.problems.append(Problem(self.file, line, col, message, hint, question, severity, code))
 
 
-def check_flow(flow: Flow | None, located: Located, file: str) -> list[Problem]:
+@dataclass(frozen=True)
+class Channels:
+    """How the bot is set up, for the checks that depend on it (``surveybot validate`` reads
+    the settings): WhatsApp on, and the settings' WhatsApp templates."""
+
+    whatsapp: bool = False
+    whatsapp_templates: WhatsApp | None = None
+
+
+def check_flow(
+    flow: Flow | None, located: Located, file: str, channels: Channels | None = None
+) -> list[Problem]:
     report = _Report(located, file)
     _check_raw(located.data, report)
     if flow is not None:
         _check_choices(flow, report)
+        check_answer_words(flow, report)
         _check_conditions(flow, report)
         _check_jumps(flow, report)
         _check_piping(flow, report)
         _check_settings(flow, report)
         _check_translations(flow, report)
         _check_sms(flow, report)
+        _check_voice(flow, report)
+        _check_whatsapp(flow, report, channels or Channels())
     return report.problems
 
 
@@ -511,8 +530,9 @@ def _check_settings(flow: Flow, report: _Report) -> None:
         )
 
 
-def _walk_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None]]:
-    """Every text a respondent may be sent, with its path and question id."""
+def _walk_texts(flow: Flow, *, spoken: bool = True) -> Iterator[tuple[Path, LText, str | None]]:
+    """Every text a respondent may be sent, with its path and question id (``spoken``: and the
+    ``voice:`` texts a phone call says instead)."""
     yield ("title",), flow.title, None
     yield ("intro",), flow.intro, None
     yield ("thanks",), flow.thanks, None
@@ -521,11 +541,17 @@ def _walk_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None]]:
         yield ("reminders", "text"), flow.reminders.text, None
     if flow.reminders.final is not None:
         yield ("reminders", "final"), flow.reminders.final, None
+    for name in ("intro", "thanks", "closed_text") if spoken else ():
+        said = getattr(flow.voice, name)
+        if said is not None:
+            yield ("voice", name), said, None
     for i, q in enumerate(flow.questions):
         if isinstance(q, UncheckedQuestion):
             continue
         base: Path = ("questions", i)
         yield (*base, "text"), q.text, q.id
+        if q.voice is not None and spoken:
+            yield (*base, "voice"), q.voice, q.id
         if q.hint is not None:
             yield (*base, "hint"), q.hint, q.id
         if q.reprompt is not None:
@@ -657,7 +683,7 @@ def _check_sms(flow: Flow, report: _Report) -> None:
                     severity="warning",
                     code="sms_long",
                 )
-    for base, value, qid in _walk_texts(flow):
+    for base, value, qid in _walk_texts(flow, spoken=False):  # voice: texts are never texted
         for path, text in _located_texts(base, value):
             _check_characters(
                 report, path, text, str(path[-1]) if isinstance(value, dict) else None, qid
@@ -712,3 +738,169 @@ def _check_characters(
             severity="warning",
             code="sms_lookalike",
         )
+
+
+# --- phone calls -------------------------------------------------------------------------------
+
+
+def _spoken_texts(flow: Flow) -> Iterator[tuple[Path, LText, str | None, str]]:
+    """Every text a phone call says, with its path, question id and what to do about it."""
+    yield ("thanks",), flow.voice.thanks or flow.thanks, None, "add voice: thanks: for calls"
+    if flow.voice.intro is not None:
+        yield ("voice", "intro"), flow.voice.intro, None, "reword it"
+    yield (
+        ("closed_text",),
+        flow.voice.closed_text or flow.closed_text,
+        None,
+        "add voice: closed_text: for calls",
+    )
+    for i, q in enumerate(flow.questions):
+        if isinstance(q, UncheckedQuestion):
+            continue
+        base: Path = ("questions", i)
+        if q.voice is not None:
+            yield (*base, "voice"), q.voice, q.id, "reword it"
+        else:
+            yield (*base, "text"), q.text, q.id, "add 'voice:' with the words to say on a call"
+        for name in ("hint", "reprompt"):
+            value = getattr(q, name)
+            if value is not None:
+                yield (*base, name), value, q.id, "reword it: calls say it after a wrong answer"
+        if isinstance(q, ChoiceQuestion | MultiQuestion | ScaleQuestion):
+            for j, c in enumerate(q.choices or []):
+                yield (*base, "choices", j, "label"), c.label, q.id, "reword the label"
+
+
+def _check_voice(flow: Flow, report: _Report) -> None:
+    """What will not work well on a phone call: languages without a voice or speech
+    recognition, lists too long for the keypad, and texts that read badly aloud."""
+    for lang in flow.languages:
+        known = voice.LANGUAGES.get(lang)
+        why = (
+            f"{known.unverified} (bot/voice.py)"
+            if known is not None and known.unverified
+            else "it is not among the languages checked against Twilio's lists (bot/voice.py)"
+        )
+        if not voice.can_speak(lang):
+            report.add(
+                ("languages",),
+                f"[{lang}] phone calls cannot speak this language: {why}",
+                "callers choose among the languages that have a voice; anyone whose session is "
+                f"in {lang!r} hears the {lang} text read by the English voice",
+                severity="warning",
+                code="voice_language",
+            )
+        elif not voice.can_hear(lang):
+            report.add(
+                ("languages",),
+                f"[{lang}] no speech recognition for this language on calls: {why}",
+                "callers answer with the keypad only; free-text questions cannot be answered",
+                severity="warning",
+                code="voice_language",
+            )
+    for i, q in enumerate(flow.questions):
+        if not isinstance(q, ChoiceQuestion | MultiQuestion):
+            continue
+        n = len(q.all_choices())
+        if n > voice.MAX_KEYS:
+            report.add(
+                ("questions", i, "choices"),
+                f"{n} choices: on a phone call only 1-9 are single keys",
+                "split the question in two (a broad group, then the detail), or callers must "
+                "key two digits and # for the rest (several picks cannot be keyed at all)",
+                question=q.id,
+                severity="warning",
+                code="voice_keys",
+            )
+        elif n == voice.MAX_KEYS:
+            report.add(
+                ("questions", i, "choices"),
+                "9 choices: on a phone call key 9 picks the last one, so help is only by "
+                "saying 'help'",
+                "fine if intended; 8 choices or fewer keep key 9 for help",
+                question=q.id,
+                severity="warning",
+                code="voice_keys",
+            )
+    for base, value, qid, fix in _spoken_texts(flow):
+        for path, text in _located_texts(base, value):
+            for found in voice.unspoken(text):
+                tag = f"[{path[-1]}] " if isinstance(value, dict) else ""
+                report.add_inside(
+                    path,
+                    found.offset,
+                    f"{tag}{found.message} does not suit being spoken on a phone call",
+                    fix,
+                    question=qid,
+                    severity="warning",
+                    code="voice_text",
+                )
+
+
+# --- WhatsApp: templates for what is sent after the 24-hour window ------------------------------
+
+TEMPLATE_HINT = (
+    "create a template in the Twilio console (Messaging > Content Template Builder), get it "
+    "approved by WhatsApp, then add to the flow  whatsapp: {kind}: {{content: {{en: HX...}}}}  "
+    "or set SURVEYBOT_WHATSAPP_TEMPLATES"
+)
+
+
+def _check_whatsapp(flow: Flow, report: _Report, channels: Channels) -> None:
+    """WhatsApp allows only approved templates once a person's last message is 24 hours old:
+    warn when reminders or a closing message could then not be sent."""
+    for kind in ("reminder", "final"):
+        block = flow.whatsapp.reminder if kind == "reminder" and flow.whatsapp else None
+        if kind == "final" and flow.whatsapp:
+            block = flow.whatsapp.final
+        if block is None:
+            continue
+        for name, text in block.variables.items():
+            for value in _texts(text):
+                for m in PIPE.finditer(value):
+                    if m.group(1) not in TEMPLATE_FIELDS:
+                        report.add(
+                            ("whatsapp", kind, "variables", name),
+                            f"{{{m.group(1)}}} cannot be used in a WhatsApp template variable",
+                            "use " + ", ".join(f"{{{f}}}" for f in TEMPLATE_FIELDS),
+                            code="pipe_unknown",
+                        )
+    if not (channels.whatsapp or flow.whatsapp is not None):
+        return
+    wanted: list[tuple[str, str, Path, str]] = []
+    if flow.reminders.max > 0:
+        wanted.append(("remind", "reminder", ("reminders",), "reminders"))
+    if flow.reminders.final is not None:
+        wanted.append(("final", "final", ("reminders", "final"), "the closing message"))
+    for kind, name, path, what in wanted:
+        template = whatsapp_template(flow, channels.whatsapp_templates, kind)  # type: ignore[arg-type]
+        if template is None:
+            report.add(
+                path,
+                f"WhatsApp is on but there is no WhatsApp {name} template: {what} cannot reach "
+                "anyone whose last message is more than 24 hours old",
+                TEMPLATE_HINT.format(kind=name),
+                severity="warning",
+                code="whatsapp_template",
+            )
+            continue
+        if isinstance(template.content, dict):
+            missing = [lang for lang in flow.languages if lang not in template.content]
+            if missing and flow.languages[0] not in template.content:
+                report.add(
+                    ("whatsapp", name, "content") if flow.whatsapp else path,
+                    f"the WhatsApp {name} template has no version for "
+                    f"{', '.join(missing)}, nor for {flow.languages[0]} to fall back on",
+                    "add one Content SID per language",
+                    severity="warning",
+                    code="whatsapp_template",
+                )
+            elif missing:
+                report.add(
+                    ("whatsapp", name, "content") if flow.whatsapp else path,
+                    f"the WhatsApp {name} template has no version for {', '.join(missing)}: "
+                    f"those respondents get the {flow.languages[0]} one",
+                    "add a Content SID for each language of the flow",
+                    severity="warning",
+                    code="whatsapp_template",
+                )

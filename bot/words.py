@@ -401,6 +401,20 @@ COMMANDS: dict[str, dict[str, frozenset[str]]] = {
         "so": _fs("luuqad", "luqad"),
         "bn": _fs("ভাষা", "bhasha"),
     },
+    # Mostly for phone calls (key 0 says it too); a whole message only, so no real answer.
+    "repeat": {
+        "en": _fs(
+            "repeat",
+            "repeat that",
+            "repeat please",
+            "please repeat",
+            "repeat the question",
+            "say again",
+            "say that again",
+            "pardon",
+        ),
+        "pl": _fs("powtórz", "powtorz"),
+    },
     "progress": {
         "en": _fs(
             "progress",

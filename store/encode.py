@@ -16,13 +16,14 @@ whole hash into a hash table, about 60 bytes more per field. So:
   epoch ms), each value a JSON document, so an export still parses a whole hash with one
   ``orjson.loads`` (``store.stored``). Defaults are left out (no ``c`` means sms, no ``s``
   active, no ``l`` English, no ``t0`` started when the hash was made: ``b``).
-* **An answer** is ``[value, ms]`` or ``[value, ms, other text]``, ``ms`` counted from the
-  hash's base ``b`` (epoch ms, written once when the hash is made), so a few digits each.
+* **An answer** is ``[value, ms]``, ``[value, ms, other text]``, or for a spoken answer
+  ``[value, ms, other text or null, confidence]``, ``ms`` counted from the hash's base ``b``
+  (epoch ms, written once when the hash is made), so a few digits each.
 
 What the store wrote before (a hash ``rev``/``flow``/``data`` with pydantic's JSON, a ``meta``
-JSON field, answers as ``{"v": ..., "t": ...}``) is still read: :func:`decode_session` is only
-for this format; ``store.redis_store`` reads the old session with pydantic and ``store.stored``
-reads both answer forms.
+JSON field, answers as ``{"v": ..., "t": ..., "o"?, "c"?}``) is still read:
+:func:`decode_session` is only for this format; ``store.redis_store`` reads the old session with
+pydantic and ``store.stored`` reads both answer forms.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from bot.errors import UnstorableValue
 from bot.models import Answer, Pending, Session, Status, adopt, trusted
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -138,7 +140,10 @@ def session_data(s: Session) -> bytes:
         d["o"] = s.other
     if s.pending is not None:
         p = s.pending
-        d["p"] = [p.kind] if p.value is None else [p.kind, p.value]
+        if p.confidence is not None:  # a spoken answer being read back: how sure it was heard
+            d["p"] = [p.kind, p.value, p.confidence]
+        else:
+            d["p"] = [p.kind] if p.value is None else [p.kind, p.value]
     if s.misses:
         d["m"] = s.misses
     if s.messages:
@@ -157,9 +162,13 @@ def session_data(s: Session) -> bytes:
 
 
 def _dumps(value: Any) -> bytes:
-    """Every value a commit writes goes through here (the one place to map orjson's refusal
-    of an unwritable value, such as an integer past 64 bits, to the store's own error)."""
-    return orjson.dumps(value)
+    """Every value a commit writes goes through here: orjson's refusal of an unwritable value
+    (an integer past 64 bits, which the answer parsers bound well before; text that is not
+    UTF-8) becomes :class:`UnstorableValue`, never a 500."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise UnstorableValue(f"a value cannot be stored: {exc}") from exc
 
 
 def decode_session(data: bytes | str, respondent: str, rev: int) -> Session:
@@ -183,7 +192,12 @@ def decode_session(data: bytes | str, respondent: str, rev: int) -> Session:
     p = d.get("p")
     pending = None
     if p is not None:
-        pending = trusted(Pending, kind=p[0], value=p[1] if len(p) > 1 else None)
+        pending = trusted(
+            Pending,
+            kind=p[0],
+            value=p[1] if len(p) > 1 else None,
+            confidence=float(p[2]) if len(p) > 2 else None,
+        )
     values: dict[str, Any] = {
         "flow": _str(d["f"]),
         "version": _str(d["v"]),
@@ -228,23 +242,23 @@ def meta_fields(s: Session) -> tuple[list[str | bytes | int], list[str]]:
     """The response's meta as (field, value, field, value, ...) to write and the fields to
     delete (defaults, and the old ``meta`` field)."""
     out: list[str | bytes | int] = [
-        "v", orjson.dumps(s.version), "t0", ms(s.started_at), "t1", ms(s.last_at),
+        "v", _dumps(s.version), "t0", ms(s.started_at), "t1", ms(s.last_at),
     ]  # fmt: skip
     gone = [LEGACY_META]
     if s.channel != "sms":
-        out += ["c", orjson.dumps(s.channel)]
+        out += ["c", _dumps(s.channel)]
     else:
         gone.append("c")
     if s.status is not Status.ACTIVE:
-        out += ["s", orjson.dumps(s.status.value)]
+        out += ["s", _dumps(s.status.value)]
     else:
         gone.append("s")
     if s.lang != "en":
-        out += ["l", orjson.dumps(s.lang)]
+        out += ["l", _dumps(s.lang)]
     else:
         gone.append("l")
     if s.source is not None:
-        out += ["g", orjson.dumps(s.source)]
+        out += ["g", _dumps(s.source)]
     else:
         gone.append("g")
     if s.finished_at is not None:
@@ -255,8 +269,15 @@ def meta_fields(s: Session) -> tuple[list[str | bytes | int], list[str]]:
 
 
 def answer_parts(a: Answer) -> tuple[bytes, int, bytes | str]:
-    """What COMMIT makes one stored answer of: the value as JSON, its epoch ms, and the "other"
-    text as JSON ('' for none). Stored as ``[value, ms since the hash's base b]`` or
-    ``[value, ms, other]`` (the script knows the base, set when the hash is made)."""
-    other: bytes | str = "" if a.other is None else _dumps(a.other)
-    return _dumps(a.value), ms(a.at), other
+    """What COMMIT makes one stored answer of: the value as JSON, its epoch ms, and what
+    follows them in the array ('' for nothing: most answers). Stored as ``[value, ms since the
+    hash's base b]``, ``[value, ms, other]`` for an "other" text, or ``[value, ms, other or
+    null, confidence]`` for a spoken answer (speech recognition's confidence). The script
+    knows the base, set when the hash is made."""
+    if a.confidence is not None:
+        rest: bytes | str = _dumps(a.other) + b"," + _dumps(a.confidence)
+    elif a.other is not None:
+        rest = _dumps(a.other)
+    else:
+        rest = ""
+    return _dumps(a.value), ms(a.at), rest

@@ -22,8 +22,10 @@ key                                 type    what
                                             made), meta fields ``v`` version, ``c`` channel, ``s``
                                             status, ``l`` lang, ``g`` source, ``t0``/``t1``/``tf``
                                             started/last/finished ms (defaults left out), and
-                                            ``a:<qid>`` per answer (JSON ``[value, ms since b]`` or
-                                            ``[value, ms, other]``); withdrawn answers are deleted.
+                                            ``a:<qid>`` per answer (JSON ``[value, ms since b]``,
+                                            ``[value, ms, other]``, or for a spoken answer
+                                            ``[value, ms, other or null, confidence]``);
+                                            withdrawn answers are deleted.
                                             TTL = retention (400 days).
 ``sb:{rid}:optout``                 STRING  ms time of the STOP; set when a session becomes
                                             ``opted_out``, deleted when one becomes active again.
@@ -31,8 +33,17 @@ key                                 type    what
 ``sb:{rid}:rate``                   STRING  messages of a sender without a session (a stranger
                                             getting the menu) in the current window; a session
                                             counts its own in its header. TTL = the window.
+``sb:{rid}:audit``                  STREAM  the respondent's audit entries (``store.audit``):
+                                            changed answers, opt-outs...; at most 200; TTL =
+                                            retention. Erased with the person. Written only
+                                            when such an event happens.
 ``sb:flowids``                      SET     every flow any response was committed to (erasure
                                             looks for a person's responses there).
+``sb:{audit:<flow>}:log``           STREAM  a flow's audit log: publishes, exports, erasures,
+                                            with who; trimmed to the retention.
+``sb:{audit:<flow>}:versions``      SET     versions of the flow recorded as published.
+``sb:budget:web-new:<minute>``      STRING  new web chat sessions begun in that minute
+                                            (``store.budget``); TTL two minutes.
 ``sb:idx:<flow>:<n>``               ZSET    per-flow index, ``n`` in 0..shards-1 (crc32 of rid):
                                             member rid, score = started ms, written with ZADD NX
                                             before the respondent's first commit in that flow.
@@ -47,11 +58,15 @@ Written before the compact layout, and still read (a live consultation upgrades 
 respondent at their next message): the session as a HASH (``rev``, ``flow``, ``data`` =
 pydantic's JSON), ``sb:{rid}:seen`` (ZSET of message ids scored by ms, TTL the dedupe window),
 ``sb:{rid}:flows`` (SET of their flows, for erasure), a response ``meta`` JSON field and answers
-``{"v": value, "t": ms, "o": other?}``.
+``{"v": value, "t": ms, "o": other?, "c": confidence?}``.
 
 Every value of a response hash stays short (at most 64 bytes, Redis' default
 ``hash-max-listpack-value``, for all but long free text) so that Redis keeps the hash in its
 compact listpack encoding: a few bytes per field instead of ~60.
+
+Two logs document their own keys beside their code, by the same rules: ``store/delivery.py``
+(``sb:{dlv}:...``) and ``store/misses.py`` (``sb:{rid}:m:<flow>`` in the respondent's slot, erased
+with them, and the sharded index ``sb:mi:<flow>:<n>``).
 
 The index is sharded so that Redis Cluster spreads one big consultation over several nodes;
 readers merge the shards in (started, rid) order. An index entry whose response is missing (a
@@ -106,6 +121,10 @@ class KeyBuilder:
     def rate(self, rid: str) -> str:
         return self._r(rid, "rate")
 
+    def audit(self, rid: str) -> str:
+        """The respondent's audit entries (``store.audit``), in their slot."""
+        return self._r(rid, "audit")
+
     def respondent_keys(self, rid: str, flows: list[str]) -> list[str]:
         """Every key holding data about ``rid`` (given the flows they have responses in)."""
         return [
@@ -114,6 +133,7 @@ class KeyBuilder:
             self.flows(rid),
             self.optout(rid),
             self.rate(rid),
+            self.audit(rid),
             *(self.response(rid, f) for f in flows),
         ]
 
@@ -143,6 +163,14 @@ class KeyBuilder:
     def flow_ids(self) -> str:
         """Every flow any response was committed to (erasure looks for responses there)."""
         return f"{self.prefix}:flowids"
+
+    # -- a flow's audit log (store.audit): its own slot per flow ------------------------------
+
+    def audit_flow(self, flow: str) -> str:
+        return f"{self.prefix}:{{audit:{flow}}}:log"
+
+    def audit_versions(self, flow: str) -> str:
+        return f"{self.prefix}:{{audit:{flow}}}:versions"
 
     def questions(self, flow: str) -> str:
         """Every question id any served version of the flow had (exports' columns)."""

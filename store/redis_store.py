@@ -52,9 +52,9 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
 from typing import Any, NamedTuple
 
@@ -63,6 +63,7 @@ from pydantic import Field, ValidationError
 from bot.errors import ConflictError, DuplicateMessage, RateLimited, StoreError
 from bot.models import Answer, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
+from store.audit import AuditLog
 from store.client import AnyRedis, is_redis_failure, redis_errors
 from store.encode import (
     ResponseMeta,
@@ -282,6 +283,7 @@ class RedisStore:
         self.finished_ttl = finished_ttl
         self.rate_limit = rate_limit
         self.cache = SessionCache(cache_size)
+        self.audit = AuditLog(redis, self.keys, retention=retention)
         self._secret = secret
         self._remembered: set[tuple[str, str]] = set()
         self._remembering = asyncio.Lock()
@@ -415,12 +417,14 @@ class RedisStore:
         # The worker's first look at this session; from then on it follows the reminder policy
         # (bot.reminders), which may say "later" (a reminder) or "sooner" (closing date).
         first_check = s.started_at + min(flow.reminders.after, FIRST_CHECK)
-        if indexed:
-            await self._index(s.flow, rid, s.started_at, first_check)
         if (flow.id, flow.version) not in self._remembered:
+            # Before any index entry: erasure looks for a person's entries in every flow
+            # recorded here.
             async with self._remembering:  # once, not by every first commit arriving together
                 if (flow.id, flow.version) not in self._remembered:
                     await self.remember_questions(flow)
+        if indexed:
+            await self._index(s.flow, rid, s.started_at, first_check)
         with redis_errors("commit"):
             reply = await _COMMIT(self._hot, keys, args)
         code, value = int(reply[0]), int(reply[1])
@@ -480,7 +484,9 @@ class RedisStore:
 
     async def _index(self, flow: str, rid: str, started: datetime, check: datetime) -> None:
         """Index the response for export and queue the session's first reminder check (the
-        worker re-plans from the session itself, see store.scheduler)."""
+        worker re-plans from the session itself, see store.scheduler). Erasure finds these
+        entries through ``sb:flowids``, which :meth:`remember_questions` wrote before (even when
+        the commit that follows is refused: rate limit, lost race): no per-respondent set."""
         key = self.keys.index_for(flow, rid)
         commands: list[tuple[str | int, ...]] = [
             ("ZADD", key, "NX", ms(started), rid),
@@ -502,11 +508,22 @@ class RedisStore:
 
     # -- erasure ---------------------------------------------------------------------------------
 
-    async def erase(self, channel: str, address: str) -> int:
+    async def erase(
+        self, channel: str, address: str, *, flows: Iterable[str] = (), actor: str | None = None
+    ) -> int:
         """Remove everything stored about this person; returns keys + index entries removed."""
-        return await self.erase_respondent(self.respondent(channel, address))
+        rid = self.respondent(channel, address)
+        return await self.erase_respondent(rid, flows=flows, actor=actor)
 
-    async def erase_respondent(self, rid: str) -> int:
+    async def erase_respondent(
+        self, rid: str, *, flows: Iterable[str] = (), actor: str | None = None
+    ) -> int:
+        """Every key of ``rid``, their index and reminder-queue entries, misses and response in
+        every flow any response was committed to (``sb:flowids``; the flows set the old layout
+        kept per respondent too) and in ``flows`` (the flows being served: entries written
+        before either recorded them), their delivery-failure records and their audit entries.
+        Each flow they had a response or an index entry in gets an ``erased`` entry in its
+        audit log naming ``actor`` (never the person)."""
         k = self.keys
         self.cache.drop(rid)
         pipe = self.redis.pipeline(transaction=False)
@@ -514,19 +531,37 @@ class RedisStore:
         pipe.smembers(k.flows(rid))  # theirs, as recorded before the compact layout
         with redis_errors("erase"):
             known, theirs = await pipe.execute()
-        flows = {_text(f) for f in (*known, *theirs)}
+        mine = {_text(f) for f in theirs}
+        every = sorted({_text(f) for f in known} | mine | set(flows))
+        # Whose flows were theirs (for the audit log): the response, or an index entry (written
+        # before the first commit, which may have been refused), or the old flows set.
+        pipe = self.redis.pipeline(transaction=False)
+        for f in every:
+            pipe.exists(k.response(rid, f))
+            pipe.zscore(k.index_for(f, rid), rid)
+        with redis_errors("erase"):
+            found = await pipe.execute()
+        for i, f in enumerate(every):
+            if found[2 * i] or found[2 * i + 1] is not None:
+                mine.add(f)
         # Index entries first: if this stops half way, the flow ids are still there to retry with.
         pipe = self.redis.pipeline(transaction=False)
-        for f in sorted(flows):
+        for f in every:
             pipe.zrem(k.index_for(f, rid), rid)
             pipe.zrem(k.due_for(f, rid), rid)
-        pipe.delete(*k.respondent_keys(rid, sorted(flows)))
+        pipe.delete(*k.respondent_keys(rid, every))
         with redis_errors("erase"):
             removed = await pipe.execute()
         from store.delivery import DeliveryLog  # its keys hold this person's delivery failures
+        from store.misses import MissLog  # and these the replies of theirs not understood
 
         logged = await DeliveryLog(self.redis, keys=k).erase_respondent(rid)
-        return sum(int(n) for n in removed) + logged
+        logged += await MissLog(self.redis, keys=k).erase_respondent(rid, every)
+        total = sum(int(n) for n in removed) + logged
+        now = datetime.now(UTC)
+        for f in sorted(mine):
+            await self.audit.record(f, "erased", actor=actor or "unknown", at=now, items=total)
+        return total
 
     # -- exports ---------------------------------------------------------------------------------
 

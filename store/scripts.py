@@ -156,7 +156,9 @@ COMMIT = (
 --       ttl ms, 9 retention ms, 10 optout action ('set' | 'del' | ''), 11 rate window ms
 --       ('0' = no limit), 12 rate limit, 13 expected session JSON ('' = not checked),
 --       14 m = meta values, 15 n = answers, then m (field, value) pairs of meta, n (field,
---       value JSON, epoch ms, other JSON or '') answers, then the response fields to delete.
+--       value JSON, epoch ms, the rest of the array or '') answers (the rest: the other
+--       text's JSON, and for a spoken answer ',' and its confidence: store.encode.answer_parts),
+--       then the response fields to delete.
 -- Reply: {rev, fresh} on success (fresh = 1 if the response hash is new),
 --        {-1, latest} if the message id was already seen (latest as in LOAD),
 --        {-2, stored rev, stored data or false, opted out 0/1, legacy 0/1} on a version
@@ -235,7 +237,7 @@ for i = 16, 15 + 2 * m, 2 do
 end
 local at = 16 + 2 * m
 for _ = 1, n do
-  local other = ARGV[at + 3]
+  local other = ARGV[at + 3]  -- other, or other/null ',' confidence
   local dt = string.format('%d', tonumber(ARGV[at + 2]) - base)
   fields[#fields + 1] = ARGV[at]
   if other == '' then

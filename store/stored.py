@@ -7,10 +7,11 @@ a pydantic ``Response`` and an answer object per answer for each was most of the
 the whole hash) and builds answer objects only when asked (``answers``, used by reports):
 
 * ``fields``: every field of the hash by its raw name (``b"t0"``, ``b"a:<question id>"``), each
-  value the decoded JSON: ``[value, ms]`` or ``[value, ms, other]`` for an answer, as
-  :mod:`store.encode` writes it, or ``{"v": value, "t": ms, "o": other?}`` as the store wrote
-  it before (both are read, also side by side in one hash: a respondent who carried on after
-  an upgrade). Only this module reads that layout: exports take the values through
+  value the decoded JSON: ``[value, ms]``, ``[value, ms, other]`` or, for a spoken answer,
+  ``[value, ms, other or null, confidence]`` for an answer, as :mod:`store.encode` writes it,
+  or ``{"v": value, "t": ms, "o": other?, "c": confidence?}`` as the store wrote it before
+  (both are read, also side by side in one hash: a respondent who carried on after an
+  upgrade). Only this module reads that layout: exports take the values through
   :meth:`StoredResponse.answer_values`, which ``answers`` is built from too.
 * ``meta``: what the response records besides the answers, as ``ResponseMeta`` would name it
   (``version``, ``channel``, ``status``, ``started_at`` ...): read from the short meta fields
@@ -172,7 +173,7 @@ class StoredResponse:
                     qid = _question_id(name)
                 if qid is None:  # meta, or another field that is no answer
                     continue
-                if type(d) is list:  # [value, ms since the base] or [value, ms, other]
+                if type(d) is list:  # [value, ms since the base, other?, confidence?]
                     value, dt, other = d[0], d[1], d[2] if len(d) > 2 else None
                     if type(dt) is not int or type(self._base) is not int or not self._base:
                         raise TypeError(f"no time: {d!r}")
@@ -188,10 +189,24 @@ class StoredResponse:
     def answers(self) -> dict[str, StoredAnswer]:
         """Answers by question id, in the order they were given (time, then question id)."""
         if self._answers is None:
-            found = [StoredAnswer._make(a) for a in self.answer_values()]
+            found = [
+                StoredAnswer(qid, value, other, ms, self._confidence(qid))
+                for qid, value, other, ms in self.answer_values()
+            ]
             found.sort(key=_answer_order)
             self._answers = {a.question: a for a in found}
         return self._answers
+
+    def _confidence(self, qid: str) -> float | None:
+        """The speech confidence stored with a spoken answer (the fourth element of
+        ``[value, ms, other, confidence]``, or ``"c"`` as written before), else None."""
+        name = answer_field(qid)
+        d = self.fields.get(name.encode(), self.fields.get(name))  # type: ignore[call-overload]
+        if type(d) is list:
+            c = d[3] if len(d) > 3 else None
+        else:
+            c = d.get("c") if isinstance(d, dict) else None
+        return float(c) if isinstance(c, int | float) and not isinstance(c, bool) else None
 
     def utc_texts(self) -> tuple[str, str | None, str]:
         """Started, finished (None until then) and last message times as ISO text in UTC, whole
@@ -223,6 +238,22 @@ def _when(v: Any) -> datetime:
 
 def _stored_text(v: Any, parsed: datetime) -> str:
     return _utc_text(v, parsed) if isinstance(v, str) else _ms_text(v)
+
+
+def answer_value(raw: bytes | str | None) -> AnswerValue | None:
+    """The value of one stored answer field as Redis returns it (``[value, ms, ...]`` or, as
+    written before, ``{"v": value, ...}``), or None (no answer, or unreadable)."""
+    if raw is None:
+        return None
+    try:
+        stored = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(stored) is list:
+        value = stored[0] if stored else None
+    else:
+        value = stored.get("v") if isinstance(stored, dict) else None
+    return value if isinstance(value, str | int | float | bool | list) else None
 
 
 def _answer_order(a: StoredAnswer) -> tuple[int, str]:

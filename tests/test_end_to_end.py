@@ -31,7 +31,18 @@ PUBLIC = "https://surveys.example.gov.uk"
 TOKEN = "e2e-auth-token"
 NUMBER = "+447700900777"
 
-DAY_ONE = ["CARERS HARBOROUGH", "yes", "1", "parent", "5", "2", "agree", "strongly agree"]
+# Bare "5" and "2" at the banded hours and years questions are also "5 hours" and "2 years":
+# the engine would check them, so the carer says what she means.
+DAY_ONE = [
+    "CARERS HARBOROUGH",
+    "yes",
+    "1",
+    "parent",
+    "over 50 hours",
+    "2 years",
+    "agree",
+    "strongly agree",
+]
 DAY_TWO = [
     "2",
     "1 and 2",

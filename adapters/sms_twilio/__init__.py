@@ -8,20 +8,15 @@ messages, :mod:`.sender` for reminders and other sends outside a webhook answer.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from adapters.services import Services
-from adapters.sms_twilio.optout import mark_opted_out
 from adapters.sms_twilio.render import MAX_SEGMENTS, mask, messages, sms_text
-from adapters.sms_twilio.sender import (
-    SendResult,
-    TokenBucket,
-    TwilioSender,
-    TwilioSendError,
-    build_sender,
-    shared_bucket,
-)
-from adapters.sms_twilio.webhook import TwilioWebhooks, signed_url
+from adapters.sms_twilio.sender import SendResult, TwilioSender, build_sender
+from adapters.sms_twilio.webhook import TwilioWebhooks
+from adapters.twilio_common.optout import mark_opted_out
+from adapters.twilio_common.rest import TokenBucket, TwilioSendError, shared_bucket
+from adapters.twilio_common.webhook import signed_url
 
 WEBHOOK_PATH = "/sms/twilio"
 STATUS_PATH = "/sms/twilio/status"
@@ -29,10 +24,7 @@ STATUS_PATH = "/sms/twilio/status"
 
 def routes(services: Services) -> list[BaseRoute]:
     hooks = TwilioWebhooks(services)
-    return [
-        Route(WEBHOOK_PATH, hooks.inbound, methods=["POST"], name="sms_twilio"),
-        Route(STATUS_PATH, hooks.status, methods=["POST"], name="sms_twilio_status"),
-    ]
+    return hooks.routes("sms_twilio", WEBHOOK_PATH, STATUS_PATH, hooks.inbound)
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from adapters.twilio_common import mask
 from bot.models import Reply
 from bot.sms import render, segments, split
 
@@ -68,9 +69,4 @@ def messages(replies: Sequence[Reply], max_segments: int = MAX_SEGMENTS) -> list
     return [f"({i}/{n}) {part}" for i, part in enumerate(parts, 1)]
 
 
-def mask(address: str) -> str:
-    """A phone number fit for a log line: ``+447700900123`` -> ``+4477******23``."""
-    address = address.strip()
-    if len(address) <= 7:
-        return "*" * len(address)
-    return address[:5] + "*" * (len(address) - 7) + address[-2:]
+__all__ = ["MAX_SEGMENTS", "clean", "mask", "messages", "sms_text"]

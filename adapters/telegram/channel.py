@@ -69,7 +69,7 @@ GROUP_TEXT = (
 )
 GROUP_BUTTON = "Open a private chat"
 
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?\Z", re.DOTALL)
 
 Handled = Literal[
     "answered",
@@ -173,6 +173,9 @@ class TelegramChannel:
             .updater(None)
             .rate_limiter(rate_limiter or AIORateLimiter(max_retries=1))
         )
+        api = services.settings.telegram_api_url
+        if api:
+            builder = builder.base_url(api.rstrip("/"))
         if request is not None:
             builder = builder.request(request).get_updates_request(request)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
@@ -462,9 +465,9 @@ class TelegramChannel:
         result says so; any other failure raises :class:`TelegramSendError`."""
         if not replies:
             return SendResult()
-        await self.start()
         sent = 0
         try:
+            await self.start()  # Telegram unreachable since start-up: a retryable send error
             for m in render(replies, lang):
                 await self._send(chat_id, m)
                 sent += 1

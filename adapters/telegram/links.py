@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 PAYLOAD_MAX = 64
-_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]+$")
-_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+_PAYLOAD = re.compile(r"[A-Za-z0-9_-]+\Z")
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}\Z")
 
 
 def start_payload(flow_id: str, source_id: str | None = None) -> str:

@@ -10,6 +10,7 @@ import logging
 from telegram import Update
 from telegram.error import Conflict, TelegramError
 
+from adapters.health import keep_starting
 from adapters.services import Services
 from adapters.telegram.channel import ALLOWED_UPDATES, TelegramChannel
 from bot.errors import StoreError
@@ -62,7 +63,8 @@ async def run_polling(
     """
     stop = stop or asyncio.Event()
     channel = channel or TelegramChannel.of(services)
-    await channel.start()
+    # Telegram unreachable at start-up: keep trying (with back-off) rather than exit.
+    await keep_starting(services.health, "telegram", channel.start)
     offset: int | None = None
     backoff = BACKOFF_START
     try:

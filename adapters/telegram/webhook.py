@@ -50,6 +50,7 @@ def endpoint(
             return PlainTextResponse("not a Telegram update", 400)
         try:
             await channel.start()
+            services.health.ok("telegram")  # Telegram answered: recovered if it was down
             handled = await channel.handle_update(update)
         except (StoreError, TelegramError) as exc:
             # Nothing was committed (or getMe failed): Telegram delivers the update again.

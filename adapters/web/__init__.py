@@ -6,8 +6,9 @@ Routes (see :func:`routes`):
   POST /chat/{flow_id}/messages   the JSON endpoint the page talks to
   GET  /chat/static/{name}        the page's own CSS and JavaScript (no CDN, no build step)
 
-A respondent is identified by a random cookie (``sb_web``); the store keeps their session, so a
-reload or a visit days later resumes where they were. The channel cannot send unprompted, so it
+A respondent is identified by a cookie the server issues and signs (``__Host-sb_web`` behind
+https, ``sb_web`` on a plain-http trial; :mod:`adapters.web.session_ids`); the store keeps their
+session from their first answer on, so a reload or a visit days later resumes where they were. The channel cannot send unprompted, so it
 takes no part in reminders.
 """
 
@@ -19,6 +20,7 @@ from adapters.web.chat import (
     COOKIE_MAX_AGE,
     COOKIE_NAME,
     MAX_TEXT,
+    SECURE_COOKIE_NAME,
     routes,
 )
 
@@ -28,5 +30,6 @@ __all__ = [
     "COOKIE_MAX_AGE",
     "COOKIE_NAME",
     "MAX_TEXT",
+    "SECURE_COOKIE_NAME",
     "routes",
 ]

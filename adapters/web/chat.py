@@ -10,8 +10,16 @@ The JSON endpoint takes one of::
 and answers ``{"replies": [{"text", "kind", "question", "multi", "choices": [{"key", "value",
 "label"}]}], "done": bool, "lang": "en"}``. The client message id (a UUID the page makes per
 action, reused on a retry) becomes the dedupe id, so a double click or a retry never answers
-twice. Errors are JSON too: 400 for bad input, 404 for an unknown flow, 503 when the store is
-down (the page says "please try again in a minute" and retries with the same id).
+twice. A typed answer also says which question it answers (``"question"``) and every message
+repeats the page's ``source`` and ``lang``. Errors are JSON too: 400 for bad input, 404 for an
+unknown flow, 429 when a client sends too much or too many sessions begin at once, 503 when the
+store is down (the page says "please try again in a minute" and retries with the same id).
+
+Opening the page stores nothing: the first step (intro and first question) is computed and not
+committed, and the visitor's first answer stores it together with that answer. So a script
+opening the page again and again costs no Redis at all, and the report counts only people who
+answered. Session ids are issued and signed by the server (:mod:`adapters.web.session_ids`);
+request and session-creation limits are in :mod:`adapters.web.limits`.
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ import hashlib
 import html
 import logging
 import re
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,10 +41,15 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.services import Services
+from adapters.web import session_ids
+from adapters.web.limits import ClientBuckets, per_hour
+from adapters.web.session_ids import WebId
+from bot.dispatch import Admit
 from bot.errors import StoreError
 from bot.models import Inbound, Reply
 from bot.schema import Flow
 from bot.text import tr
+from store.budget import Budget
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +59,9 @@ CAN_SEND_UNPROMPTED = False
 
 COOKIE_NAME = "sb_web"
 COOKIE_PATH = "/chat"
+SECURE_COOKIE_NAME = "__Host-sb_web"
+"""The cookie's name behind https: a ``__Host-`` cookie (Secure, Path=/, no Domain), which a
+sibling subdomain cannot set or overwrite, so it cannot be planted from one."""
 COOKIE_MAX_AGE = 60 * 24 * 3600
 """60 days: long enough to come back to a half-finished survey (flows expire sooner)."""
 MAX_TEXT = 5_000
@@ -54,9 +69,8 @@ MAX_TEXT = 5_000
 MAX_BODY = 32 * 1024
 """Largest JSON body read (bytes); the app's own body limit applies on top."""
 
-_COOKIE = re.compile(r"^[A-Za-z0-9_-]{32}$")  # secrets.token_urlsafe(24)
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # question ids, source ids, language codes
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # question ids, source ids, language codes
 _MAX_VALUE = 200
 _MAX_PICKS = 50
 
@@ -78,6 +92,7 @@ _STATIC_TYPES = {
     "chat.css": "text/css; charset=utf-8",
 }
 TRY_AGAIN = "Sorry, please try again in a minute."
+BUSY = "Lots of people are starting this survey right now. Please try again in a minute."
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -106,18 +121,28 @@ def _template(name: str) -> Template:
 # -- the respondent's cookie -------------------------------------------------------------------------
 
 
-def _cookie_of(request: Request) -> str | None:
-    value = request.cookies.get(COOKIE_NAME)
-    return value if value and _COOKIE.match(value) else None
+def _secure(services: Services) -> bool:
+    return services.settings.public_url.lower().startswith("https://")
 
 
-def _set_cookie(response: Response, value: str, services: Services) -> None:
+def cookie_name(services: Services) -> str:
+    return SECURE_COOKIE_NAME if _secure(services) else COOKIE_NAME
+
+
+def _cookie_of(request: Request, services: Services) -> WebId | None:
+    """The visitor's id if their cookie is one this server signed, else None."""
+    value = request.cookies.get(cookie_name(services))
+    return session_ids.read(services.settings.secret_bytes, value)
+
+
+def _set_cookie(response: Response, web_id: WebId, services: Services) -> None:
+    secure = _secure(services)
     response.set_cookie(
-        COOKIE_NAME,
-        value,
+        cookie_name(services),
+        session_ids.encode(services.settings.secret_bytes, web_id),
         max_age=COOKIE_MAX_AGE,
-        path=COOKIE_PATH,
-        secure=services.settings.public_url.lower().startswith("https://"),
+        path="/" if secure else COOKIE_PATH,
+        secure=secure,
         httponly=True,
         samesite="lax",
     )
@@ -189,6 +214,10 @@ def parse_message(content_type: str, body: bytes) -> Message:
         )
     if client_id is None:
         raise BadRequest("invalid", "'id' (a message id made by the page) is required.")
+    source = data.get("source") or None
+    lang = data.get("lang") or None
+    source = _name(source, "source") if source is not None else None
+    lang = _name(lang, "lang") if lang is not None else None
     if kind == "text":
         text = data["text"]
         if not isinstance(text, str):
@@ -198,7 +227,11 @@ def parse_message(content_type: str, body: bytes) -> Message:
         text = text.strip()
         if not text:
             raise BadRequest("empty", "Please type an answer first.")
-        return Message("text", text=text, client_id=client_id)
+        asked = data.get("question") or None
+        question = _name(asked, "question") if asked is not None else None
+        return Message(
+            "text", text=text, question=question, client_id=client_id, source=source, lang=lang
+        )
     button = data["button"]
     if not isinstance(button, dict):
         raise BadRequest("invalid", "'button' must be an object with 'question' and 'value'.")
@@ -212,7 +245,14 @@ def parse_message(content_type: str, body: bytes) -> Message:
         if not isinstance(pick, str) or not pick or len(pick) > _MAX_VALUE or "," in pick:
             raise BadRequest("invalid", "'button.value' must be a choice value or a list of them.")
         picks.append(pick)
-    return Message("button", text=",".join(picks), question=question, client_id=client_id)
+    return Message(
+        "button",
+        text=",".join(picks),
+        question=question,
+        client_id=client_id,
+        source=source,
+        lang=lang,
+    )
 
 
 # -- talking to the dispatcher -----------------------------------------------------------------------
@@ -226,47 +266,82 @@ class Exchange:
     lang: str | None
 
 
-def _start_inbound(flow: Flow, cookie: str, msg: Message) -> Inbound:
+def _start_inbound(flow: Flow, address: str, msg: Message) -> Inbound:
     """The page was opened (or reloaded): the dispatcher and engine start the flow or pick up
     where the respondent is (a finished survey answers "you have finished")."""
     lang = msg.lang if msg.lang in flow.languages else None
     source = flow.source(msg.source)
     return Inbound(
         channel=CHANNEL,
-        address=cookie,
+        address=address,
         kind="start",
         text=f"{flow.id}-{source.id}" if source else flow.id,
         source=source.id if source else None,
         lang=lang,
+        message_id=_message_id(address, msg.client_id) if msg.client_id else None,
     )
 
 
-async def converse(services: Services, flow: Flow, cookie: str, msg: Message) -> Exchange:
-    """One request from the page through the dispatcher. Raises StoreError when Redis is down."""
+def _message_id(address: str, client_id: str) -> str:
+    return f"web:{_cookie_tag(address)}:{client_id}"
+
+
+class Refused(Exception):
+    """No new session was begun: this client, or everyone together, began too many."""
+
+
+async def converse(
+    services: Services,
+    flow: Flow,
+    web_id: WebId | None,
+    msg: Message,
+    admit: Admit | None = None,
+) -> tuple[Exchange, WebId]:
+    """One request from the page through the dispatcher, and the id the visitor has after it.
+    Raises StoreError when Redis is down, :class:`Refused` when ``admit`` said no.
+
+    A page opened without a (valid) cookie gets a new id and its first step computed with no
+    Redis at all; with one, the step is stored only if it continues a stored session. An
+    answer is stored with the start replayed before it when there is no session yet, under
+    the id bound to it (:func:`session_ids.bind`)."""
+    secret = services.settings.secret_bytes
+    dispatcher = services.dispatcher
     if msg.kind == "start":
-        inbound = _start_inbound(flow, cookie, msg)
+        if web_id is None or not web_id.bound:
+            # Nothing can be stored under this id (sessions live under bound ids): no Redis.
+            web_id = web_id or session_ids.issue(secret)
+            out = dispatcher.preview(_start_inbound(flow, web_id.id, msg))
+        else:
+            out = await dispatcher.handle(_start_inbound(flow, web_id.id, msg), create=False)
     else:
+        assert web_id is not None
+        assert msg.client_id is not None
+        web_id = session_ids.bind(secret, web_id, msg.client_id)
         inbound = Inbound(
             channel=CHANNEL,
-            address=cookie,
+            address=web_id.id,
             text=msg.text,
             kind=msg.kind,
             question=msg.question,
-            message_id=f"web:{_cookie_tag(cookie)}:{msg.client_id}",
+            message_id=_message_id(web_id.id, msg.client_id),
         )
-    out = await services.dispatcher.handle(inbound)
-    if msg.kind != "start" and not out.duplicate and out.session is None:
-        # No live session (it expired, or was erased) while the page stayed open. This page
-        # belongs to one flow, so carry on as opening it would: start that flow.
-        inbound = _start_inbound(flow, cookie, Message("start"))
-        out = await services.dispatcher.handle(inbound)
+        opening = _start_inbound(
+            flow, web_id.id, Message("start", source=msg.source, lang=msg.lang)
+        )
+        out = await dispatcher.handle(inbound, opening=opening, admit=admit)
+        if out.refused:
+            raise Refused
     session = out.session
-    return Exchange(
+    if out.preview and out.step is not None:
+        session = out.step.session  # what the page shows, though nothing is stored yet
+    lang = session.lang if session is not None else None
+    exchange = Exchange(
         replies=out.replies,
         done=bool(session is not None and session.status.finished),
         duplicate=out.duplicate,
-        lang=session.lang if session is not None else None,
+        lang=lang,
     )
+    return exchange, web_id
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
@@ -312,25 +387,58 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _messages(services: Services) -> Endpoint:
+def client_of(request: Request) -> str:
+    """The client's address as the ASGI server reports it (behind a trusted proxy, from
+    X-Forwarded-For: see :mod:`adapters.web.limits`)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+@dataclass
+class Limits:
+    new_per_client: ClientBuckets | None
+    new_in_all: Budget
+
+    @classmethod
+    def of(cls, services: Services) -> Limits:
+        s = services.settings
+        budget = Budget(services.redis, services.store.keys, "web-new", s.web_new_per_minute)
+        return cls(per_hour(s.web_new_per_client), budget)
+
+    def admit(self, services: Services, client: str) -> Admit:
+        async def admit() -> bool:
+            if self.new_per_client is not None and not self.new_per_client.allow(client):
+                log.warning("web chat: a client began too many sessions; refused")
+                return False
+            if not await self.new_in_all.spend(services.clock()):
+                log.warning("web chat: the budget of new sessions a minute is spent; refused")
+                return False
+            return True
+
+        return admit
+
+
+def _messages(services: Services, limits: Limits) -> Endpoint:
     async def messages(request: Request) -> Response:
         flow = services.registry.get(request.path_params["flow_id"])
         if flow is None:
             return _error(404, "not_found", "We could not find that survey.")
+        client = client_of(request)  # (its request rate is checked by limits.RequestGate)
         try:
             msg = parse_message(request.headers.get("content-type", ""), await _read_body(request))
         except BadRequest as exc:
             return _error(exc.status, exc.code, exc.message)
-        cookie = _cookie_of(request)
-        fresh = cookie is None
-        if cookie is None:
-            if msg.kind != "start":
+        had = _cookie_of(request, services)
+        web_id = had
+        if web_id is None and msg.kind != "start":
+            if not request.cookies.get(cookie_name(services)):
                 return _error(
                     400, "cookies", "Please allow cookies for this site: they keep your place."
                 )
-            cookie = secrets.token_urlsafe(24)
+            msg = Message("start", source=msg.source, lang=msg.lang)  # an unknown id: start afresh
         try:
-            ex = await converse(services, flow, cookie, msg)
+            ex, web_id = await converse(services, flow, web_id, msg, limits.admit(services, client))
+        except Refused:
+            return _error(429, "busy", BUSY, **{"Retry-After": "30"})
         except StoreError as exc:
             log.warning("web chat: store unavailable (%s): %s", flow.id, exc)
             return _error(503, "unavailable", TRY_AGAIN, **{"Retry-After": "5"})
@@ -349,8 +457,8 @@ def _messages(services: Services) -> Endpoint:
         if ex.duplicate:
             body["duplicate"] = True
         response = _json(body)
-        if fresh or msg.kind == "start":
-            _set_cookie(response, cookie, services)  # a start also renews the 60 days
+        if web_id != had or msg.kind == "start":
+            _set_cookie(response, web_id, services)  # a start also renews the 60 days
         return response
 
     return messages
@@ -403,8 +511,8 @@ def _page(services: Services) -> Endpoint:
             js=esc(f"/chat/static/chat.js?v={_asset_version('chat.js')}"),
         )
         response = HTMLResponse(page, headers=_headers(**{"Cache-Control": "no-store"}))
-        if _cookie_of(request) is None:
-            _set_cookie(response, secrets.token_urlsafe(24), services)
+        if _cookie_of(request, services) is None:
+            _set_cookie(response, session_ids.issue(services.settings.secret_bytes), services)
         return response
 
     return page
@@ -430,8 +538,9 @@ async def _static(request: Request) -> Response:
 
 def routes(services: Services) -> list[BaseRoute]:
     """The page, its JSON endpoint and its static files, for the app to mount."""
+    limits = Limits.of(services)
     return [
         Route("/chat/static/{name}", _static, methods=["GET"]),
         Route("/chat/{flow_id}", _page(services), methods=["GET"]),
-        Route("/chat/{flow_id}/messages", _messages(services), methods=["POST"]),
+        Route("/chat/{flow_id}/messages", _messages(services, limits), methods=["POST"]),
     ]

@@ -112,6 +112,20 @@ async def report_flow(
 
 # -- helpers --------------------------------------------------------------------------------------
 
+OFFICER_HELP = "Who is running this, for the audit trail (default: your login name)"
+
+
+def actor(officer: str | None) -> str:
+    """Who runs a command, for the audit trail: ``--officer``, else the login name."""
+    import getpass
+
+    if officer and officer.strip():
+        return officer.strip()
+    try:
+        return f"login:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "unknown"
+
 
 def find_flow(svc: Services, name: str) -> Flow:
     """A flow by id (``carers-strategy``) from the flows folder, or from a flow file's path."""
@@ -222,6 +236,7 @@ def export_cmd(
     codes: Annotated[
         bool, typer.Option("--codes", help="Ids instead of labels (choice ids, column ids)")
     ] = False,
+    officer: Annotated[str | None, typer.Option("--officer", help=OFFICER_HELP)] = None,
 ) -> None:
     """Export responses: one row per respondent, one column per question.
 
@@ -244,9 +259,15 @@ def export_cmd(
         f = find_flow(svc, flow)
         since_at = parse_since(since, f) if since else None
         with output(out, binary=fmt == "xlsx") as stream:
-            return await export_flow(
+            counts = await export_flow(
                 svc.store, f, stream, fmt, codes=codes, partial=partial, since=since_at
             )
+        await svc.store.audit.record(
+            f.id, "exported", actor=actor(officer), at=datetime.now(UTC), format=fmt,
+            rows=counts.written, partial=str(partial).lower(), since=since or "",
+            codes=str(codes).lower(),
+        )  # fmt: skip
+        return counts
 
     counts = run_with_services(work)
     where = str(out) if out else "standard output"
@@ -277,6 +298,7 @@ def report_cmd(
     partial: Annotated[
         bool, typer.Option("--partial", help="Count unfinished responses in question results")
     ] = False,
+    officer: Annotated[str | None, typer.Option("--officer", help=OFFICER_HELP)] = None,
 ) -> None:
     """Write a printable HTML report: responses, drop-off funnel and every question's results.
 
@@ -292,6 +314,10 @@ def report_cmd(
         data = page.encode("utf-8")
         with output(out, binary=True) as stream:
             stream.write(data)  # type: ignore[arg-type]
+        await svc.store.audit.record(
+            f.id, "report", actor=actor(officer), at=datetime.now(UTC), by_question=by or "",
+            partial=str(partial).lower(),
+        )  # fmt: skip
         return len(data)
 
     size = run_with_services(work)

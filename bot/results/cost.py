@@ -246,7 +246,7 @@ def group(flow: Flow, asked: Sequence[str]) -> list[tuple[Item, ...]]:
 
 # --- routes --------------------------------------------------------------------------------------
 
-Score = tuple[int, int]  # (outbound segments, answers)
+Score = tuple[int, int]  # (measure of the outbound steps, answers)
 
 
 @dataclass
@@ -256,9 +256,10 @@ class _Best:
 
 
 def extreme_routes(
-    flow: Flow, steps: Callable[[tuple[Item, ...]], Part]
+    flow: Flow, measure: Callable[[tuple[Item, ...]], int]
 ) -> tuple[_Best, _Best, int]:
-    """Shortest and longest routes (conversation segments, then answers) and the route count.
+    """Shortest and longest routes (by ``measure`` of each outbound step: SMS segments, or a
+    call's tenths of a second; then answers) and the route count.
 
     A state is (question index, items waiting to go out with the next question); its best
     remainder does not depend on how it was reached, so each state is solved once.
@@ -273,7 +274,7 @@ def extreme_routes(
         if hit is not None:
             return hit
         if i >= n:
-            s = (steps((*buf, THANKS)).segments, 0)
+            s = (measure((*buf, THANKS)), 0)
             result = (_Best(s, ()), _Best(s, ()), 1)
             memo[key] = result
             return result
@@ -294,7 +295,7 @@ def extreme_routes(
                 lo, hi, count = solve(j, (*buf, i))
                 options.append(((0, 0), (0, 0), count, lo, hi, (i,)))
         else:
-            here = (steps((*buf, i)).segments, 1)
+            here = (measure((*buf, i)), 1)
             for j in targets:
                 lo, hi, count = solve(j, ())
                 options.append((here, here, count, lo, hi, (i,)))
@@ -467,7 +468,7 @@ def estimate(
         raise CostError("--reminders cannot be negative")
 
     steps = _Steps(flow, lang)
-    low, high, count = extreme_routes(flow, steps)
+    low, high, count = extreme_routes(flow, lambda items: steps(items).segments)
     typical = typical_route(flow, steps.answers)
     chosen: dict[RouteName, list[str]] = {
         "shortest": [flow.questions[i].id for i in low.asked],
@@ -526,5 +527,103 @@ def estimate(
         routes=routes,
         route_count=count,
         flags=flags,
+        notes=notes,
+    )
+
+
+# --- WhatsApp: priced per message, not per part -----------------------------------------------
+
+WHATSAPP_WINDOW_HOURS = 24
+
+
+@dataclass(frozen=True)
+class WhatsAppRoute:
+    """One completed response on WhatsApp: messages, not parts (any length is one message)."""
+
+    name: RouteName
+    service: int  # free-form messages out, within the 24-hour window (replies, early reminders)
+    templates: int  # approved template messages out (reminders after the window)
+    inbound: int
+    windows: int  # 24-hour customer service windows the person opens
+
+
+@dataclass(frozen=True)
+class WhatsAppEstimate:
+    routes: dict[RouteName, WhatsAppRoute]
+    respondents: int
+    template_price: float
+    service_price: float
+    message_fee: float
+    notes: list[str]
+
+    def each(self, r: WhatsAppRoute) -> float:
+        """One completed response: Meta's template (and service) charges + Twilio's fee on
+        every message in and out."""
+        out = r.service + r.templates
+        return (
+            r.templates * self.template_price
+            + r.service * self.service_price
+            + (out + r.inbound) * self.message_fee
+        )
+
+    def total(self, r: WhatsAppRoute) -> float:
+        return self.each(r) * self.respondents
+
+
+def whatsapp_messages(replies: Sequence[Reply]) -> int:
+    """The WhatsApp messages the adapter sends for one step."""
+    from adapters.whatsapp_twilio.render import render  # the adapter owns how replies are sent
+
+    return len(render(replies))
+
+
+def whatsapp_estimate(
+    est: Estimate,
+    *,
+    template_price: float,
+    service_price: float = 0.0,
+    message_fee: float = 0.0,
+) -> WhatsAppEstimate:
+    """The same routes as :func:`estimate`, as WhatsApp bills them: per message (not per part);
+    replies within 24 hours of the person's last message are service messages; a reminder
+    after that must be an approved template, charged per delivered template."""
+    if min(template_price, service_price, message_fee) < 0:
+        raise CostError("prices cannot be negative")
+    flow, lang = est.flow, est.lang
+    steps = _Steps(flow, lang)
+    r = flow.reminders
+    # The n-th reminder goes after + (n-1) * every of silence: a template once that is a day.
+    gaps = [r.after + k * r.every for k in range(est.reminders)]
+    templated = sum(1 for g in gaps if g.total_seconds() >= WHATSAPP_WINDOW_HOURS * 3600 - 900)
+    routes: dict[RouteName, WhatsAppRoute] = {}
+    for name, route in est.routes.items():
+        out = sum(
+            whatsapp_messages([steps.reply(i) for i in items])
+            for items in group(flow, list(route.asked))
+        )
+        free_reminders = est.reminders - templated
+        routes[name] = WhatsAppRoute(
+            name=name,
+            service=out + free_reminders,
+            templates=templated,
+            inbound=route.inbound,
+            windows=1 + templated,
+        )
+    notes = [
+        "WhatsApp is priced per message, not per part: a long question or Gujarati text costs "
+        "the same as a short English one",
+        "replies within 24 hours of the person's last message are service messages; reminders "
+        f"after that must be approved templates ({templated} of {est.reminders} here), charged "
+        "per delivered template by Meta; each template the person answers opens a new 24-hour "
+        "window",
+        "Twilio adds its own fee on every WhatsApp message, in and out (--wa-message-fee); Meta's "
+        "rates change: check Twilio's WhatsApp pricing page for the UK before quoting",
+    ]
+    return WhatsAppEstimate(
+        routes=routes,
+        respondents=est.respondents,
+        template_price=template_price,
+        service_price=service_price,
+        message_fee=message_fee,
         notes=notes,
     )

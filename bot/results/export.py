@@ -391,6 +391,8 @@ class Table:
                     item["label"] = label
             if a.other is not None:
                 item["other"] = a.other
+            if a.confidence is not None:  # spoken on a call: how sure speech recognition was
+                item["confidence"] = a.confidence
             # An answer read back from the store keeps its stored milliseconds: formatting
             # those directly saves making and formatting a datetime for each of millions.
             ms = a.ms if type(a) is StoredAnswer else None

@@ -1,4 +1,4 @@
-"""Outreach for one survey: the three ways to take part, QR codes, and a printable A4 poster.
+"""Outreach for one survey: the ways to take part, QR codes, and a printable A4 poster.
 
 * **Telegram**: ``https://t.me/<bot>?start=<flow>-<source>``. Telegram allows at most 64
   characters of ``A-Z a-z 0-9 _ -`` in a start payload; when ``<flow>-<source>`` is longer the
@@ -6,6 +6,11 @@
   :meth:`bot.dispatch.Dispatcher.resolve_start` accepts too.
 * **Web chat**: ``<public url>/chat/<flow>?source=<source>`` (``&lang=gu`` to open in a language).
 * **SMS**: "Text CARERS HARBOROUGH to 07700 900123", the number in UK national format.
+* **WhatsApp**: ``https://wa.me/447700900123?text=CARERS%20HARBOROUGH`` (the WhatsApp adapter's
+  own link format): the chat opens with the keyword typed; the poster gives it its own QR code.
+* **Phone**: "Call 0116 496 0123 and press 2": ``TWILIO_VOICE_NUMBER`` (E.164) in UK national
+  format (``phonenumbers``), and the survey's ``voice: key`` when it has one, the key that picks
+  it from the spoken menu of a number that serves several surveys.
 
 QR codes are made with ``segno`` (pure Python; PNG and SVG without Pillow) and point at the web
 chat link: it works from any phone camera, with no app. The poster is one HTML file with
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -28,7 +34,7 @@ from bot.schema import Flow, Source
 from bot.text import tr
 
 PAYLOAD_MAX = 64
-_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
 
 
@@ -48,6 +54,10 @@ class Links:
     web: str
     sms_words: str | None  # "CARERS HARBOROUGH"
     sms_number: str | None  # "07700 900123"
+    whatsapp: str | None = None  # "https://wa.me/447700900123?text=CARERS%20HARBOROUGH"
+    voice_number: str | None = None  # "0116 496 0123"
+    voice_key: int | None = None  # the key that picks this survey on a shared number
+    voice_free: bool = False  # a freephone number (0800, 0808)
     notes: list[str] = field(default_factory=list)
     """Things the officer should know: fallbacks used, settings missing."""
 
@@ -57,6 +67,14 @@ class Links:
         if not self.sms_words or not self.sms_number:
             return None
         return f"Text {self.sms_words} to {self.sms_number}"
+
+    @property
+    def voice_text(self) -> str | None:
+        """``Call 0116 496 0123 and press 2`` (None without a number)."""
+        if not self.voice_number:
+            return None
+        press = f" and press {self.voice_key}" if self.voice_key is not None else ""
+        return f"Call {self.voice_number}{press}"
 
     @property
     def web_is_local(self) -> bool:
@@ -158,32 +176,89 @@ def web_link(public_url: str, flow: Flow, source: Source | None, lang: str | Non
     return f"{base}/chat/{flow.id}" + (f"?{urlencode(query)}" if query else "")
 
 
-def national_number(raw: str) -> tuple[str, str | None]:
-    """A phone number as people in the UK dial it (``07700 900123``), and a note if it looks wrong.
+def national_number(
+    raw: str, setting: str = "TWILIO_FROM_NUMBER", use: str = "texting"
+) -> tuple[str, str | None]:
+    """A phone number as people in the UK dial it (``07700 900123``), and a note if it looks wrong
+    (naming ``setting``, and what ``use`` of a foreign number costs more).
 
     UK numbers come out in national format; others in the form dialled from the UK (``00 1 ...``).
-    A short code or anything ``phonenumbers`` cannot read is shown as given.
+    A short code (for texting) or anything ``phonenumbers`` cannot read is shown as given.
     """
     import phonenumbers
 
     text = raw.strip()
     digits = re.sub(r"\D", "", text)
-    if 3 <= len(digits) <= 6 and not text.startswith("+"):
+    if use == "texting" and 3 <= len(digits) <= 6 and not text.startswith("+"):
         return text, None  # a short code: people text it as it is
     try:
         number = phonenumbers.parse(text, "GB")
     except phonenumbers.NumberParseException:
         return text, (
-            f"TWILIO_FROM_NUMBER {raw!r} is not a phone number; set it to the number in E.164 "
+            f"{setting} {raw!r} is not a phone number; set it to the number in E.164 "
             "form, e.g. +447700900123"
         )
     shown: str = phonenumbers.format_out_of_country_calling_number(number, "GB")
     note = None
     if not phonenumbers.is_valid_number(number):
-        note = f"TWILIO_FROM_NUMBER {raw!r} does not look like a valid number: check it"
+        note = f"{setting} {raw!r} does not look like a valid number: check it"
     elif number.country_code != 44:
-        note = f"TWILIO_FROM_NUMBER {raw!r} is not a UK number: texting it from the UK costs more"
+        note = f"{setting} {raw!r} is not a UK number: {use} it from the UK costs more"
     return shown, note
+
+
+def freephone(raw: str) -> bool:
+    """Whether a number is free to call (UK 0800/0808: ``phonenumbers``' TOLL_FREE)."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(raw.strip(), "GB")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
+
+
+def phone_way(
+    flow: Flow, source: Source | None, voice_number: str | None, others: Sequence[Flow]
+) -> tuple[str | None, int | None, list[str]]:
+    """The number to call (UK national format), the key to press, and notes: what is missing,
+    and what callers will hear first when the number serves several surveys."""
+    notes: list[str] = []
+    if not voice_number:
+        notes.append(
+            "no phone number to call: set TWILIO_VOICE_NUMBER to the Twilio number that answers "
+            "calls, in E.164 form (often the SMS number, e.g. TWILIO_VOICE_NUMBER=+441164960123)"
+        )
+        return None, None, notes
+    shown, note = national_number(voice_number, "TWILIO_VOICE_NUMBER", "calling")
+    if note:
+        notes.append(note)
+    together = [f for f in others if f.id != flow.id and flow.overlaps(f)]
+    key = flow.voice.key
+    if key is not None:
+        from adapters.voice_twilio.call import survey_keys  # the call's own menu
+
+        if survey_keys([flow, *together]).get(key) is not flow:
+            taken = next(f.id for f in together if f.voice.key == key)
+            notes.append(
+                f"key {key} is also {taken!r}'s ('voice: key:' in both files), and that survey "
+                f"keeps it: give this one another key before printing 'and press {key}'"
+            )
+            key = None
+    elif together:
+        names = ", ".join(sorted(f.id for f in together))
+        notes.append(
+            f"callers to this number may hear a menu of surveys first ({names} can be open at "
+            "the same time), whose keys change as surveys open and close: give this survey a "
+            "fixed key ('voice: {key: 2}' in its file) to print 'and press 2', or give it a number "
+            "of its own (webhook ?flow=" + flow.id + ")"
+        )
+    if source is not None:
+        notes.append(
+            f"calls do not record which group shared the survey ({source.id!r}): only texts "
+            "with the keyword and links do"
+        )
+    return shown, key, notes
 
 
 def make_links(
@@ -193,10 +268,14 @@ def make_links(
     public_url: str,
     bot_username: str | None,
     from_number: str | None,
+    whatsapp_number: str | None = None,
     lang: str | None = None,
     now: datetime | None = None,
+    voice_number: str | None = None,
+    others: Sequence[Flow] = (),
 ) -> Links:
-    """Every way to take part in ``flow`` for one source group, with notes on what is missing."""
+    """Every way to take part in ``flow`` for one source group, with notes on what is missing
+    (``others``: the surveys that share the phone number, to name the key to press)."""
     if lang is not None and lang not in flow.languages:
         raise OutreachError(
             f"flow {flow.id!r} is not in language {lang!r}; it is in: {', '.join(flow.languages)}"
@@ -255,6 +334,18 @@ def make_links(
             "no SMS number: set TWILIO_FROM_NUMBER to the Twilio number in E.164 form "
             "(e.g. TWILIO_FROM_NUMBER=+447700900123 in .env)"
         )
+    call, key, call_notes = phone_way(flow, source, voice_number, others)
+    notes += call_notes
+    whatsapp: str | None = None
+    if whatsapp_number and words:
+        from adapters.whatsapp_twilio.links import wa_link  # the adapter owns the link format
+
+        try:
+            whatsapp = wa_link(whatsapp_number, words)
+        except ValueError as exc:
+            notes.append(f"no WhatsApp link: TWILIO_WHATSAPP_FROM: {exc}")
+    elif whatsapp_number:
+        notes.append("no WhatsApp link: the flow has no keyword to type (add 'keywords: [WORD]')")
     return Links(
         flow=flow,
         source=source,
@@ -264,6 +355,10 @@ def make_links(
         web=web,
         sms_words=words,
         sms_number=number,
+        voice_number=call,
+        voice_key=key,
+        voice_free=bool(voice_number) and freephone(voice_number or ""),
+        whatsapp=whatsapp,
         notes=notes,
     )
 
@@ -304,7 +399,14 @@ def _pretty_url(url: str) -> str:
     return url.split("://", 1)[-1]
 
 
-_WAYS = {1: "One way", 2: "Two ways", 3: "Three ways"}
+_WAYS = {1: "One way", 2: "Two ways", 3: "Three ways", 4: "Four ways", 5: "Five ways"}
+
+
+def _wa_shown(link: str) -> str:
+    """The number of a wa.me link, as people in the UK would dial it."""
+    digits = link.split("wa.me/", 1)[-1].split("?", 1)[0]
+    return national_number("+" + digits)[0]
+
 
 POSTER_CSS = """
 @page { size: A4; margin: 12mm; }
@@ -328,10 +430,31 @@ h1 { font-size: 34pt; line-height: 1.1; margin: 0 0 2mm; }
 .qr { width: 58mm; height: 58mm; flex: none; }
 .qr svg { display: block; width: 100%; height: 100%; }
 .small { font-size: 13pt; margin-top: auto; }
+/* Three ways or more (SMS, phone, web, WhatsApp, Telegram) on one A4 page: tighter boxes and
+   smaller codes (still well over the 2 cm a phone camera needs at arm's length). */
+.many h1 { font-size: 28pt; }
+.many .lead { margin-top: 2mm; }
+.many .closes { margin-bottom: 3mm; }
+.many .way { padding: 2.5mm 5mm; margin-bottom: 3mm; }
+.many .way h2 { font-size: 13pt; margin-bottom: 1mm; }
+.many .big { font-size: 24pt; }
+.many .way p { margin-bottom: 1mm; }
+.many .qr { width: 40mm; height: 40mm; }
+.most h1 { font-size: 26pt; }
+.most .way { font-size: 15pt; padding: 2mm 5mm; margin-bottom: 2.5mm; }
+.most .big { font-size: 22pt; }
+.most .url { font-size: 15pt; }
+.most .qr { width: 32mm; height: 32mm; }
+.most .small { font-size: 12pt; }
 @media screen { body { background: #eee; }
                 .page { background: #fff; padding: 12mm; width: 210mm; height: 297mm;
                         margin: 5mm auto; } }
 """
+
+
+def _density(ways: int) -> str:
+    """The poster's classes for how many ways it shows, so that all fit on one A4 page."""
+    return " many most" if ways >= 4 else " many" if ways >= 3 else ""
 
 
 def poster_html(links: Links) -> str:
@@ -349,11 +472,34 @@ def poster_html(links: Links) -> str:
             f' to <span class="num">{e(links.sms_number or "")}</span></p>'
             "<p>Standard text rates apply.</p></li>"
         )
+    if links.voice_text:
+        press = (
+            f' and press <span class="kw">{links.voice_key}</span>'
+            if links.voice_key is not None
+            else ""
+        )
+        charge = "Free to call." if links.voice_free else "Normal call charges apply."
+        ways.append(
+            '<li class="way phone"><h2>By phone</h2>'
+            f'<p class="big">Call <span class="num">{e(links.voice_number or "")}</span>{press}</p>'
+            f"<p>Answer with your keypad or by speaking. {charge}</p></li>"
+        )
     ways.append(
         '<li class="way web"><h2>On your phone or computer</h2><div class="scan">'
         f'<div class="qr">{svg}</div><div><p>Scan the code with your phone camera, or go to</p>'
         f'<p class="url">{e(_pretty_url(links.web))}</p></div></div></li>'
     )
+    if links.whatsapp:
+        wa_svg = qr(links.whatsapp).svg_inline(
+            scale=1, border=2, omitsize=True, title=links.whatsapp
+        )
+        ways.append(
+            '<li class="way whatsapp"><h2>On WhatsApp</h2><div class="scan">'
+            f'<div class="qr">{wa_svg}</div><div><p>Scan the code, or send '
+            f'<span class="kw">{e(links.sms_words or "")}</span> on WhatsApp to</p>'
+            f'<p class="big num">{e(_wa_shown(links.whatsapp))}</p>'
+            "</div></div></li>"
+        )
     if links.telegram:
         ways.append(
             '<li class="way telegram"><h2>On Telegram</h2>'
@@ -372,6 +518,7 @@ def poster_html(links: Links) -> str:
         else ""
     )
     source_line = f'<p class="source">Shared by {e(links.source.name)}</p>' if links.source else ""
+    call_stop = " (on a call, say stop or hang up)" if links.voice_text else ""
     return f"""<!doctype html>
 <html lang="{e(lang)}">
 <head>
@@ -380,7 +527,7 @@ def poster_html(links: Links) -> str:
 <style>{POSTER_CSS}</style>
 </head>
 <body>
-<main class="page">
+<main class="page{_density(len(ways))}">
 <p class="council">{e(flow.council)}</p>
 <h1>{e(title)}</h1>
 {also_html}
@@ -391,7 +538,7 @@ def poster_html(links: Links) -> str:
 </ul>
 <div class="small">
 {source_line}
-<p>Text STOP at any time to stop. Questions? {reach}</p>
+<p>Text STOP at any time to stop{call_stop}. Questions? {reach}</p>
 </div>
 </main>
 </body>

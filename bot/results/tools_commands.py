@@ -1,4 +1,4 @@
-"""``surveybot link``, ``surveybot graph`` and ``surveybot cost``: outreach, route diagram, SMS cost.
+"""``surveybot link``, ``surveybot graph`` and ``surveybot cost``: outreach, route diagram, cost.
 
 Each takes a flow by id (looked up in ``SURVEYBOT_FLOWS``, default ``flows/``) or by file path.
 Problems are reported in plain words on stderr with exit code 1, never as a traceback.
@@ -91,15 +91,20 @@ def link(
     ] = None,
     no_qr: Annotated[bool, typer.Option("--no-qr", help="Print the links only")] = False,
 ) -> None:
-    """Links to share a survey: Telegram, web chat, SMS keyword; QR codes and an A4 poster.
+    """Links to share a survey: Telegram, web chat, SMS keyword, WhatsApp, the number to call;
+    QR codes and an A4 poster.
 
-    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME and TWILIO_FROM_NUMBER (environment or .env)
-    for complete links; anything missing is named in the notes.
+    Set SURVEYBOT_PUBLIC_URL, TELEGRAM_BOT_USERNAME, TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM and
+    TWILIO_VOICE_NUMBER (environment or .env) for complete links; anything missing is named in
+    the notes.
     """
+    from bot.loader import FlowRegistry
     from bot.results import outreach
 
     f = load_flow_arg(flow)
     cfg = settings()
+    # The surveys that share the phone number: its spoken menu decides the key to print.
+    others = list(FlowRegistry(cfg.flows_dir).flows.values()) if cfg.twilio_voice_number else []
     if all_sources and source:
         fail("give --source or --all-sources, not both")
     if all_sources and not f.sources:
@@ -114,7 +119,10 @@ def link(
                 public_url=cfg.public_url,
                 bot_username=cfg.telegram_bot_username,
                 from_number=cfg.twilio_from_number,
+                whatsapp_number=cfg.twilio_whatsapp_from,
                 lang=lang,
+                voice_number=cfg.twilio_voice_number,
+                others=others,
             )
         except SurveybotError as exc:
             fail(str(exc))
@@ -132,9 +140,14 @@ def link(
             else "(no SMS keyword: see notes)"
         )
         out.print(f"  SMS:      {escape(sms_line)}")
+        out.print(f"  WhatsApp: {escape(links.whatsapp or '(not set: see notes)')}")
+        out.print(f"  Phone:    {escape(links.voice_text or '(number not set: see notes)')}")
         if not no_qr:
             png, svg = outreach.write_qr(links.web, output, links.stem)
             out.print(f"  QR code (web chat link): {escape(str(png))}, {escape(str(svg))}")
+            if links.whatsapp:
+                png, svg = outreach.write_qr(links.whatsapp, output, f"{links.stem}-whatsapp")
+                out.print(f"  QR code (WhatsApp link): {escape(str(png))}, {escape(str(svg))}")
         if poster:
             page = outreach.write_poster(links, output)
             out.print(
@@ -213,33 +226,188 @@ def _price(value: float, currency: str) -> str:
     return f"{currency}{whole}.{frac.ljust(2, '0')}"
 
 
+def _whatsapp_cost(est: object, template: float, service: float, fee: float, currency: str) -> None:
+    """The same routes on WhatsApp: messages, templates and windows, not segments."""
+    from bot.results import cost as costing
+
+    assert isinstance(est, costing.Estimate)
+    wa = costing.whatsapp_estimate(
+        est, template_price=template, service_price=service, message_fee=fee
+    )
+    out.print(
+        f"[bold]WhatsApp[/] (per message, not per part): {_price(template, currency)} per "
+        f"template, {_price(service, currency)} per service message, Twilio "
+        f"{_price(fee, currency)} per message in or out"
+    )
+    table = Table(caption="WhatsApp messages per completed response (reminders included)")
+    for col in ("route", "service out", "templates", "in", "windows", "each", "total"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    for r in wa.routes.values():
+        table.add_row(
+            r.name,
+            str(r.service),
+            str(r.templates),
+            str(r.inbound),
+            str(r.windows),
+            _money(wa.each(r), currency),
+            _money(wa.total(r), currency),
+        )
+    out.print(table)
+    for note in wa.notes:
+        out.print(f"  - {escape(note)}")
+
+
+def _call_cost(
+    est: object,
+    per_minute: float,
+    speech: float,
+    tts: float,
+    wpm: float,
+    currency: str,
+    detail: bool = False,
+) -> None:
+    """The same survey by phone call: minutes (spoken and listening) per completed response."""
+    from bot.results import cost as costing
+    from bot.results import voice_cost
+
+    assert isinstance(est, costing.Estimate)
+    try:
+        calls = voice_cost.call_estimate(
+            est, price_per_minute=per_minute, speech_price=speech, tts_price=tts,
+            words_per_minute=wpm,
+        )  # fmt: skip
+    except SurveybotError as exc:
+        out.print(f"[bold]Phone calls:[/] {escape(str(exc))}")
+        return
+    out.print(
+        f"[bold]Phone calls[/] (minutes, not messages): {_price(per_minute, currency)} a minute, "
+        f"{_price(speech, currency)} per 15 s of speech recognition, {_price(tts, currency)} per "
+        "100 characters spoken"
+    )
+    table = Table(caption="A call per completed response: spoken + listening = call (m:ss)")
+    for col in ("route", "answers", "spoken", "listening", "call", "minutes", "each", "total"):
+        table.add_column(col, justify="left" if col == "route" else "right", no_wrap=True)
+    for r in calls.routes.values():
+        table.add_row(
+            r.name,
+            str(r.answers),
+            voice_cost.clock(r.speaking),
+            voice_cost.clock(r.listening),
+            voice_cost.clock(r.seconds),
+            str(r.minutes),
+            _money(calls.each(r), currency),
+            _money(calls.total(r), currency),
+        )
+    out.print(table)
+    for note in calls.notes:
+        out.print(f"  - {escape(note)}")
+    if detail:
+        for r in calls.routes.values():
+            t = Table(title=f"{r.name} call")
+            for col in ("step", "spoken", "listening", "characters"):
+                t.add_column(col, justify="left" if col == "step" else "right")
+            for step in r.steps:
+                t.add_row(
+                    escape(step.what),
+                    f"{step.speaking:.1f} s",
+                    f"{step.listening:.1f} s",
+                    str(step.characters),
+                )
+            out.print(t)
+
+
 @app.command()
 def cost(
     flow: Annotated[str, typer.Argument(help=FLOW_HELP)],
     respondents: Annotated[
-        int, typer.Option("--respondents", "-n", min=0, help="People expected to complete it")
+        int,
+        typer.Option(
+            "--respondents", "-n", min=0, max=100_000_000, help="People expected to complete it"
+        ),
     ] = 1000,
     price_per_segment: Annotated[
         float,
-        typer.Option("--price-per-segment", min=0.0, help="Price of one outbound SMS segment"),
+        typer.Option(
+            "--price-per-segment", min=0.0, max=1000.0, help="Price of one outbound SMS segment"
+        ),
     ] = 0.04,
     inbound_price: Annotated[
         float | None,
-        typer.Option("--inbound-price", min=0.0, help="Price of one inbound SMS segment"),
+        typer.Option(
+            "--inbound-price", min=0.0, max=1000.0, help="Price of one inbound SMS segment"
+        ),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="Language, e.g. gu")] = None,
     reminders: Annotated[
         int | None,
         typer.Option(
-            "--reminders", min=0, help="Reminders per respondent (default: the flow's max)"
+            "--reminders", min=0, max=50, help="Reminders per respondent (default: the flow's max)"
         ),
     ] = None,
     currency: Annotated[str, typer.Option("--currency", help="Symbol shown before prices")] = "£",
     detail: Annotated[
         bool, typer.Option("--detail", help="List every message of each route with its parts")
     ] = False,
+    wa_template_price: Annotated[
+        float,
+        typer.Option(
+            "--wa-template-price",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Meta's price per template message",
+        ),
+    ] = 0.02,
+    wa_service_price: Annotated[
+        float,
+        typer.Option(
+            "--wa-service-price",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Meta's price per service message",
+        ),
+    ] = 0.0,
+    wa_message_fee: Annotated[
+        float,
+        typer.Option(
+            "--wa-message-fee",
+            min=0.0,
+            max=1000.0,
+            help="WhatsApp: Twilio's fee per message, in or out",
+        ),
+    ] = 0.004,
+    price_per_minute: Annotated[
+        float,
+        typer.Option(
+            "--price-per-minute",
+            min=0.0,
+            max=1000.0,
+            help="Phone: price of one call minute (rounded up)",
+        ),
+    ] = 0.01,
+    speech_price: Annotated[
+        float,
+        typer.Option(
+            "--speech-price",
+            min=0.0,
+            max=1000.0,
+            help="Phone: price of 15 seconds of speech recognition",
+        ),
+    ] = 0.02,
+    tts_price: Annotated[
+        float,
+        typer.Option(
+            "--tts-price", min=0.0, max=1000.0, help="Phone: price of 100 characters spoken"
+        ),
+    ] = 0.0008,
+    words_per_minute: Annotated[
+        float,
+        typer.Option(
+            "--words-per-minute", min=60.0, max=400.0, help="Phone: speaking rate of the voice"
+        ),
+    ] = 150.0,
 ) -> None:
-    """Estimate what a survey costs by SMS: segments per response, reminders included, and totals.
+    """Estimate what a survey costs by SMS (segments, reminders included), by WhatsApp
+    (messages, templates) and by phone call (minutes, from the words the call says), with totals.
 
     Shortest, typical and longest route through the flow; messages that go into an extra part or
     into Unicode (UCS-2) are listed with the characters responsible.
@@ -302,6 +470,8 @@ def cost(
     )
     for note in est.notes:
         out.print(f"  - {escape(note)}")
+    _whatsapp_cost(est, wa_template_price, wa_service_price, wa_message_fee, currency)
+    _call_cost(est, price_per_minute, speech_price, tts_price, words_per_minute, currency, detail)
     if est.flags:
         out.print("[bold]Messages that cost more than they need to, or nearly do:[/]")
         for flag in est.flags:

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
@@ -35,8 +36,9 @@ from bot.schema import Flow
 from bot.text import tr
 from tests.adapters.conftest import ROOT, Clock
 
+# Hours and years by amount: a bare "5" or "2" there is also "5 hours" or "2 years", so checked.
 CARERS_COMPLETE = [
-    "CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "1 and 2", "no",
+    "CARERS", "yes", "1", "1", "over 50 hours", "2 years", "agree", "strongly agree", "2", "1 and 2", "no",
     "More short breaks would help me most.", "skip", "1", "1", "1", "1", "1", "2", "2", "le16 7aa",
 ]  # fmt: skip
 
@@ -159,9 +161,9 @@ async def test_as_telegram_shows_buttons_and_takes_keys_labels_and_presses(
     seen: list[Inbound] = []
 
     class Recording(Dispatcher):
-        async def handle(self, inbound: Inbound, *, limited: bool = True) -> Outcome:
+        async def handle(self, inbound: Inbound, **kw: Any) -> Outcome:
             seen.append(inbound)
-            return await super().handle(inbound, limited=limited)
+            return await super().handle(inbound, **kw)
 
     monkeypatch.setattr(console_module, "Dispatcher", Recording)
     out = await chat(
@@ -186,7 +188,10 @@ async def test_as_telegram_shows_buttons_and_takes_keys_labels_and_presses(
 
 
 async def test_telegram_multi_choice_and_menu_presses(services: Services) -> None:
-    lines = ["CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "/b 1 2"]
+    lines = [
+        *("CARERS", "yes", "1", "1", "over 50 hours", "2 years"),
+        *("agree", "strongly agree", "2", "/b 1 2"),
+    ]
     out = await chat(services, lines, channel="telegram")
     assert "✅ Done" in out
     s = await session_of(services)
@@ -315,7 +320,7 @@ async def test_source_and_start_payload(services: Services) -> None:
 async def test_answers_persist_across_two_runs(services: Services, clock: Clock) -> None:
     await chat(services, ["CARERS", "yes", "1", "/wait 2d", "1"])
     first = await session_of(services)
-    out = await chat(services, ["5", "/status"])
+    out = await chat(services, ["over 50 hours", "/status"])
     assert "This respondent already started carers-strategy" in out
     # the clock the first run reached (after /wait) is restored, not rewound
     assert "Clock restored" in out
@@ -483,3 +488,22 @@ def test_chat_main_rejects_an_unknown_source_or_language(settings: Settings) -> 
     assert "Unknown source 'nobody'" in out
     assert "harborough-carers" in out
     assert "not written in 'fr'" in out
+
+
+def test_chat_as_voice_plays_the_call(settings: Settings, clock: Clock) -> None:
+    console = recorder()
+    code = chat_main(
+        ROOT / "flows" / "carers-strategy.yaml", "voice", None, None, settings,
+        read=script(["1", "1", "", "1", "~a parent", "1", "/hangup", "*", "/quit"]),
+        console=console, redis=fakeredis.FakeAsyncRedis(), clock=clock,
+    )  # fmt: skip
+    out = " ".join(console.export_text().split())  # as one line: the console wraps
+    assert code == 0
+    assert "For English, press 1." in out
+    assert "Google.gu-IN-Standard-A" in out
+    assert "Leicestershire County Council" in out
+    assert "Press 1 for yes, or 2 for no." in out
+    assert "Sorry, I did not hear anything." in out  # the empty line: silence, asked again
+    assert "Did you say A parent?" in out  # unsure speech is read back
+    assert "About how many hours" in out
+    assert "Welcome back" in out  # called again after /hangup

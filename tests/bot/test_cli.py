@@ -73,7 +73,9 @@ def test_validate_warnings_only_exit_0(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert "warning" in result.output
-    assert "1 warning(s)" in result.output
+    # The emoji makes the SMS Unicode, and cannot be said on a phone call.
+    assert "2 warning(s)" in result.output
+    assert "does not suit being spoken on a phone call" in result.output
     quiet = runner.invoke(app, ["validate", "--quiet", str(path)])
     assert quiet.exit_code == 0
     assert "Unicode" not in quiet.output
@@ -86,7 +88,7 @@ def test_validate_json(tmp_path: Path) -> None:
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["errors"] == 1
-    assert doc["warnings"] == 1
+    assert doc["warnings"] == 2  # the emoji: Unicode SMS, and not for a phone call
     broken, good = doc["files"]
     assert broken["file"].endswith("a-broken.yaml")
     assert not broken["ok"]
@@ -105,8 +107,9 @@ def test_validate_json(tmp_path: Path) -> None:
         "hint": p["hint"],
     }
     assert p["hint"].startswith("did you mean 'text'?")
-    [w] = good["problems"]
+    w, said = good["problems"]
     assert (w["severity"], w["code"], w["line"]) == ("warning", "sms_ucs2", 8)
+    assert (said["severity"], said["code"], said["line"]) == ("warning", "voice_text", 8)
 
 
 def test_validate_folder_lists_every_file_and_a_broken_one_does_not_stop_the_rest(

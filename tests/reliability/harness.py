@@ -54,7 +54,7 @@ PUBLIC_URL = "https://surveys.example.gov.uk"
 is valid on any of them, as a Twilio retry landing on another process is."""
 WEBHOOK = "/sms/twilio"
 SCRIPT = [
-    "CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree", "2", "1 and 2", "no",
+    "CARERS", "yes", "1", "1", "over 50 hours", "2 years", "agree", "strongly agree", "2", "1 and 2", "no",
     "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2", "2", "le16 7aa",
 ]  # fmt: skip
 """A carer's whole route through flows/carers-strategy.yaml, one SMS per item."""

@@ -29,6 +29,7 @@ from bot.schema import (
     ScaleQuestion,
     YesNoQuestion,
 )
+from bot.text import tr
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ROOT / "flows"
@@ -208,10 +209,14 @@ def test_unknown_language_is_an_error() -> None:
 # --- the estimate counts what the engine really sends --------------------------------------------
 
 
-def _typical_text(q: object) -> str:
+def _typical_text(q: object, lang: str) -> str:
     if isinstance(q, YesNoQuestion | ConsentQuestion):
         return "YES"
-    if isinstance(q, ChoiceQuestion | MultiQuestion | ScaleQuestion):
+    if isinstance(q, ChoiceQuestion):
+        # The first choice by its label: a bare "1" to a banded question ("Less than 1 year")
+        # is also "1 year", so the engine rightly checks it.
+        return tr(q.all_choices()[0].label, lang)
+    if isinstance(q, MultiQuestion | ScaleQuestion):
         return "1"
     if isinstance(q, PostcodeQuestion):
         return "LE1 1AA"
@@ -242,7 +247,7 @@ def test_typical_route_matches_an_engine_transcript(flow: Flow, lang: str, now: 
             break
         q = flow.question(session.current or "")
         assert q is not None
-        text = _typical_text(q)
+        text = _typical_text(q, lang)
     assert session.status.value == "complete"
     est = cost.estimate(flow, respondents=1, price=0.04, lang=lang)
     typical = est.routes["typical"]

@@ -130,7 +130,9 @@ def test_sample_links_read_as_the_issue_describes() -> None:
     assert got.telegram == "https://t.me/LLRCarersBot?start=carers-strategy-harborough-carers"
     assert got.web == f"{PUBLIC}/chat/carers-strategy?source=harborough-carers"
     assert got.sms_text == "Text CARERS HARBOROUGH to 07911 123456"
-    assert got.notes == []
+    assert got.voice_text is None
+    assert [n for n in got.notes if "TWILIO_VOICE_NUMBER" not in n] == []  # calls are optional
+    assert links(carers, voice_number="+441164960123").notes == []
     assert links(carers, "harborough-carers", lang="gu").web.endswith(
         "?source=harborough-carers&lang=gu"
     )
@@ -322,3 +324,117 @@ def test_link_command_errors_are_plain(env: Path) -> None:
     assert result.exit_code == 1
     assert "no flow file" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# --- the number to call --------------------------------------------------------------------------
+
+CALL = "+441164960123"
+
+
+def _with_key(tmp_path: Path, name: str, key: int | None, fid: str | None = None) -> Flow:
+    """A copy of a sample flow, with ``voice: key`` (and another id)."""
+    text = (FLOWS / name).read_text(encoding="utf-8")
+    if fid is not None:
+        text = re.sub(r"^id: .*$", f"id: {fid}", text, count=1, flags=re.M)
+    if key is not None:
+        if "\nvoice:\n" in text:
+            text = text.replace("\nvoice:\n", f"\nvoice:\n  key: {key}\n", 1)
+        else:
+            text += f"\nvoice:\n  key: {key}\n"
+    path = tmp_path / f"{fid or name.removesuffix('.yaml')}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return require_flow(path)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("+441164960123", "0116 496 0123"),  # a Leicester landline number
+        ("+443001234567", "0300 123 4567"),
+        ("+448001234567", "0800 123 4567"),
+        ("0116 496 0123", "0116 496 0123"),
+    ],
+)
+def test_the_number_to_call_in_uk_national_format(raw: str, shown: str) -> None:
+    got = links(SAMPLES[0], voice_number=raw)
+    assert got.voice_number == shown
+    assert got.voice_text == f"Call {shown}"
+    assert got.voice_free is raw.startswith("+44800")
+
+
+def test_odd_or_missing_call_numbers_get_a_note() -> None:
+    assert "TWILIO_VOICE_NUMBER" in " ".join(links(SAMPLES[0]).notes)
+    assert links(SAMPLES[0]).voice_text is None
+    odd = links(SAMPLES[0], voice_number="+15005550006")
+    assert any("TWILIO_VOICE_NUMBER" in n and "calling it" in n for n in odd.notes)
+    bad = links(SAMPLES[0], voice_number="60777")  # a short code takes texts, not calls
+    assert any("does not look like a valid number" in n for n in bad.notes)
+
+
+def test_a_surveys_key_is_printed_and_is_the_key_its_calls_answer(tmp_path: Path) -> None:
+    from adapters.voice_twilio.call import survey_keys
+
+    carers = _with_key(tmp_path, "carers-strategy.yaml", 2)
+    other = _with_key(tmp_path, "carers-strategy.yaml", None, fid="young-carers")
+    got = links(carers, voice_number=CALL, others=[carers, other])
+    assert got.voice_text == "Call 0116 496 0123 and press 2"
+    assert survey_keys([carers, other])[2] is carers  # what a call's menu does
+    assert not any("menu" in n for n in got.notes)
+
+
+def test_a_clash_or_no_key_on_a_shared_number_is_explained(tmp_path: Path) -> None:
+    carers = _with_key(tmp_path, "carers-strategy.yaml", 2)
+    rival = _with_key(tmp_path, "carers-strategy.yaml", 2, fid="a-young-carers")  # first by id
+    got = links(carers, voice_number=CALL, others=[carers, rival])
+    assert got.voice_text == "Call 0116 496 0123"  # no key that would pick the other survey
+    assert any("key 2 is also 'a-young-carers'" in n for n in got.notes)
+
+    plain = _with_key(tmp_path, "carers-strategy.yaml", None)
+    got = links(plain, voice_number=CALL, others=[plain, rival])
+    assert got.voice_text == "Call 0116 496 0123"
+    assert any("menu of surveys" in n and "voice: {key: 2}" in n for n in got.notes)
+    # A survey closed before this one opened never shares the menu with it.
+    got = links(plain, voice_number=CALL, others=[plain, SAMPLES[1]])
+    assert not any("menu" in n for n in got.notes)
+
+
+def test_calls_do_not_record_the_source_and_say_so() -> None:
+    got = links(SAMPLES[0], "harborough-carers", voice_number=CALL)
+    assert any("calls do not record" in n for n in got.notes)
+
+
+def test_poster_has_the_phone_way(tmp_path: Path) -> None:
+    carers = _with_key(tmp_path, "carers-strategy.yaml", 2)
+    page = outreach.poster_html(links(carers, "harborough-carers", voice_number=CALL))
+    assert "Four ways to take part" in page
+    assert re.search(r"Call <span[^>]*>0116 496 0123</span> and press <span[^>]*>2</span>", page)
+    assert "Answer with your keypad or by speaking. Normal call charges apply." in page
+    assert "say stop or hang up" in page
+    free = outreach.poster_html(links(carers, voice_number="+448001234567"))
+    assert "Free to call." in free
+    none = outreach.poster_html(links(carers))
+    assert "By phone" not in none
+    assert "hang up" not in none
+
+
+def test_poster_with_every_channel_has_five_ways(tmp_path: Path) -> None:
+    carers = _with_key(tmp_path, "carers-strategy.yaml", 2)
+    got = links(carers, "harborough-carers", voice_number=CALL, whatsapp_number=NUMBER)
+    page = outreach.poster_html(got)
+    assert "Five ways to take part" in page
+    order = [
+        page.index(f'class="way {w}"') for w in ("sms", "phone", "web", "whatsapp", "telegram")
+    ]
+    assert order == sorted(order)
+    assert '<main class="page many most">' in page  # the dense layout (one A4 page: see below)
+
+
+def test_link_command_prints_the_number_to_call(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_VOICE_NUMBER", CALL)
+    result = runner.invoke(app, ["link", "carers-strategy", "--no-qr"])
+    assert result.exit_code == 0, result.output
+    assert "Phone:    Call 0116 496 0123" in result.output
+    monkeypatch.delenv("TWILIO_VOICE_NUMBER")
+    result = runner.invoke(app, ["link", "carers-strategy", "--no-qr"])
+    assert "Phone:    (number not set: see notes)" in result.output
+    assert "TWILIO_VOICE_NUMBER" in result.output

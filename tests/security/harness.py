@@ -32,7 +32,8 @@ from twilio.request_validator import RequestValidator
 from adapters import telegram as tg
 from adapters.app import create_app
 from adapters.services import Services, build_services
-from adapters.web.chat import COOKIE_NAME
+from adapters.web import session_ids
+from adapters.web.chat import SECURE_COOKIE_NAME
 from bot.config import Settings
 from store.client import AnyRedis
 from tests.adapters.conftest import (
@@ -84,6 +85,7 @@ async def call(
     body: bytes = b"",
     chunks: int = 1,
     query: bytes = b"",
+    client: tuple[str, int] = ("10.0.0.9", 50123),
 ) -> Answer:
     """One HTTP request straight into the ASGI app. ``chunks`` > 1 sends the body in pieces
     (as a streamed upload does). Any exception the app lets escape propagates to the caller."""
@@ -98,7 +100,7 @@ async def call(
         "query_string": query,
         "root_path": "",
         "headers": list(headers),
-        "client": ("10.0.0.9", 50123),
+        "client": client,
         "server": ("10.0.0.5", 8000),
         "state": {},
     }
@@ -230,16 +232,23 @@ class World:
             self.app, "POST", tg.PATH, headers=telegram_headers(), body=json.dumps(update).encode()
         )
 
-    async def web(self, flow: str, body: dict[str, Any], *, cookie: str) -> Answer:
-        """A web chat message (JSON) to ``flow`` from the browser whose cookie is ``cookie``."""
+    def web_cookie(self, address: str) -> str:
+        """The cookie the server issues a visitor whose address (session id) is ``address``,
+        once they have a session (``__Host-`` name: the public URL is https)."""
+        value = session_ids.encode(self.settings.secret_bytes, session_ids.WebId(address, "s"))
+        return f"{SECURE_COOKIE_NAME}={value}"
+
+    async def web(
+        self, flow: str, body: dict[str, Any], *, cookie: str, raw: bool = False
+    ) -> Answer:
+        """A web chat message (JSON) to ``flow`` from the browser whose session id is
+        ``cookie`` (signed as the server does), or whose Cookie header is ``cookie`` (``raw``)."""
+        header = cookie if raw else self.web_cookie(cookie)
         return await call(
             self.app,
             "POST",
             f"/chat/{flow}/messages",
-            headers=[
-                (b"content-type", b"application/json"),
-                (b"cookie", f"{COOKIE_NAME}={cookie}".encode()),
-            ],
+            headers=[(b"content-type", b"application/json"), (b"cookie", header.encode())],
             body=json.dumps(body).encode(),
         )
 

@@ -99,7 +99,7 @@ async def answer_everything(w: World) -> None:
     cookie = "w" * 32
     assert (await w.web("formula-test", {"start": True}, cookie=cookie)).status == 200
     steps: list[dict[str, Any]] = [
-        {"text": "+1 555 0100"},
+        {"text": "+1 555 0100", "question": "name"},  # the page says what it answers
         {"button": {"question": "change", "value": "better"}},
         {"button": {"question": "helps", "value": ["home", "breaks"]}},
         {"text": "-5"},

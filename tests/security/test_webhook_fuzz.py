@@ -11,7 +11,11 @@ Properties, for every case:
   exactly as it was after all of them (a full scan before and after);
 * any refusal (4xx) of a correctly signed request or of a web chat request costs no Redis round
   trip either: nothing can have been stored;
-* TwiML answers are well-formed XML made only of ``<Message>`` verbs; web chat answers are JSON.
+* TwiML answers are well-formed XML made only of ``<Message>`` verbs (a call's: ``<Gather>``s of
+  ``<Say>``, ``<Say>`` and a closing ``<Hangup>``); web chat answers are JSON.
+
+The Twilio cases go to the SMS and the voice endpoints (a call's start and ``<Gather>`` results,
+with the state their action URLs carry fuzzed too, and call status callbacks).
 
 The state the cases meet is real: respondents part way through a survey on every channel, whose
 sessions the signed cases keep moving (the clock moves a minute per case).
@@ -41,11 +45,16 @@ from redis.asyncio import Redis
 
 from adapters import telegram as tg
 from adapters.app import MAX_BODY_BYTES
-from adapters.web.chat import COOKIE_NAME
+from adapters.voice_twilio import STATUS_PATH as CALL_STATUS
+from adapters.voice_twilio import WEBHOOK_PATH as CALL
+from adapters.web import session_ids
+from adapters.web.chat import COOKIE_NAME, SECURE_COOKIE_NAME
 from adapters.web.chat import MAX_BODY as WEB_MAX_BODY
+from adapters.web.session_ids import WebId
 from tests.adapters.conftest import PUBLIC_URL, TELEGRAM_SECRET
 from tests.adapters.sms_twilio.twilio_fakes import FORM, STATUS, WEBHOOK
 from tests.adapters.telegram.conftest import DATE, blocked, callback, json_paths, message, user
+from tests.security.harness import SECRET as WORLD_SECRET
 from tests.security.harness import (
     Answer,
     Headers,
@@ -118,7 +127,11 @@ class Fuzz:
 
     def __init__(self, tmp_path: Path) -> None:
         self.runner = asyncio.Runner()
-        self.world: World = self.runner.run(make_world(tmp_path))
+        # No per-client request limit: every case comes from one address, and the limit's 429
+        # would stop the cases reaching the parsing and the store (tests/security/test_web_abuse).
+        self.world: World = self.runner.run(
+            make_world(tmp_path, SURVEYBOT_WEB_REQUESTS_PER_MINUTE=0)
+        )
         assert isinstance(self.world.redis, Redis)  # fakeredis
         self.touches = Touches(self.world.redis)
         self.errors = _Errors()
@@ -184,6 +197,17 @@ def well_formed_twiml(answer: Answer) -> None:
     assert all(child.tag == "Message" and not list(child) for child in root)
 
 
+def well_formed_call(answer: Answer) -> None:
+    """A call's TwiML: prompts (``<Gather>`` holding ``<Say>``s) and ``<Say>``s, then hang up."""
+    assert (answer.header("content-type") or "").startswith("application/xml"), answer
+    root = ET.fromstring(answer.body)
+    assert root.tag == "Response"
+    assert [child.tag for child in root][-1:] == ["Hangup"], answer
+    for child in root:
+        assert child.tag in ("Gather", "Say", "Hangup"), child.tag
+        assert all(said.tag == "Say" for said in child), child.tag
+
+
 async def seed_sms(w: World) -> None:
     """SENDERS[k] has answered the first k messages of PREFIX (their sids: SMs<k>-<i>)."""
     for k, sender in enumerate(SENDERS):
@@ -197,6 +221,8 @@ async def seed_telegram(w: World) -> None:
 
 async def seed_web(w: World) -> None:
     assert (await w.web("every-type", {"start": True}, cookie=COOKIE)).status == 200
+    consent = {"button": {"question": "consent", "value": "yes"}, "id": "seed-web-1"}
+    assert (await w.web("every-type", consent, cookie=COOKIE)).status == 200
 
 
 def test_the_round_trip_counter_sees_what_the_app_does(fuzz: Fuzz) -> None:
@@ -302,6 +328,11 @@ TWILIO_NAMES = [
     "MessageStatus",
     "ErrorCode",
     "ApiVersion",
+    "CallSid",
+    "CallStatus",
+    "Digits",
+    "SpeechResult",
+    "Confidence",
 ]
 form_names = st.sampled_from(TWILIO_NAMES) | st.text(max_size=12)
 form_values = st.text(max_size=40) | st.sampled_from(
@@ -324,8 +355,19 @@ content_types = st.sampled_from(
         "",
     ]
 ) | st.text(max_size=20)
-paths = st.sampled_from([WEBHOOK] * 5 + [STATUS] * 3 + [WEBHOOK + "/", "/sms/Twilio"])
+paths = st.sampled_from(
+    [WEBHOOK] * 5 + [STATUS] * 3 + [CALL] * 3 + [CALL_STATUS, WEBHOOK + "/", "/sms/Twilio"]
+)
 queries = st.sampled_from(["", "x=1", "campaign=leics%20carers", "a=%FF", "&&=="])
+# The state a call's <Gather> action URL carries (adapters/voice_twilio/call.py), real or not.
+STATE_VALUES = ["1", "0", "3", "c5", "c5a", "y", "t", "m7", "s1_5", "n0_168", "n_", "d8", "d4"]
+STATE_VALUES += ["lang", "flow", "en", "every-type", "consent", "name", "9" * 20, ""]
+call_states = st.dictionaries(
+    st.sampled_from(["n", "k", "q", "t", "a", "o", "f", "flow"]),
+    st.sampled_from(STATE_VALUES) | st.text(max_size=30),
+    max_size=6,
+).map(urlencode)
+CALLERS = [*SENDERS[:4], "anonymous", "Restricted", "", "+266696687", "client:x", "+44 7700"]
 OTHER_URLS = [
     PUBLIC_URL.replace("https://", "http://") + WEBHOOK,  # the scheme Twilio did not use
     "https://evil.example" + WEBHOOK,  # another host
@@ -421,7 +463,7 @@ def test_unsigned_twilio_requests_are_refused_and_touch_nothing(fuzz: Fuzz) -> N
 @st.composite
 def signed_twilio(draw: st.DrawFn) -> dict[str, Any]:
     """A correctly signed request (the case signs it) whose fields are anything at all."""
-    path = draw(st.sampled_from([WEBHOOK, WEBHOOK, WEBHOOK, STATUS]))
+    path = draw(st.sampled_from([WEBHOOK, WEBHOOK, WEBHOOK, STATUS, CALL, CALL, CALL_STATUS]))
     k = draw(st.integers(0, len(SENDERS) - 1))
     sender = draw(st.sampled_from([SENDERS[k]] * 4 + ["", " "]) | st.text(max_size=20))
     # a fresh sid, one this sender already used (a replay), or anything
@@ -434,6 +476,9 @@ def signed_twilio(draw: st.DrawFn) -> dict[str, Any]:
             | st.builds(lambda t, n: t * n, st.text(min_size=1, max_size=8), st.integers(1, 700))
         )
         pairs = sms_form(text, sid=sid, sender=sender)
+    elif path in (CALL, CALL_STATUS):
+        caller = draw(st.sampled_from(CALLERS) | st.text(max_size=20))
+        pairs = draw(call_form(sid, caller, status=path == CALL_STATUS))
     else:
         state = draw(
             st.sampled_from(["failed", "undelivered", "delivered", "sent"]) | st.text(max_size=10)
@@ -447,13 +492,44 @@ def signed_twilio(draw: st.DrawFn) -> dict[str, Any]:
         pairs.append(("Padding", "x" * MAX_BODY_BYTES))  # signed, but over the limit: 413
     return {
         "path": path,
-        "query": draw(queries),
+        "query": draw(call_states | queries) if path == CALL else draw(queries),
         "pairs": pairs,
         "content_type": draw(st.sampled_from([FORM, FORM + "; charset=UTF-8"])),
         "framing": draw(st.sampled_from(["length", "none"])),
         "extra": draw(random_headers),
         "chunks": draw(st.integers(1, 3)),
     }
+
+
+@st.composite
+def call_form(draw: st.DrawFn, sid: str, caller: str, *, status: bool) -> list[tuple[str, str]]:
+    """What Twilio posts for a call: its start, a Gather result (keys, words, nothing), or a call
+    status callback; values real or anything."""
+    pairs = [
+        ("AccountSid", "AC" + "0" * 32),
+        ("CallSid", sid),
+        ("From", caller),
+        ("To", "+447700900000"),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    if status:
+        state = draw(st.sampled_from(["completed", "busy", "no-answer", ""]) | st.text(max_size=8))
+        return [*pairs, ("CallStatus", state), ("CallDuration", draw(st.text(max_size=6)))]
+    pairs.append(("CallStatus", "in-progress"))
+    kind = draw(st.sampled_from(["start", "keys", "keys", "words", "nothing"]))
+    if kind == "keys":
+        keys = st.text(alphabet="0123456789*#", max_size=12) | st.text(max_size=8)
+        pairs += [("Digits", draw(keys)), ("FinishedOnKey", draw(st.sampled_from(["", "#"])))]
+    elif kind == "words":
+        words = st.sampled_from([*KEYWORDS, *PREFIX, "text me", "repeat", ""]) | st.text(
+            max_size=60
+        )
+        sure = st.sampled_from(["0.93", "0.2", "", "nan", "-1", "1e309", "x"]) | st.floats().map(
+            str
+        )
+        pairs += [("SpeechResult", draw(words)), ("Confidence", draw(sure))]
+    return pairs
 
 
 def test_signed_but_fuzzed_twilio_requests_never_fail(fuzz: Fuzz) -> None:
@@ -483,7 +559,9 @@ def test_signed_but_fuzzed_twilio_requests_never_fail(fuzz: Fuzz) -> None:
         assert answer.status in (200, 204, 400, 413), answer
         assert (answer.status == 413) == (len(body) > MAX_BODY_BYTES)
         assert fuzz.bot_api_calls == 0
-        if answer.status == 200:
+        if answer.status == 200 and request["path"] == CALL:
+            well_formed_call(answer)
+        elif answer.status == 200:
             well_formed_twiml(answer)
         elif answer.status != 204:
             assert fuzz.round_trips == 0
@@ -677,11 +755,20 @@ web_bodies = st.one_of(
         lambda n: b'{"text": "' + b"x" * n + b'", "id": "abcdefgh-126"}'
     ),
 )
-GOOD_COOKIE = f"{COOKIE_NAME}={COOKIE}"
+GOOD_COOKIE = (
+    f"{SECURE_COOKIE_NAME}={session_ids.encode(WORLD_SECRET.encode(), WebId(COOKIE, 's'))}"
+)
 cookies = st.one_of(
     st.just(GOOD_COOKIE),
     st.just(GOOD_COOKIE),
-    st.sampled_from([None, f"{COOKIE_NAME}=forged", f"{GOOD_COOKIE}; {COOKIE_NAME}=x"]),
+    st.sampled_from(
+        [
+            None,
+            f"{SECURE_COOKIE_NAME}=forged",
+            f"{GOOD_COOKIE}; {SECURE_COOKIE_NAME}=x",
+            f"{COOKIE_NAME}={COOKIE}",  # an old, unsigned cookie
+        ]
+    ),
     st.text(max_size=40),
 )
 web_flows = st.one_of(

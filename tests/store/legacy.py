@@ -1,10 +1,13 @@
-"""The store's layout before the compact encodings (commit a6161c8): its writers, kept here to
-test that what a live consultation stored then is still read, continued, exported and erased.
+"""The store's layout before the compact encodings (commit a6161c8, and as main still wrote it
+at 50c45b3, with spoken answers' confidence): its writers, kept here to test that what a live
+consultation stored then is still read, continued, exported and erased.
 
 ``commit_v1`` is the old COMMIT script and argument list verbatim, so the keys it writes are
 byte for byte what the old code wrote: a session hash (``rev``, ``flow``, ``data`` = pydantic's
-JSON), a sorted set of seen message ids, a response hash with a ``meta`` JSON object and answers
-``{"v": ..., "t": ...}``, a per-respondent set of flows, the rate counter key.
+JSON, a pending read-back with its ``confidence``), a sorted set of seen message ids, a response
+hash with a ``meta`` JSON object and answers ``{"v": ..., "t": ..., "o"?, "c"?}``, a
+per-respondent set of flows (also written with the index entries, before the commit), the rate
+counter key.
 """
 
 from __future__ import annotations
@@ -72,10 +75,13 @@ def meta_json(s: Session) -> bytes:
 
 
 def answer_json(a: Answer) -> bytes:
-    """One answer: ``{"v": value, "t": epoch ms}`` and ``"o"`` for an "other" text."""
+    """One answer: ``{"v": value, "t": epoch ms}``, ``"o"`` for an "other" text and ``"c"`` for
+    the confidence of a spoken one."""
     d: dict[str, Any] = {"v": a.value, "t": ms(a.at)}
     if a.other is not None:
         d["o"] = a.other
+    if a.confidence is not None:  # spoken: speech recognition's confidence in the words
+        d["c"] = a.confidence
     return orjson.dumps(d)
 
 
@@ -198,6 +204,8 @@ async def commit_v1(
     args += [answer_field(q) for q in step.cleared]
     k = keys
     if expected_rev == 0 or s.started_at == now:  # as the old store guessed a first commit
+        await redis.sadd(k.flows(rid), s.flow)  # (issue 17: erasure finds a refused first commit)
+        await redis.pexpire(k.flows(rid), ttl_ms(retention))
         await redis.zadd(k.index_for(s.flow, rid), {rid: ms(s.started_at)}, nx=True)
         await redis.zadd(k.due_for(s.flow, rid), {rid: ms(s.started_at)}, nx=True)
     names = [

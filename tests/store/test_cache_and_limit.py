@@ -271,7 +271,17 @@ async def test_messages_spread_over_two_processes_take_one_or_two_round_trips(
                                 SURVEYBOT_REDIS_PREFIX=key_prefix)  # fmt: skip
     clock = Clock(START)
     procs = [build_services(settings, redis=redis_client, clock=clock) for _ in range(2)]
-    texts = ["CARERS", "yes", "1", "1", "5", "2", "agree", "strongly agree"]
+    # (the banded questions by label: a bare 5 or 2 there is checked, and logged as a miss)
+    texts = [
+        "CARERS",
+        "yes",
+        "1",
+        "1",
+        "50 hours or more",
+        "1 to 4 years",
+        "agree",
+        "strongly agree",
+    ]
     trips = []
     for m, text in enumerate(texts):
         svc = procs[m % 2]

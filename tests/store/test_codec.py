@@ -106,3 +106,14 @@ def test_answer_parts() -> None:
     assert answer_parts(Answer(question="q", value="other", other="a neighbour", at=T0))[2] == (
         b'"a neighbour"'
     )
+
+
+def test_a_spoken_answer_keeps_its_confidence() -> None:
+    said = Answer(question="q", value="short breaks", at=T0, confidence=0.42)
+    assert answer_parts(said)[2] == b"null,0.42"  # [value, ms, other or null, confidence]
+    other = Answer(question="q", value="other", other="a neighbour", at=T0, confidence=0.9)
+    assert answer_parts(other)[2] == b'"a neighbour",0.9'
+    s = Session(flow="f", version="v", respondent="r", channel="voice", started_at=T0,
+                last_at=T0, pending=Pending(kind="confirm", value="LE16", confidence=0.5))  # fmt: skip
+    assert orjson.loads(session_data(s))["p"] == ["confirm", "LE16", 0.5]
+    assert decode_session(session_data(s), "r", 1).pending == s.pending

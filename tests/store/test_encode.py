@@ -30,7 +30,13 @@ value = st.one_of(
 )
 pending = st.one_of(
     st.none(),
-    st.builds(Pending, kind=st.sampled_from(["confirm", "other", "language"]), value=value),
+    st.builds(
+        Pending,
+        kind=st.sampled_from(["confirm", "other", "language"]),
+        value=value,
+        # A spoken answer being read back keeps speech recognition's confidence (voice).
+        confidence=st.one_of(st.none(), st.floats(min_value=0, max_value=1)),
+    ),
 )
 
 
@@ -41,7 +47,7 @@ def sessions(draw: st.DrawFn) -> Session:
         "flow": draw(text),
         "version": draw(text),
         "respondent": draw(text),
-        "channel": draw(st.sampled_from(["sms", "telegram", "web"])),
+        "channel": draw(st.sampled_from(["sms", "voice", "telegram", "web"])),
         "started_at": started,
         "last_at": started
         + draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=9))),

@@ -464,7 +464,11 @@ async def test_erase_removes_everything_about_one_person(
     assert removed == len(mine) + 4  # and one entry in each flow's index and reminder queue
 
     left = await keys_of(redis_client, store)
-    shared = (":idx:", ":due:", ":qids:", ":flowids")
+    # Each flow's audit log says an erasure happened (how much, not whose).
+    for f in (flow.id, other_flow.id):
+        erased = [e for e in await store.audit.flow_log(f) if e.kind == "erased"]
+        assert [(e.respondent, e.actor) for e in erased] == [(None, "unknown")]
+    shared = (":idx:", ":due:", ":qids:", ":flowids", "{audit:")
     data_left = {k for k in left if not any(s in k for s in shared)}
     assert data_left == {k for k in keep_keys - mine if not any(s in k for s in shared)}
     assert store.keys.index_for(flow.id, keep.respondent) in left

@@ -106,7 +106,8 @@ def test_answer_values_are_what_answers_are_made_of(caplog: pytest.LogCaptureFix
         ("b", 2, None, 1767603990000),
         ("c", None, None, 1767603900000),
     ]
-    assert sorted(tuple(a) for a in r.answers.values()) == values
+    assert sorted(tuple(a)[:4] for a in r.answers.values()) == values
+    assert all(a.confidence is None for a in r.answers.values())  # none was spoken
     warned = [m.getMessage() for m in caplog.records if "unreadable answer" in m.getMessage()]
     # Each damaged field warned about once by answer_values, once more by answers.
     assert len(warned) == 8
@@ -134,3 +135,14 @@ def test_utc_texts_as_an_export_writes_them() -> None:
     assert naive is not None
     assert naive.utc_texts()[0] == "2026-01-05T09:00:00Z"  # naive means UTC
     assert decode_stored("rid", {b"meta": META.replace(b"09:00:00Z", b"9 o'clock")}) is None
+
+
+def test_a_spoken_answer_keeps_its_confidence() -> None:
+    r = decode_stored(
+        "rid",
+        {**RAW, b"a:said": b'{"v":"more respite please","t":1767603990000,"c":0.62}'},
+    )
+    assert r is not None
+    said = r.answers["said"]
+    assert (said.value, said.confidence) == ("more respite please", 0.62)
+    assert r.answers["b"].confidence is None

@@ -180,3 +180,86 @@ async def test_a_refused_commit_brings_back_an_old_session(
     assert current.session == old  # type: ignore[attr-defined]
     assert current.rev == 2  # type: ignore[attr-defined]
     assert await redis_client.type(store.keys.session(old.respondent)) == b"hash"  # untouched
+
+
+async def test_what_main_wrote_last_upgrades_voice_misses_and_audit_included(
+    store: RedisStore, redis_client: Redis, flow: Flow
+) -> None:
+    """The old layout as main's code still wrote it after issues 15, 17 and 21: a caller's
+    spoken answer with its confidence (``"c"``), a spoken reply being read back (the pending
+    confirmation keeps its confidence), the flows set written with the index entry, a misses
+    list and audit entries in the person's slot. Loaded, deduplicated, continued (the
+    confidence carried into the compact ``[value, ms, other, confidence]``), exported and
+    erased."""
+    from bot.audit import AuditEntry
+    from bot.misses import Miss
+    from bot.models import Answer, Pending, Step
+    from bot.results.export import Table
+    from store.misses import MissLog
+
+    rid = store.respondent("voice", PHONE)
+    assert rid == store.respondent("sms", PHONE)  # a call and a text from one number: one person
+    first = answer(new_session(rid, flow, channel="voice"), "role", "carer")
+    heard = first.session.model_copy(update={
+        "current": "say", "asked": [*first.session.asked, "hours", "say"],
+        "pending": Pending(kind="confirm", value="short breaks", confidence=0.42),
+    })  # fmt: skip
+    spoken = Step(
+        session=heard,
+        answers=[Answer(question="role", value="carer", at=NOW, confidence=0.91)],
+    )
+    await commit_v1(redis_client, store.keys, spoken, expected_rev=0, message_id="CA1:1",
+                    flow=flow, now=NOW)  # fmt: skip
+    old = heard.model_copy(update={"rev": 1})
+    k = store.keys
+    assert await redis_client.smembers(k.flows(rid)) == {flow.id.encode()}
+    assert b'"c":0.91' in (await redis_client.hget(k.response(rid, flow.id), "a:role") or b"")
+    misses = MissLog(redis_client, keys=k)
+    await misses.record(spoken, [Miss("hours", "about [phone]", "n", NOW, "unclear")], NOW)
+    await store.audit.record_respondent(rid, [AuditEntry(NOW, "answer_changed", flow.id, rid,
+                                                         "role")])  # fmt: skip
+
+    # Loaded as it was, the read-back's confidence too; its message id is still a duplicate.
+    loaded = await store.load(rid, "CA1:2")
+    assert loaded.session == old
+    assert loaded.session is not None
+    assert loaded.session.pending == Pending(kind="confirm", value="short breaks", confidence=0.42)
+    assert (await store.load(rid, "CA1:1")).duplicate
+
+    # Continued: the confirmed spoken answer, stored compactly with its confidence.
+    done = old.model_copy(update={
+        "answers": {**old.answers, "say": "short breaks"}, "pending": None, "current": None,
+        "status": Status.COMPLETE, "finished_at": LATER, "last_at": LATER, "messages": 2,
+    })  # fmt: skip
+    step = Step(session=done, answers=[Answer(question="say", value="short breaks", at=LATER,
+                                              confidence=0.42)])  # fmt: skip
+    await store.commit(step, expected_rev=1, message_id="CA1:2", flow=flow, now=LATER)
+    raw: dict[bytes, bytes] = await redis_client.hgetall(k.response(rid, flow.id))  # type: ignore[assignment]
+    assert raw[b"a:role"].startswith(b"{")  # as the old code wrote it
+    # (ms counted from the hash's base, which this first commit of the new layout set: 0)
+    assert raw[b"a:say"] == b'["short breaks",0,null,0.42]'
+    again = await store.load(rid, None)
+    assert again.session is not None
+    assert again.session.pending is None
+    assert again.session.status is Status.COMPLETE
+
+    # Exported: both forms carry their confidence; a typed answer has none.
+    rows = [r async for r in store.iter_responses(flow.id)]
+    assert [r.respondent for r in rows] == [rid]
+    assert {q: (a.value, a.confidence) for q, a in rows[0].answers.items()} == {
+        "role": ("carer", 0.91), "say": ("short breaks", 0.42)
+    }  # fmt: skip
+    record = Table(flow).record(rows[0])
+    assert record["answers"]["role"]["confidence"] == 0.91
+    assert record["answers"]["say"]["confidence"] == 0.42
+    assert [m.question async for _, found, _ in misses.records(flow) for m in found] == ["hours"]
+
+    # Erased: the old keys, the misses, the audit entries; the flow's log says one erasure.
+    await store.erase("voice", PHONE, actor="officer")
+    for key in (k.session(rid), k.seen(rid), k.flows(rid), k.response(rid, flow.id),
+                k.audit(rid), misses.key(rid, flow.id)):  # fmt: skip
+        assert not await redis_client.exists(key), key
+    assert await redis_client.zscore(misses.index_for(flow.id, rid), rid) is None
+    assert await redis_client.zscore(k.index_for(flow.id, rid), rid) is None
+    erased = [e for e in await store.audit.flow_log(flow.id) if e.kind == "erased"]
+    assert [(e.respondent, e.actor) for e in erased] == [(None, "officer")]

@@ -1,7 +1,9 @@
 /* surveybot web chat. Plain JavaScript, no dependencies, no build step.
  *
- * Talks to POST <endpoint> (JSON). Every answer carries a message id made here and reused on a
- * retry, so the server answers it once however often it arrives.
+ * Talks to POST <endpoint> (JSON). Every message carries a message id made here and reused on a
+ * retry, so the server answers it once however often it arrives, and the page's source and
+ * language; a typed answer also says which question it answers (the server stores nothing until
+ * the first answer, and then replays the start before it).
  */
 (function () {
   "use strict";
@@ -28,6 +30,7 @@
   var busy = false;
   var lang = "";
   var bubbles = 0;
+  var asked = "";
   var retryTimer = null;
   var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
@@ -201,6 +204,9 @@
     var first = null;
     var asking = null;
     (data.replies || []).forEach(function (reply) {
+      if (reply.question) {
+        asked = reply.question;
+      }
       var bubble = addBubble("bot", reply.text, reply.kind, reply.question);
       first = first || bubble;
       if (reply.choices && reply.choices.length) {
@@ -240,7 +246,7 @@
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify(payload)
+      body: JSON.stringify(withPage(payload))
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         return { status: response.status, data: data };
@@ -257,8 +263,9 @@
         render(result.data, !payload.start || attempt > 0);
         return;
       }
-      if (result.status >= 500) {
-        retry(payload, echo, attempt, mine);
+      if (result.status >= 500 || result.status === 429) {
+        // Down for a moment, or busy (too many people starting at once): try again later.
+        retry(payload, echo, attempt, mine, result.data && result.data.message);
         return;
       }
       // Not accepted (and not worth retrying): take back their bubble and say why.
@@ -276,9 +283,9 @@
     });
   }
 
-  function retry(payload, echo, attempt, mine) {
+  function retry(payload, echo, attempt, mine, message) {
     var wait = RETRY_SECONDS[Math.min(attempt, RETRY_SECONDS.length - 1)];
-    setStatus(TRY_AGAIN + " Trying again in " + wait + " seconds.", true);
+    setStatus((message || TRY_AGAIN) + " Trying again in " + wait + " seconds.", true);
     clearTimeout(retryTimer);
     retryTimer = setTimeout(function () {
       send(payload, echo, attempt + 1, mine);
@@ -297,11 +304,15 @@
       return;
     }
     input.value = "";
-    send({ text: text, id: messageId() }, text);
+    var payload = { text: text, id: messageId() };
+    if (asked) {
+      payload.question = asked;
+    }
+    send(payload, text);
   });
 
-  function startPayload() {
-    var payload = { start: true };
+  function withPage(payload) {
+    // The page's source and language go with every message (a first answer replays the start).
     if (source) {
       payload.source = source;
     }
@@ -309,6 +320,10 @@
       payload.lang = askLang;
     }
     return payload;
+  }
+
+  function startPayload() {
+    return { start: true, id: messageId() };
   }
 
   send(startPayload(), null);

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
-from adapters.sms_twilio.form import MAX_FIELDS, BadRequest, parse_form
+from adapters.twilio_common.form import MAX_FIELDS, BadRequest, parse_form
 from tests.adapters.conftest import PUBLIC_URL, TWILIO_TOKEN
 from tests.adapters.sms_twilio.twilio_fakes import inbound_form
 

@@ -79,7 +79,7 @@ def test_mask_keeps_a_phone_number_out_of_logs() -> None:
 def test_twiml_text_is_what_messaging_response_writes(texts: list[str]) -> None:
     from twilio.twiml.messaging_response import MessagingResponse
 
-    from adapters.sms_twilio.webhook import twiml_text
+    from adapters.twilio_common.webhook import twiml_text
 
     reference = MessagingResponse()
     for t in texts:

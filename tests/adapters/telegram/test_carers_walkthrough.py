@@ -79,7 +79,9 @@ async def test_a_carer_completes_the_survey(
     await me.press("I am a carer")
     await me.type("a parent")
     await me.press("20 to 34 hours")
-    await me.type("4")  # 10 years or more, typed as the number
+    await me.type("4")  # 10 years or more, typed as the number: but also "4 years", so checked
+    assert me.seen[-1].startswith("Did you mean 4, 10 years or more?")
+    await me.type("yes")
     assert "Our strategy has 3 priorities." in me.seen[-2]
     await me.press("Agree")
     await me.type("strongly agree")

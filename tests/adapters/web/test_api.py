@@ -20,15 +20,23 @@ from adapters.web.chat import BadRequest, Message, parse_message
 from bot.config import Settings
 from bot.models import Status
 from tests.adapters.conftest import Clock
-from tests.adapters.web.conftest import app_for, asks, new_id, post, press, say, start
+from tests.adapters.web.conftest import (
+    address_of,
+    app_for,
+    asks,
+    new_id,
+    post,
+    press,
+    say,
+    start,
+    web_cookie,
+)
 
 FLOW = "carers-strategy"
 
 
 def cookie_of(client: httpx.AsyncClient) -> str:
-    value = client.cookies.get(web.COOKIE_NAME)
-    assert value
-    return value
+    return web_cookie(client)
 
 
 def set_cookie_header(r: httpx.Response) -> SimpleCookie:
@@ -40,7 +48,7 @@ def set_cookie_header(r: httpx.Response) -> SimpleCookie:
 
 
 async def stored(services: Services, client: httpx.AsyncClient, flow: str = FLOW) -> Any:
-    rid = services.store.respondent("web", cookie_of(client))
+    rid = services.store.respondent("web", address_of(services, client))
     return await services.store.response(rid, flow)
 
 
@@ -65,12 +73,14 @@ async def test_new_visitor_gets_the_intro_and_first_question(client: httpx.Async
 
 async def test_cookie_has_the_right_attributes(client: httpx.AsyncClient) -> None:
     r = await post(client, FLOW, {"start": True})
-    morsel = set_cookie_header(r)[web.COOKIE_NAME]
-    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", morsel.value)
+    # Behind https a __Host- cookie: Secure, Path=/, no Domain (a subdomain cannot plant it).
+    morsel = set_cookie_header(r)[web.SECURE_COOKIE_NAME]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}\.n\.[A-Za-z0-9_-]{22}", morsel.value)
     assert morsel["httponly"] is True
     assert morsel["secure"] is True  # PUBLIC_URL is https
     assert morsel["samesite"].lower() == "lax"
-    assert morsel["path"] == "/chat"
+    assert morsel["path"] == "/"
+    assert not morsel["domain"]
     assert int(morsel["max-age"]) == 60 * 24 * 3600
 
 
@@ -91,7 +101,7 @@ async def test_cookie_is_not_secure_on_a_plain_http_deployment(
 async def test_page_sets_the_cookie_once(client: httpx.AsyncClient) -> None:
     first = await client.get(f"/chat/{FLOW}")
     assert first.status_code == 200
-    value = set_cookie_header(first)[web.COOKIE_NAME].value
+    value = set_cookie_header(first)[web.SECURE_COOKIE_NAME].value
     again = await client.get(f"/chat/{FLOW}")
     assert "set-cookie" not in again.headers  # kept, not replaced
     assert cookie_of(client) == value
@@ -146,6 +156,8 @@ async def test_unknown_source_is_ignored(client: httpx.AsyncClient, services: Se
     page = await client.get(f"/chat/{FLOW}?source=no-such-group")
     assert 'data-source=""' in page.text
     await start(client, source="no-such-group")
+    assert await stored(services, client) is None  # opening the page stores nothing
+    await press(client, "consent", "yes")
     response = await stored(services, client)
     assert response is not None
     assert response.source is None
@@ -360,12 +372,10 @@ async def test_an_answer_without_a_cookie_asks_for_cookies(client: httpx.AsyncCl
 
 
 async def test_a_forged_cookie_is_replaced(client: httpx.AsyncClient) -> None:
-    client.cookies.set(
-        web.COOKIE_NAME, "not a real cookie", domain="testserver.local", path="/chat"
-    )
+    client.cookies.set(web.SECURE_COOKIE_NAME, "not a real cookie", domain="testserver.local")
     r = await post(client, FLOW, {"start": True})
     assert r.status_code == 200
-    assert set_cookie_header(r)[web.COOKIE_NAME].value != "not a real cookie"
+    assert set_cookie_header(r)[web.SECURE_COOKIE_NAME].value != "not a real cookie"
 
 
 json_values = st.recursive(
@@ -431,8 +441,10 @@ async def test_redis_down_is_503_and_the_retry_works(settings: Settings, clock: 
             "message": "Sorry, please try again in a minute.",
         }
         assert r.headers["retry-after"] == "5"
+        # Opening the page needs no Redis (nothing is stored before the first answer).
         down_start = await post(c, FLOW, {"start": True})
-        assert down_start.status_code == 503
+        assert down_start.status_code == 200
+        assert asks(down_start.json()) == "consent"
         server.connected = True
         again = await post(c, FLOW, message)  # the page retries with the same id
         assert again.status_code == 200

@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 
 from adapters import web
 from adapters.services import Services, build_services
+from adapters.web import session_ids
 from bot.config import Settings
 from bot.models import Status
 from tests.adapters.conftest import Clock
@@ -94,28 +95,36 @@ def live(settings: Settings, clock: Clock) -> Iterator[Live]:
         sock.close()
 
 
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def chromium(profile: Path, monkeypatch: pytest.MonkeyPatch, *, phone: bool = False) -> Any:
+    """Headless Chromium through selenium (skipped without it, failing under ``CI=true``);
+    ``phone``: as a phone shows pages, with the browser's console log kept."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.options import Options
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         missing("selenium is not installed (pip install selenium)")
-    chromium = shutil.which("chromium")
+    binary = shutil.which("chromium")
     chromedriver = shutil.which("chromedriver")
-    if not chromium or not chromedriver:
+    if not binary or not chromedriver:
         missing("chromium or chromedriver not installed (apt-get install chromium chromium-driver)")
     monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download anything
     options = Options()
-    options.binary_location = chromium
+    options.binary_location = binary
     for arg in CHROME_ARGS:
         options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
+    options.add_argument(f"--user-data-dir={profile}")
+    if phone:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     driver.set_page_load_timeout(20)
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    driver = chromium(tmp_path / "chromium-profile", monkeypatch, phone=True)
     # A reader who asked for less motion (and steady screenshots).
     driver.execute_cdp_cmd(
         "Emulation.setEmulatedMedia",
@@ -217,7 +226,8 @@ async def _stored(redis_server: Any, services: Services, cookie: str) -> Any:
     client = fakeredis.FakeAsyncRedis(server=redis_server)
     try:
         store = build_services(services.settings, redis=client).store
-        return await store.response(store.respondent("web", cookie), "carers-strategy")
+        address = session_ids.address_of(services.settings.secret_bytes, cookie)
+        return await store.response(store.respondent("web", address), "carers-strategy")
     finally:
         await client.aclose()
 
@@ -262,7 +272,7 @@ def test_a_carer_answers_the_whole_survey_in_chromium(
     assert page.current() == "years_caring"
     assert all("Leicester, Leicestershire" not in t for t in page.bot_texts())
 
-    page.type("years_caring", "2")  # typing the number works as well as the button
+    page.type("years_caring", "2 years")  # typing works as well as the button
     page.click("p1_recognise", "Agree")
     # Keyboard only: focus is on the first button; Tab to the fifth and press Enter.
     assert page.focused()["text"] == "Strongly disagree"
