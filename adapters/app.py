@@ -181,6 +181,10 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.services = svc
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.access_log:
+        from adapters.logs import AccessLog
+
+        app.add_middleware(AccessLog)
     requests = per_minute(settings.web_requests_per_minute)
     if requests is not None:  # outermost: a flooding web client is refused before anything
         app.add_middleware(RequestGate, buckets=requests)

@@ -49,7 +49,7 @@ from redis.typing import EncodableT, FieldT
 
 from bot.engine import next_question
 from bot.loader import require_flow
-from bot.models import Answer, AnswerValue, Status
+from bot.models import Answer, AnswerValue, Session, Status
 from bot.schema import (
     ChoiceQuestion,
     ConsentQuestion,
@@ -64,8 +64,7 @@ from bot.schema import (
     YesNoQuestion,
 )
 from store import KeyBuilder, RedisStore
-from store.encode import answer_json
-from store.redis_store import ResponseMeta
+from store.encode import answer_parts, meta_fields, ms
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = ROOT / "flows/carers-strategy.yaml"
@@ -125,9 +124,10 @@ async def fill(redis: Redis, keys: KeyBuilder, flow: Flow, n: int) -> float:
         rid = f"bench{i:021d}"
         started = START + timedelta(seconds=60 * i)
         finished = started + timedelta(minutes=rng.randint(5, 3000))
-        meta = ResponseMeta(
+        session = Session(
             flow=flow.id,
             version=flow.version,
+            respondent=rid,
             channel=rng.choice(("sms", "sms", "telegram", "web")),
             source=rng.choice((None, None, "harborough-carers", "belgrave-gujarati-carers")),
             lang=rng.choice(("en", "en", "en", "gu")),
@@ -136,13 +136,21 @@ async def fill(redis: Redis, keys: KeyBuilder, flow: Flow, n: int) -> float:
             last_at=finished,
             finished_at=finished,
         )
-        fields: dict[FieldT, EncodableT] = {"meta": meta.model_dump_json(exclude_none=True)}
+        # Exactly what COMMIT writes (store.scripts): the base b, the meta fields (t0 left out
+        # when it is b), each answer as [value, ms since b].
+        base = ms(started)
+        meta, _ = meta_fields(session)
+        fields: dict[FieldT, EncodableT] = {"b": base}
+        for name, field_value in zip(meta[0::2], meta[1::2], strict=True):
+            if name != "t0":
+                fields[str(name)] = field_value
         at = started
         for qid, value in variants[i % len(variants)].items():
             at += timedelta(seconds=30)
             if qid == "anything_else" and value is not None:
                 value = f"{value} (#{i})"  # some unique text per respondent
-            fields[f"a:{qid}"] = answer_json(Answer(question=qid, value=value, at=at))
+            v, t, _ = answer_parts(Answer(question=qid, value=value, at=at))
+            fields[f"a:{qid}"] = b"[" + v + b"," + str(t - base).encode() + b"]"
         key = keys.response(rid, flow.id)
         pipe.hset(key, mapping=fields)
         pipe.pexpire(key, SAFETY_TTL_MS)

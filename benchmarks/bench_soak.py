@@ -8,8 +8,10 @@ Without ``--redis`` the benchmark starts its own ``redis-server`` (AOF, ``append
 given, in a temporary folder), so the memory figures are this run's alone. With ``--redis`` it
 uses that server under a unique key prefix (memory figures then include whatever else is there).
 
-Each of the ``--connections`` keep-alive connections goes to one server process (spread evenly)
-and owns every ``connections``-th respondent; it walks them in rounds, one message per
+The servers are ``surveybot serve`` processes, the command users run. Each of the
+``--connections`` lanes keeps a connection to every server, sends each request to the next server
+of one round robin shared by all lanes (a load balancer: a respondent's messages land on any
+process), and owns every ``connections``-th respondent; it walks them in rounds, one message per
 respondent per round, so all ``--respondents`` sessions are live at once, as in a real
 consultation, while each respondent's messages stay in order. When a batch of respondents has
 finished and time remains, a new batch with fresh numbers starts; at ``--seconds`` every
@@ -79,9 +81,10 @@ class Run:
         return loadgen.post(WEBHOOK, body, headers, host)
 
 
-async def connection(run: Run, c: int, port: int) -> None:
-    host = f"127.0.0.1:{port}"
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def connection(run: Run, c: int, ports: list[int], turn: list[int]) -> None:
+    """Connection ``c``'s respondents in rounds; each request to the next server of one round
+    robin shared by all connections (a load balancer: a respondent's messages land anywhere)."""
+    streams = [await asyncio.open_connection("127.0.0.1", port) for port in ports]
     batch = 0
     try:
         while time.monotonic() < run.deadline:
@@ -99,7 +102,10 @@ async def connection(run: Run, c: int, port: int) -> None:
                         continue
                     if time.monotonic() >= run.deadline:
                         return
-                    raw = run.request(host, num, m)
+                    k = turn[0] % len(ports)
+                    turn[0] += 1
+                    reader, writer = streams[k]
+                    raw = run.request(f"127.0.0.1:{ports[k]}", num, m)
                     start = time.perf_counter()
                     try:
                         writer.write(raw)
@@ -108,7 +114,7 @@ async def connection(run: Run, c: int, port: int) -> None:
                         run.errors.append(f"{num} message {m}: {exc!r}")
                         failed.add(num)
                         writer.close()
-                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                        streams[k] = await asyncio.open_connection("127.0.0.1", ports[k])
                         continue
                     run.result.record(start, status)
                     if status == 200:
@@ -118,7 +124,8 @@ async def connection(run: Run, c: int, port: int) -> None:
                         failed.add(num)
             batch += 1
     finally:
-        writer.close()
+        for _, writer in streams:
+            writer.close()
 
 
 async def sample_memory(redis: Redis, run: Run, samples: list[tuple[float, int, int, int]],
@@ -137,8 +144,8 @@ async def key_sizes(redis: Redis, prefix: str, num: str) -> dict[str, int]:
     rid = store.respondent("sms", num)
     k = store.keys
     sizes: dict[str, int] = {}
-    for name, key in (("session", k.session(rid)), ("response", k.response(rid, FLOW_ID)),
-                      ("dedupe", k.seen(rid)), ("flows", k.flows(rid))):  # fmt: skip
+    # (the dedupe record and the rate counter live in the session)
+    for name, key in (("session", k.session(rid)), ("response", k.response(rid, FLOW_ID))):
         size = await redis.execute_command("MEMORY", "USAGE", key)  # type: ignore[no-untyped-call]
         sizes[name] = int(size or 0)
     return sizes
@@ -148,7 +155,9 @@ async def soak(a: argparse.Namespace, redis_url: str, own: RedisServer | None, w
     prefix = f"sbsoak-{uuid.uuid4().hex[:8]}"
     flows = copy_flows(work / "flows")
     env = app_env(redis_url, prefix, flows, work / "data")
-    servers = [AppServer(env, work / f"app{i}", name=f"app{i}") for i in range(a.servers)]
+    servers = [
+        AppServer(env, work / f"app{i}", name=f"app{i}", serve=True) for i in range(a.servers)
+    ]
     redis = Redis.from_url(redis_url, max_connections=512)
     try:
         for s in servers:
@@ -161,9 +170,8 @@ async def soak(a: argparse.Namespace, redis_url: str, own: RedisServer | None, w
         samples: list[tuple[float, int, int, int]] = []
         sampler = asyncio.create_task(sample_memory(redis, run, samples, start))
         t0 = time.perf_counter()
-        await asyncio.gather(*(
-            connection(run, c, servers[c % len(servers)].port) for c in range(a.connections)
-        ))  # fmt: skip
+        ports, turn = [s.port for s in servers], [0]
+        await asyncio.gather(*(connection(run, c, ports, turn) for c in range(a.connections)))
         run.result.elapsed = time.perf_counter() - t0
         sampler.cancel()
         cpu = [loadgen.cpu_seconds(s.proc.pid) if s.proc else 0.0 for s in servers]

@@ -111,11 +111,10 @@ async def run(url: str, total: int) -> None:
         rid = store.respondent("sms", number)
         session_bytes = await redis.memory_usage(store.keys.session(rid))
         response_bytes = await redis.memory_usage(store.keys.response(rid, "carers-strategy"))
-        seen_bytes = await redis.memory_usage(store.keys.seen(rid))
         print(
-            f"MEMORY USAGE of a live carers session after 10 answers: {session_bytes} bytes "
-            f"(target <= 1536); its response hash {response_bytes} bytes, dedupe set "
-            f"{seen_bytes} bytes"
+            f"MEMORY USAGE of a live carers session after 10 answers (with its dedupe record "
+            f"and rate counter): {session_bytes} bytes (target <= 1536); its response hash "
+            f"{response_bytes} bytes (all of a respondent: benchmarks/bench_memory.py)"
         )
     finally:
         n = 0

@@ -83,10 +83,12 @@ def _action(twiml: bytes) -> str | None:
     return None if gather is None else gather.get("action")
 
 
-def record(port: int, token: str) -> list[str]:
-    """The URLs of one call on the script, in order: the number's URL, then each action URL."""
+def record(port: int, token: str, public: str) -> list[str]:
+    """The URLs of one call on the script, in order: the number's URL, then each action URL.
+    ``public`` is the public URL the server was told (``SURVEYBOT_PUBLIC_URL``): what Twilio
+    signs and what the actions name; the requests go to the server on ``port``."""
     validator = RequestValidator(token)
-    url = f"http://127.0.0.1:{port}{PATH}?flow={FLOW}"
+    url = f"{public}{PATH}?flow={FLOW}"
     urls = [url]
     sid = "CA" + uuid.uuid4().hex
     steps: list[tuple[str, str]] = [("", ""), *SCRIPT]
@@ -94,7 +96,7 @@ def record(port: int, token: str) -> list[str]:
         for n, (how, what) in enumerate(steps):
             fields = form(sid, RECORDER, how, what)
             r = client.post(
-                url,
+                f"http://127.0.0.1:{port}{_path(url, public)}",
                 content=urlencode(fields),
                 headers={
                     "Content-Type": "application/x-www-form-urlencoded",
@@ -114,23 +116,28 @@ def record(port: int, token: str) -> list[str]:
     return urls
 
 
+def _path(url: str, public: str) -> str:
+    if not url.startswith(public):
+        raise RuntimeError(f"{url} is not under the public URL {public}")
+    return url[len(public) :]
+
+
 def build_requests(
-    port: int, numbers: Sequence[str], connections: int, urls: Sequence[str], token: str
+    numbers: Sequence[str], lanes: int, urls: Sequence[str], token: str, public: str
 ) -> list[list[bytes]]:
-    """Every call's requests, signed; one connection makes its calls one after another."""
+    """Every call's requests, signed for ``public`` URLs; a lane makes its calls one after
+    another (one call's requests in order, each to whichever server the lane sends it to)."""
     validator = RequestValidator(token)
-    per: list[list[bytes]] = [[] for _ in range(connections)]
+    per: list[list[bytes]] = [[] for _ in range(lanes)]
     steps: list[tuple[str, str]] = [("", ""), *SCRIPT]
-    host = f"127.0.0.1:{port}"
     for n, number in enumerate(numbers):
         sid = "CA" + uuid.uuid5(uuid.NAMESPACE_URL, f"call/{number}").hex
         for url, (how, what) in zip(urls, steps, strict=True):
             fields = form(sid, number, how, what)
             body = urlencode(fields).encode()
-            path = url.split(host, 1)[1]
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "X-Twilio-Signature": validator.compute_signature(url, fields),
             }
-            per[n % connections].append(loadgen.post(path, body, headers, host))
+            per[n % lanes].append(loadgen.post(_path(url, public), body, headers, "127.0.0.1"))
     return per

@@ -1,38 +1,53 @@
 """SMS webhook load: signed Twilio webhooks from many numbers walking the carers flow, against
-`surveybot serve`'s app on a real Redis, and beside it in the same run a bare Starlette endpoint
-doing one Redis GET and one SET (the reference).
+``surveybot serve`` processes behind a round-robin load balancer, and beside it in the same run a
+bare Starlette endpoint doing one Redis GET and one SET (the reference).
 
-Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 10000] [--connections 32]
-     [--workers 1] [--redis redis://127.0.0.1:6379/0 | --cluster] [--bare-multiplexed]
-     [--whatsapp] [--voice] [--compare-with DIR] [--misses]
+Run: .venv/bin/python benchmarks/bench_webhook.py [--numbers 3000] [--connections 32]
+     [--processes 1,2,4] [--runs 3] [--redis URL | --cluster] [--compare-with DIR] [--sticky]
+     [--bare-multiplexed] [--whatsapp] [--voice] [--misses]
 
-``--workers 2`` runs two server processes (uvicorn workers) on one port. ``--cluster`` starts a
-temporary local 3-master Redis Cluster (``store.testing_cluster``, the tests' fixture; AOF with
-``appendfsync everysec``, Redis' default) and runs both servers against it
-(``REDIS_URL=redis+cluster://...``), then prints how the keys spread over the masters and
-stops it.
+What runs is exactly what users run: ``N`` processes of ``surveybot serve --port P`` (the
+console script, with its default settings: access log, log level and all), each on its own
+port, for each ``N`` in ``--processes``. The load generator plays the load balancer in front of
+Twilio: each of ``--connections`` lanes sends one respondent's messages one at a time, in order,
+and every request goes to the next process in one round-robin shared by all lanes, over kept-
+alive connections (``loadgen.run_spread``). So a respondent's consecutive messages land on any
+process, as behind a real load balancer. (``surveybot serve --workers N`` shares one listening
+socket: a kept-alive connection stays on one process, which would hide exactly this.)
+``--sticky`` sends each respondent's messages to one process instead (the old measurement).
 
-``--whatsapp`` runs a WhatsApp server in the same run too: the same numbers and answers to
-``/whatsapp/twilio`` (``From=whatsapp:+44...``), same connections, with the WhatsApp sender on:
-questions with choices go out as buttons or lists through Twilio's REST API (message and, once
-per button set, content creation), which is faked in the server process at the twilio library's
-HTTP boundary (an ``AsyncHttpClient`` answering 201 at once), so the figures are our own cost.
+More targets in the same run, behind the same load balancer, interleaved with the others:
 
-``--voice`` runs a voice server in the same run too: the same numbers, each making one phone
-call through ``/voice/twilio`` that walks the carers flow with keys and spoken answers (call
-start plus 21 ``<Gather>`` results, see ``bench_voice.py``), same connections, so calls and
-texts are compared on one machine at one time.
+* ``--whatsapp``: the same numbers and answers to ``/whatsapp/twilio`` (``From=whatsapp:+44...``),
+  with the WhatsApp sender on: questions with choices go out as buttons or lists through Twilio's
+  REST API (message and, once per button set, content creation), which is faked in each server
+  process at the twilio library's HTTP boundary (an ``AsyncHttpClient`` answering 201 at once),
+  so the figures are our own cost. The servers are ``surveybot serve`` itself, started through
+  a small wrapper that installs that client (``wa_serve.py``, written to the work folder).
+* ``--voice``: the same numbers, each making one phone call through ``/voice/twilio`` that walks
+  the carers flow with keys and spoken answers (call start plus 21 ``<Gather>`` results, see
+  ``bench_voice.py``); a call's requests go one at a time down its lane, each to the next
+  process, so one call's turns are spread like one texter's messages.
 
 ``--misses`` adds one reply per walk that is not understood (so the misses log is written once
 per respondent), to measure that path.
 
-``--compare-with DIR`` runs a third server in the same run: surveybot from another checkout
-(e.g. ``git worktree add /tmp/before HEAD~1``) on the same packages, for before/after figures.
+Every request is signed with Twilio's real ``RequestValidator`` for one public URL that all
+processes are told (as behind a load balancer). Afterwards every number's stored response is
+checked: complete, with the answers that were sent.
 
-Each connection walks its numbers one message at a time (so a respondent's messages stay in
-order), every request signed with Twilio's real RequestValidator. Afterwards every number's
-response is checked: complete, with the answers that were sent. Keys use a unique prefix and
-are deleted at the end.
+Runs are interleaved: for each of ``--runs`` rounds, each process count, each target (the bare
+endpoint, surveybot, and with ``--compare-with DIR`` surveybot from another checkout, e.g.
+``git worktree add --detach /tmp/before main``) in turn, the order rotating between rounds;
+the summary gives min / median / max per target and process count. Reported per request beside
+req/s and latency: server CPU (all server processes, from ``/proc``), Redis script calls
+(``EVALSHA``/``EVAL``) and all Redis commands (those inside scripts included; ``INFO
+commandstats``), Redis CPU (``INFO cpu``) and the load generator's own CPU.
+
+Without ``--redis`` the benchmark starts its own ``redis-server`` (AOF, ``appendfsync
+everysec``) so the Redis figures are this run's alone. ``--cluster`` starts a temporary local
+3-master Redis Cluster instead (Redis figures then not reported). Keys use a unique prefix per
+run and are deleted after each.
 """
 
 from __future__ import annotations
@@ -40,19 +55,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
+import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from redis import Redis
 from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.reliability.harness
 import bench_voice
 import loadgen
 
@@ -63,28 +83,15 @@ from store.testing_cluster import LocalCluster, delete_prefix, free_port
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-auth-token"
 SID = "AC" + "1" * 32
+PUBLIC_URL = "https://surveys.example.gov.uk"
 SCRIPT = [
-    "CARERS",
-    "yes",
-    "1",
-    "1",
+    "CARERS", "yes", "1", "1",
     "50 hours or more",  # by label: a bare 5 or 2 at the banded questions is (rightly) checked
-    "1 to 4 years",
-    "agree",
-    "strongly agree",
-    "2",
-    "1 and 2",
-    "no",
-    "More short breaks would help me most.",
-    "skip",
-    "1",
-    "1",
-    "1",
-    "1",
-    "2",
-    "2",
-    "le16 7aa",
-]
+    "1 to 4 years", "agree", "strongly agree", "2", "1 and 2", "no",
+    "More short breaks would help me most.", "skip", "1", "1", "1", "1", "2", "2", "le16 7aa",
+]  # fmt: skip
+MISS = (3, "purple")
+"""``--misses``: at "who do you mainly care for?", a reply not understood (asked again, logged)."""
 BARE_APP = """
 import contextlib
 import os
@@ -130,23 +137,23 @@ async def health(request):
 app = Starlette(routes=[Route("/sms/twilio", bare, methods=["POST"]),
                         Route("/healthz", health)], lifespan=lifespan)
 """
-
-
-WA_APP = """
+WA_SERVE = """
+# surveybot serve, with Twilio's REST API answering at once (what remains is surveybot's own
+# work per request): the real command line, only the HTTP client of the WhatsApp sender faked.
 import json
 import logging
+import sys
 
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 
-from adapters.app import create_app as surveybot_app
+import adapters.app
 from adapters.services import build_services
 from adapters.whatsapp_twilio import WhatsAppSender
 from bot.config import Settings
 
 
 class InstantTwilio(AsyncHttpClient):
-    # Twilio's REST API answering at once: what remains is surveybot's own work per request.
     def __init__(self):
         super().__init__(logging.getLogger("bench-twilio"), is_async=True)
         self.n = 0
@@ -158,114 +165,307 @@ class InstantTwilio(AsyncHttpClient):
         return Response(201, json.dumps({"sid": f"{kind}{self.n:032x}", "status": "queued"}))
 
 
+surveybot_app = adapters.app.create_app
+
+
 def create_app():
     settings = Settings()
     services = build_services(settings)
     WhatsAppSender.of(services, InstantTwilio())
     return surveybot_app(settings, services=services)
+
+
+adapters.app.create_app = create_app  # what "surveybot serve" (one process) imports by name
+
+if __name__ == "__main__":
+    from bot.cli import main
+
+    sys.argv = ["surveybot", *sys.argv[1:]]
+    main()
 """
 
 
-def start_server(
-    target: str, port: int, env: dict[str, str], workers: int, factory: bool, cwd: Path
-) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    if factory:
-        cmd.append("--factory")
-    return subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd)
+@dataclass
+class Target:
+    name: str
+    label: str
+    tree: Path  # the checkout whose code the servers run
+    bare: bool = False
+    channel: str = "sms"  # what its requests are: "sms", "whatsapp" or "voice"
+    flows: Path | None = None  # its own flows folder (a compared checkout: its own sample flow)
 
 
-def wait_ready(port: int, timeout: float = 30) -> None:
+@dataclass
+class Measured:
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+    server_us: float
+    scripts: float | None  # Redis script calls per request
+    commands: float | None  # all Redis commands per request (inside scripts too)
+    redis_us: float | None
+    loadgen_us: float
+    complete: int | None  # numbers verified complete (None for the bare endpoint)
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    redis_url: str
+    work: Path
+    flows: Path
+    numbers: list[str]
+    results: dict[tuple[str, int], list[Measured]] = field(default_factory=dict)
+    lanes: dict[str, list[list[bytes]]] = field(default_factory=dict)  # by channel
+
+
+def surveybot_cmd(port: int, target: Target, work: Path) -> list[str]:
+    """``surveybot serve`` exactly as a user starts it (the console script of this venv; the
+    checkout it runs comes first on PYTHONPATH); for WhatsApp through ``wa_serve.py``."""
+    args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    if target.channel == "whatsapp":
+        return [sys.executable, str(work / "wa_serve.py"), *args]
+    return [str(Path(sys.executable).with_name("surveybot")), *args]
+
+
+def bare_cmd(port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1", "--port",
+            str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+
+
+def env_for(b: Bench, target: Target, prefix: str) -> dict[str, str]:
+    mine = ("SURVEYBOT_", "TWILIO_", "TELEGRAM_", "REDIS_URL")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(mine)}
+    env.update({
+        "REDIS_URL": b.redis_url, "SURVEYBOT_REDIS_PREFIX": prefix,
+        "SURVEYBOT_PUBLIC_URL": PUBLIC_URL, "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": "+447700900000",
+        "SURVEYBOT_FLOWS": str(target.flows or b.flows), "SURVEYBOT_SECRET": "bench-secret",
+        "SURVEYBOT_DATA": str(b.work / "data"),
+        "PYTHONPATH": f"{target.tree}:{ROOT}:{b.work}",
+    })  # fmt: skip
+    if b.args.bare_multiplexed:
+        env["BARE_MULTIPLEXED"] = "1"
+    if target.channel == "whatsapp":
+        env["TWILIO_WHATSAPP_FROM"] = "+447700900000"
+    return env
+
+
+@contextmanager
+def servers(b: Bench, target: Target, n: int, prefix: str) -> Iterator[list[Any]]:
+    """``n`` server processes of ``target`` on their own ports, ready; stopped afterwards."""
+    env = env_for(b, target, prefix)
+    procs: list[tuple[subprocess.Popen[bytes], int]] = []
+    try:
+        for _ in range(n):
+            port = free_port()
+            cmd = bare_cmd(port) if target.bare else surveybot_cmd(port, target, b.work)
+            log = (b.work / f"{target.name}-{port}.log").open("ab")
+            proc = subprocess.Popen(cmd, env=env, cwd=b.work if target.bare else target.tree,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)  # fmt: skip
+            procs.append((proc, port))
+        for proc, port in procs:
+            wait_ready(proc, port, b.work / f"{target.name}-{port}.log")
+        yield procs
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+        for proc, _ in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 30) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited:\n{log.read_text()[-3000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not become ready")
+        time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not become ready:\n{log.read_text()[-3000:]}")
 
 
-def build_requests(
-    port: int, numbers: list[str], connections: int, path: str = "/sms/twilio", prefix: str = ""
+def build_lanes(
+    numbers: list[str], lanes: int, path: str = "/sms/twilio", prefix: str = ""
 ) -> list[list[bytes]]:
-    """Every request, signed; ``prefix`` ``whatsapp:`` makes the addresses WhatsApp ones."""
+    """Each number's messages in order, a number's whole walk on one lane; ``prefix``
+    ``whatsapp:`` makes the addresses WhatsApp ones (to ``/whatsapp/twilio``)."""
     validator = RequestValidator(TOKEN)
-    url = f"http://127.0.0.1:{port}{path}"
-    per: list[list[bytes]] = [[] for _ in range(connections)]
+    url = PUBLIC_URL + path
+    out: list[list[bytes]] = [[] for _ in range(lanes)]
     for n, number in enumerate(numbers):
         for m, text in enumerate(SCRIPT):
             sid = f"SM{uuid.uuid5(uuid.NAMESPACE_URL, f'{number}/{m}').hex}"
             params = {
-                "MessageSid": sid,
-                "SmsSid": sid,
-                "AccountSid": SID,
-                "From": prefix + number,
-                "To": prefix + "+447700900000",
-                "Body": text,
-                "NumMedia": "0",
-                "NumSegments": "1",
-                "ApiVersion": "2010-04-01",
-            }
+                "MessageSid": sid, "SmsSid": sid, "AccountSid": SID, "From": prefix + number,
+                "To": prefix + "+447700900000", "Body": text, "NumMedia": "0",
+                "NumSegments": "1", "ApiVersion": "2010-04-01",
+            }  # fmt: skip
             body = urlencode(params).encode()
-            sig = validator.compute_signature(url, params)
-            per[n % connections].append(
-                loadgen.post(
-                    path,
-                    body,
-                    {
-                        "Content-Type": "application/x-www-form-urlencoded",
-                        "X-Twilio-Signature": sig,
-                    },
-                    f"127.0.0.1:{port}",
-                )
-            )
-    return per
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": validator.compute_signature(url, params),
+            }
+            out[n % lanes].append(loadgen.post(path, body, headers, "127.0.0.1"))
+    return out
 
 
-async def verify(
-    redis_url: str, prefix: str, numbers: list[str], channel: str = "sms"
-) -> tuple[int, int]:
+def lanes_for(b: Bench, target: Target, ports: list[int]) -> list[list[bytes]]:
+    """The target's requests (built once per channel; a call's URLs are learnt from one call
+    made first, alone, on a server of this run: ``bench_voice.record``)."""
+    found = b.lanes.get(target.channel)
+    if found is None:
+        n = b.args.connections
+        if target.channel == "voice":
+            urls = bench_voice.record(ports[0], TOKEN, PUBLIC_URL)
+            found = bench_voice.build_requests(b.numbers, n, urls, TOKEN, PUBLIC_URL)
+        elif target.channel == "whatsapp":
+            found = build_lanes(b.numbers, n, "/whatsapp/twilio", "whatsapp:")
+        else:
+            found = build_lanes(b.numbers, n)
+        b.lanes[target.channel] = found
+    return found
+
+
+def redis_stats(url: str | None) -> tuple[int, int, float] | None:
+    """(script calls, all commands, CPU seconds) of a private Redis so far."""
+    if url is None:
+        return None
+    r = Redis.from_url(url)
+    try:
+        stats = r.info("commandstats")
+        scripts = sum(
+            int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval")
+        )
+        total = int(r.info("stats")["total_commands_processed"])
+        cpu = r.info("cpu")
+        return scripts, total, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    finally:
+        r.close()
+
+
+async def verify(redis_url: str, prefix: str, numbers: list[str], channel: str = "sms") -> int:
     redis = connect(redis_url)  # one Redis or a cluster, as the servers had
     store = RedisStore(redis, secret=b"bench-secret", keys=KeyBuilder(prefix=prefix))
     complete = 0
-    for number in numbers:
-        resp = await store.response(store.respondent(channel, number), "carers-strategy")
-        if (
-            resp is not None
-            and resp.status is Status.COMPLETE
-            and resp.answers["role"].value == "carer"
-            and resp.answers["hours"].value == "50+"  # banded: by label, or a key on a call
-            and resp.answers["years_caring"].value == "1-4"
-            and resp.answers["postcode"].value == "LE16"
-        ):
-            complete += 1
-    n = await delete_prefix(redis, prefix)
-    await redis.aclose()
-    return complete, n
+    try:
+        for number in numbers:
+            resp = await store.response(store.respondent(channel, number), "carers-strategy")
+            if (
+                resp is not None
+                and resp.status is Status.COMPLETE
+                and resp.answers["role"].value == "carer"
+                and resp.answers["hours"].value == "50+"  # banded: by label, or a key on a call
+                and resp.answers["years_caring"].value == "1-4"
+                and resp.answers["postcode"].value == "LE16"
+            ):
+                complete += 1
+    finally:
+        await redis.aclose()
+    return complete
+
+
+async def clean(redis_url: str, prefix: str) -> None:
+    redis = connect(redis_url)
+    try:
+        await delete_prefix(redis, prefix)
+    finally:
+        await redis.aclose()
+
+
+def one(b: Bench, target: Target, n: int, stats_url: str | None) -> Measured:
+    prefix = f"sbbench-{uuid.uuid4().hex[:8]}"
+    with servers(b, target, n, prefix) as procs:
+        ports = [port for _, port in procs]
+        lanes = lanes_for(b, target, ports)
+        before_cpu = sum(loadgen.cpu_seconds(p.pid) for p, _ in procs)
+        before_redis = redis_stats(stats_url)
+        before_self = time.process_time()
+        res = asyncio.run(loadgen.run_spread("127.0.0.1", ports, lanes, sticky=b.args.sticky))
+        loadgen_s = time.process_time() - before_self
+        after_redis = redis_stats(stats_url)
+        server_s = sum(loadgen.cpu_seconds(p.pid) for p, _ in procs) - before_cpu
+    count = res.count or 1
+    scripts = commands = redis_us = None
+    if before_redis is not None and after_redis is not None:
+        scripts = (after_redis[0] - before_redis[0]) / count
+        commands = (after_redis[1] - before_redis[1]) / count
+        redis_us = (after_redis[2] - before_redis[2]) / count * 1e6
+    complete = (
+        None if target.bare else asyncio.run(verify(b.redis_url, prefix, b.numbers, target.channel))
+    )
+    asyncio.run(clean(b.redis_url, prefix))
+    errors = sum(k for s, k in res.statuses.items() if s >= 400)
+    return Measured(res.rps(), res.pct(50), res.pct(99), errors, server_s / count * 1e6, scripts,
+                    commands, redis_us, loadgen_s / count * 1e6, complete)  # fmt: skip
+
+
+def fmt(values: list[float], spec: str = ",.0f") -> str:
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return format(med, spec)
+    return f"{format(med, spec)} ({format(min(values), spec)}-{format(max(values), spec)})"
+
+
+def summary(b: Bench, targets: list[Target], counts: list[int]) -> None:
+    a = b.args
+    where = (
+        "a 3-master Redis Cluster"
+        if a.cluster
+        else ("the Redis at " + a.redis if a.redis else "a private Redis")
+    )
+    mode = (
+        "each respondent on one process (--sticky)"
+        if a.sticky
+        else "round-robin over the processes"
+    )
+    print(f"\n{len(b.numbers):,} numbers x {len(SCRIPT)} messages, {a.connections} lanes, {mode}, "
+          f"against {where}; median (min-max) of {a.runs} interleaved run(s)")  # fmt: skip
+    if a.voice:
+        print(f"voice: each number makes one call of {len(bench_voice.SCRIPT) + 1} requests")
+    print("| target | processes | req/s | vs 1 process | p50 / p99 ms | server CPU us/req | "
+          "Redis scripts / commands per req | Redis CPU us/req | load generator us/req | errors | verified |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for t in targets:
+        base = b.results.get((t.name, counts[0]), [])
+        for n in counts:
+            ms = b.results.get((t.name, n), [])
+            if not ms:
+                continue
+            ratio = "-"
+            if n != counts[0] and base:
+                ratio = f"{statistics.median(m.rps for m in ms) / statistics.median(m.rps for m in base):.2f}x"
+            scripts = [m.scripts for m in ms if m.scripts is not None]
+            cmds = [m.commands for m in ms if m.commands is not None]
+            redis_us = [m.redis_us for m in ms if m.redis_us is not None]
+            verified = "-" if ms[0].complete is None else "/".join(f"{m.complete:,}" for m in ms)
+            print(
+                f"| {t.label} | {n} | {fmt([m.rps for m in ms])} | {ratio} | "
+                f"{statistics.median(m.p50 for m in ms):.1f} / {fmt([m.p99 for m in ms], '.1f')} | "
+                f"{fmt([m.server_us for m in ms])} | "
+                f"{fmt(scripts, '.2f')} / {fmt(cmds, '.1f')} | {fmt(redis_us)} | "
+                f"{fmt([m.loadgen_us for m in ms])} | {sum(m.errors for m in ms)} | {verified} |"
+            )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--numbers", type=int, default=10_000)
-    ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--numbers", type=int, default=3_000)
+    ap.add_argument("--connections", type=int, default=32, help="lanes (requests in flight)")
+    ap.add_argument("--processes", default="1,2,4", help="server process counts, e.g. 1,2,4")
+    ap.add_argument("--runs", type=int, default=3, help="interleaved rounds (medians reported)")
+    ap.add_argument("--redis", help="use this Redis (default: start a private redis-server)")
     ap.add_argument(
         "--compare-with",
         type=Path,
@@ -273,10 +473,21 @@ def main() -> None:
         help="also run surveybot from this checkout (same run, same packages)",
     )
     ap.add_argument(
+        "--sticky",
+        action="store_true",
+        help="send each respondent's messages to one process (no load balancer)",
+    )
+    ap.add_argument("--no-bare", action="store_true", help="skip the bare reference endpoint")
+    ap.add_argument(
         "--bare-multiplexed",
         action="store_true",
         help="run the bare endpoint's GET and SET over store.multiplex (the "
         "connection surveybot's per-message commands use) instead of redis-py's pool",
+    )
+    ap.add_argument(
+        "--cluster",
+        action="store_true",
+        help="start a temporary local 3-master Redis Cluster and use it",
     )
     ap.add_argument(
         "--whatsapp",
@@ -290,137 +501,76 @@ def main() -> None:
         help="also run phone calls walking the same flow (/voice/twilio, keys and speech)",
     )
     ap.add_argument(
-        "--cluster",
-        action="store_true",
-        help="start a temporary local 3-master Redis Cluster and use it",
-    )
-    ap.add_argument(
         "--misses",
         action="store_true",
         help="each walk also sends one reply the bot cannot understand (a miss to log)",
     )
-    a = ap.parse_args()
+    a = ap.parse_args()  # fmt: skip
     if a.misses:
-        SCRIPT.insert(3, "purple")  # at "who do you mainly care for?": asked again, logged
-    if a.cluster:
-        with LocalCluster(masters=3) as cluster:
-            a.redis = cluster.url
-            run(a, cluster)
-    else:
-        run(a, None)
+        SCRIPT.insert(*MISS)
+    from tests.reliability.harness import RedisServer, copy_flows, workspace
 
-
-def run(a: argparse.Namespace, cluster: LocalCluster | None) -> None:
-    run_id = uuid.uuid4().hex[:8]
-    tmp = Path(tempfile.mkdtemp(prefix="surveybot-bench-"))
-    flows = tmp / "flows"
-    flows.mkdir()
-    shutil.copy(ROOT / "flows" / "carers-strategy.yaml", flows)
-    # A compared checkout serves its own sample flow: its loader may not know this one's fields.
-    cmp_flows = tmp / "flows-compared"
-    if a.compare_with is not None:
-        cmp_flows.mkdir()
-        shutil.copy(a.compare_with / "flows" / "carers-strategy.yaml", cmp_flows)
-    (tmp / "bare_app.py").write_text(BARE_APP)
-    (tmp / "wa_app.py").write_text(WA_APP)
-    numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
-    # name -> (source tree, its own key prefix): every target starts from empty Redis keys.
-    targets = {"bare": (tmp, f"sbbench-{run_id}-bare"), "surveybot": (ROOT, f"sbbench-{run_id}")}
-    if a.compare_with is not None:
-        targets["compared"] = (a.compare_with.resolve(), f"sbbench-{run_id}-cmp")
-    if a.whatsapp:
-        targets["whatsapp"] = (ROOT, f"sbbench-{run_id}-wa")
-    if a.voice:
-        targets["voice"] = (ROOT, f"sbbench-{run_id}-voice")
-    results = {}
-    cpu_us: dict[str, float] = {}
-    for name, (tree, prefix) in targets.items():
-        port = free_port()
-        env = {
-            "REDIS_URL": a.redis,
-            "SURVEYBOT_REDIS_PREFIX": prefix,
-            "SURVEYBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "TWILIO_ACCOUNT_SID": SID,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_FROM_NUMBER": "+447700900000",
-            "SURVEYBOT_FLOWS": str(cmp_flows if name == "compared" else flows),
-            "SURVEYBOT_SECRET": "bench-secret",
-            "PYTHONPATH": f"{tree}:{ROOT}:{tmp}",
-        }
-        if a.bare_multiplexed:
-            env["BARE_MULTIPLEXED"] = "1"
-        if name == "bare":
-            proc = start_server("bare_app:app", port, env, a.workers, False, tmp)
-        elif name == "whatsapp":
-            env["TWILIO_WHATSAPP_FROM"] = "+447700900000"
-            proc = start_server("wa_app:create_app", port, env, a.workers, True, tmp)
+    with workspace("surveybot-bench-") as work:
+        (work / "bare_app.py").write_text(BARE_APP)
+        (work / "wa_serve.py").write_text(WA_SERVE)
+        flows = copy_flows(work / "flows")
+        if a.cluster:
+            with LocalCluster(masters=3) as cluster:
+                run(a, work, flows, cluster.url, None)
+                print("keys per master at the end (should be ~0: cleaned):", cluster.dbsize())
+        elif a.redis:
+            run(a, work, flows, a.redis, None)
         else:
-            proc = start_server("adapters.app:create_app", port, env, a.workers, True, tree)
-        try:
-            wait_ready(port)
-            if name == "voice":  # one call first, alone, to learn the Gather action URLs
-                urls = bench_voice.record(port, TOKEN)
-                reqs = bench_voice.build_requests(port, numbers, a.connections, urls, TOKEN)
-            elif name == "whatsapp":
-                reqs = build_requests(port, numbers, a.connections, "/whatsapp/twilio", "whatsapp:")
-            else:
-                reqs = build_requests(port, numbers, a.connections)
-            cpu = loadgen.cpu_seconds(proc.pid)
-            results[name] = asyncio.run(loadgen.run("127.0.0.1", port, reqs))
-            cpu_us[name] = (loadgen.cpu_seconds(proc.pid) - cpu) / results[name].count * 1e6
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-    spread = cluster.dbsize() if cluster is not None else {}  # keys per master, before clean-up
-    checked = {
-        name: asyncio.run(
-            verify(
-                a.redis,
-                prefix,
-                numbers if name != "bare" else [],
-                {"voice": "voice", "whatsapp": "whatsapp"}.get(name, "sms"),
-            )
-        )
-        for name, (_, prefix) in targets.items()
-    }
-    shutil.rmtree(tmp, ignore_errors=True)
-    bare = results["bare"]
-    where = "a 3-master Redis Cluster" if a.cluster else "one Redis"
-    print(
-        f"{a.numbers:,} numbers x {len(SCRIPT)} messages, {a.connections} connections, "
-        f"{a.workers} server process(es), against {where}"
+            server = RedisServer(work / "redis", appendfsync="everysec")
+            server.start()
+            try:
+                run(a, work, flows, server.url, server.url)
+            finally:
+                server.kill()
+
+
+def copy_flow_of(tree: Path, dest: Path) -> Path:
+    """``tree``'s own sample flow (as ``copy_flows`` does for this checkout: closing far ahead)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    raw = (tree / "flows" / "carers-strategy.yaml").read_text(encoding="utf-8")
+    lines = [
+        "closes: 2099-12-31\n" if line.startswith("closes:") else line
+        for line in raw.splitlines(keepends=True)
+    ]
+    (dest / "carers-strategy.yaml").write_text("".join(lines), encoding="utf-8")
+    return dest
+
+
+def run(a: argparse.Namespace, work: Path, flows: Path, url: str, stats_url: str | None) -> None:
+    numbers = [f"+4477{i:08d}" for i in range(a.numbers)]
+    b = Bench(a, url, work, flows, numbers)
+    targets = (
+        [] if a.no_bare else [Target("bare", "bare endpoint (1 GET + 1 SET)", work, bare=True)]
     )
+    targets.append(Target("surveybot", "surveybot serve", ROOT))
+    if a.compare_with is not None:
+        # A compared checkout serves its own sample flow: its loader may not know this one's
+        # fields.
+        tree = a.compare_with.resolve()
+        own = copy_flow_of(tree, work / "flows-compared")
+        targets.append(Target("compared", f"surveybot serve from {a.compare_with}", tree,
+                              flows=own))  # fmt: skip
+    if a.whatsapp:
+        targets.append(Target("whatsapp", "surveybot serve, WhatsApp", ROOT, channel="whatsapp"))
     if a.voice:
-        print(f"voice: each number makes one call of {len(bench_voice.SCRIPT) + 1} requests")
-    client = "store.multiplex" if a.bare_multiplexed else "redis-py"
-    print(bare.line(f"bare Starlette endpoint (1 GET + 1 SET, {client})"))
-    labels = {
-        "surveybot": "surveybot /sms/twilio (verify, step, commit, TwiML)",
-        "compared": f"surveybot from {a.compare_with}",
-        "whatsapp": "surveybot /whatsapp/twilio (verify, step, commit, buttons via the REST API)",
-        "voice": "surveybot /voice/twilio (verify, step, commit, TwiML with <Say>/<Gather>)",
-    }
-    for name in targets:
-        if name == "bare":
-            continue
-        bot = results[name]
-        print(bot.line(labels[name]))
-        print(
-            f"  ratio: {bot.rps() / bare.rps():.2f}x the bare endpoint's throughput "
-            f"(target >= 0.7); p99 {bot.pct(99):.1f} ms (target <= 50)"
-        )
-        complete, deleted = checked[name]
-        print(
-            f"  verified: {complete:,} of {a.numbers:,} numbers have a complete response with "
-            f"the answers sent; {deleted:,} keys cleaned up"
-        )
-    print("server CPU per request: " + ", ".join(f"{n} {us:.0f} us" for n, us in cpu_us.items()))
-    if spread:
-        total = sum(spread.values()) or 1
-        print(
-            "keys per master: "
-            + ", ".join(f"{port}: {n:,} ({n / total:.0%})" for port, n in sorted(spread.items()))
-        )
+        targets.append(Target("voice", "surveybot serve, voice calls", ROOT, channel="voice"))
+    counts = [int(x) for x in a.processes.split(",")]
+    for r in range(a.runs):
+        for n in counts:
+            order = targets[r % len(targets) :] + targets[: r % len(targets)]
+            for t in order:
+                m = one(b, t, n, stats_url)
+                b.results.setdefault((t.name, n), []).append(m)
+                extra = "" if m.complete is None else f", verified {m.complete:,}/{len(numbers):,}"
+                scripts = "" if m.scripts is None else f", {m.scripts:.2f} scripts/req"
+                print(f"run {r + 1}, {n} process(es), {t.label}: {m.rps:,.0f} req/s, p99 {m.p99:.1f} ms, "
+                      f"server {m.server_us:.0f} us/req{scripts}, errors {m.errors}{extra}", flush=True)  # fmt: skip
+    summary(b, targets, counts)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,12 @@
 Each connection sends its requests one after another (so one respondent's messages stay in
 order), and records the latency of each. Used by the webhook benchmarks, which also take the
 server processes' CPU time from here (:func:`cpu_seconds`).
+
+:func:`run_spread` is a load balancer in front of several server processes: each lane (a
+stream of requests sent one at a time, one respondent's messages in order) keeps a kept-alive
+connection to every server and sends each request to the next server in one round-robin shared
+by all lanes, as a load balancer spreads requests over its upstream connections. So a
+respondent's next message lands on any process, whatever went where before.
 """
 
 from __future__ import annotations
@@ -91,6 +97,41 @@ async def run(host: str, port: int, per_connection: Sequence[Sequence[bytes]]) -
     result = Result()
     start = time.perf_counter()
     await asyncio.gather(*(_connection(host, port, reqs, result) for reqs in per_connection))
+    result.elapsed = time.perf_counter() - start
+    return result
+
+
+async def _lane(
+    host: str, ports: Sequence[int], requests: Sequence[bytes], result: Result, turn: list[int]
+) -> None:
+    if len(ports) == 1:
+        turn = [0]  # (a lane of its own)
+    streams = [await asyncio.open_connection(host, port) for port in ports]
+    try:
+        for raw in requests:
+            reader, writer = streams[turn[0] % len(streams)]
+            turn[0] += 1
+            start = time.perf_counter()
+            writer.write(raw)
+            result.record(start, await read_response(reader))
+    finally:
+        for _, writer in streams:
+            writer.close()
+
+
+async def run_spread(
+    host: str, ports: Sequence[int], lanes: Sequence[Sequence[bytes]], *, sticky: bool = False
+) -> Result:
+    """Every lane's requests in order, all lanes at once, each request to the next of
+    ``ports`` in one round-robin shared by all lanes (a load balancer; see the module doc).
+    ``sticky``: lane ``i`` sends everything to ``ports[i % len(ports)]`` instead."""
+    result = Result()
+    turn = [0]
+    start = time.perf_counter()
+    await asyncio.gather(*(
+        _lane(host, [ports[i % len(ports)]] if sticky else ports, reqs, result, turn)
+        for i, reqs in enumerate(lanes)
+    ))  # fmt: skip
     result.elapsed = time.perf_counter() - start
     return result
 

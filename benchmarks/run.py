@@ -1,5 +1,6 @@
 """Every benchmark of BENCHMARKS.md, one after another, with the arguments the figures there
-came from (about 18 minutes on 2 cores; run it on a quiet machine).
+came from (about 30 minutes on 2 cores; run it on a quiet machine). The webhook benchmarks start
+``surveybot serve`` itself, the command users run, with its default settings.
 
 Run: make bench    (or .venv/bin/python benchmarks/run.py [--quick])
 
@@ -20,12 +21,21 @@ FULL: list[list[str]] = [
     ["bench_engine.py", "--seconds", "8"],
     ["bench_engine.py", "--seconds", "8", "--no-memo"],
     ["bench_store.py", "--messages", "4000"],
-    ["bench_webhook.py", "--numbers", "10000"],
-    ["bench_webhook.py", "--numbers", "10000", "--workers", "2"],
-    ["bench_webhook.py", "--numbers", "10000", "--workers", "2", "--cluster"],
-    ["bench_webhook.py", "--numbers", "10000", "--bare-multiplexed"],
-    ["bench_webhook.py", "--numbers", "3000", "--whatsapp"],
-    ["bench_webhook.py", "--numbers", "3000", "--voice"],
+    ["bench_webhook.py", "--numbers", "3000", "--runs", "3", "--processes", "1,2,4"],
+    ["bench_webhook.py", "--numbers", "3000", "--runs", "1", "--processes", "2", "--cluster"],
+    [
+        "bench_webhook.py",
+        "--numbers",
+        "3000",
+        "--runs",
+        "1",
+        "--processes",
+        "1",
+        "--bare-multiplexed",
+    ],
+    ["bench_webhook.py", "--numbers", "3000", "--runs", "1", "--processes", "1,2", "--whatsapp"],
+    ["bench_webhook.py", "--numbers", "3000", "--runs", "1", "--processes", "1,2", "--voice"],
+    ["bench_memory.py", "--respondents", "10000"],
     ["bench_soak.py"],
     ["bench_reminders.py", "--sessions", "100000", "--workers", "2"],
     ["bench_export.py", "-n", "100000"],
@@ -35,11 +45,21 @@ FULL: list[list[str]] = [
 QUICK: list[list[str]] = [
     ["bench_engine.py", "--seconds", "1"],
     ["bench_store.py", "--messages", "400"],
-    ["bench_webhook.py", "--numbers", "200"],
-    ["bench_webhook.py", "--numbers", "200", "--workers", "2", "--cluster"],
-    ["bench_webhook.py", "--numbers", "200", "--bare-multiplexed"],
-    ["bench_webhook.py", "--numbers", "200", "--whatsapp"],
-    ["bench_webhook.py", "--numbers", "200", "--voice"],
+    ["bench_webhook.py", "--numbers", "200", "--runs", "1", "--processes", "1,2"],
+    ["bench_webhook.py", "--numbers", "200", "--runs", "1", "--processes", "2", "--cluster"],
+    [
+        "bench_webhook.py",
+        "--numbers",
+        "200",
+        "--runs",
+        "1",
+        "--processes",
+        "1",
+        "--bare-multiplexed",
+    ],
+    ["bench_webhook.py", "--numbers", "200", "--runs", "1", "--processes", "2", "--whatsapp"],
+    ["bench_webhook.py", "--numbers", "200", "--runs", "1", "--processes", "2", "--voice"],
+    ["bench_memory.py", "--respondents", "500"],
     ["bench_soak.py", "--seconds", "10", "--respondents", "200"],
     ["bench_reminders.py", "--sessions", "1000", "--workers", "2"],
     ["bench_export.py", "-n", "2000"],

@@ -54,10 +54,14 @@ def serve(
     if worker:
         os.environ["SURVEYBOT_WORKER"] = "true"
 
+    import logging.config
+
+    from adapters.logs import log_config
     from store.embedded import embedded_url
 
-    _logging(verbose)
     settings = Settings()
+    logs = log_config("DEBUG" if verbose else "INFO", settings.log_format)
+    logging.config.dictConfig(logs)
     host = host or settings.host
     port = port or settings.port
     if settings.redis_url is None:
@@ -80,13 +84,16 @@ def serve(
     for file, problems in registry.errors.items():
         err.print(f"[red]{file} was not loaded:[/] {problems[0].format()}")
     out.print(f"Health: {base}/healthz   (Ctrl-C to stop)")
+    # Our logging in every worker (uvicorn applies log_config in each); uvicorn's own access log
+    # is off: SURVEYBOT_ACCESS_LOG turns on a cheaper, masked one (adapters/logs.py).
     uvicorn.run(
         "adapters.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="debug" if verbose else "info",
+        log_config=logs,
+        access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )

@@ -7,6 +7,7 @@ trial, not for a live consultation (set ``SURVEYBOT_SECRET`` and ``REDIS_URL`` t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,7 +95,20 @@ class Settings(BaseSettings):
         le=10_000_000,
         alias="SURVEYBOT_SESSION_CACHE",
         description="Sessions each process keeps in memory to save a Redis read per answer "
-        "(0 = none; always checked against Redis at commit)",
+        "(0 = none; always checked against Redis at commit, and used only while most of them "
+        "are still current when the respondent's next message comes)",
+    )
+
+    access_log: bool = Field(
+        default=False,
+        alias="SURVEYBOT_ACCESS_LOG",
+        description="Log one line per HTTP request (method, path with digits masked, status, "
+        "ms); off by default: it costs CPU on every message and providers keep delivery logs",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        alias="SURVEYBOT_LOG_FORMAT",
+        description="'text' lines, or 'json' (one object per line) for a log collector",
     )
 
     twilio_account_sid: str | None = None

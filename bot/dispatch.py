@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from bot import engine
 from bot.audit import step_entries
@@ -28,7 +29,7 @@ from bot.loader import FlowRegistry
 from bot.misses import misses_of
 from bot.models import Inbound, Reply, Session, Status, Step
 from bot.phrases import phrase
-from bot.ports import AuditTrail, MissRecorder, SessionStore
+from bot.ports import AuditTrail, LoadedLike, MissRecorder, SessionStore
 from bot.schema import Flow, Source
 from bot.text import tr
 
@@ -138,10 +139,14 @@ class Dispatcher:
         its replies). ``admit`` is asked once before any new session is stored."""
         respondent = self.store.respondent(inbound.channel, inbound.address)
         cached = True  # the first attempt may step on this process's copy; retries read Redis
+        sent_back: LoadedLike | None = None  # the stored session a refused commit sent back
         admitted = admit is None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now = self.clock()
-            loaded = await self.store.load(respondent, inbound.message_id, cached=cached)
+            if sent_back is not None:
+                loaded, sent_back = sent_back, None
+            else:
+                loaded = await self.store.load(respondent, inbound.message_id, cached=cached)
             cached = False
             if loaded.duplicate:
                 recent = _recent(loaded.latest_at, now)
@@ -201,9 +206,13 @@ class Dispatcher:
                 return Outcome(replies=[sorry, *engine.prompt_again(flow, session, channel)])
             except ConflictError as exc:
                 # Another message from the same person committed first (or this very message,
-                # delivered twice at once): re-read and step again. No back-off when all that
-                # went stale was this process's cached copy.
-                if not exc.immediate:
+                # delivered twice at once): step again on the stored session. When all that
+                # went stale was this process's cached copy (their last message went to another
+                # process), the refusal brought the stored session along: step on it at once,
+                # no second round trip. A live race backs off and re-reads.
+                if exc.immediate and exc.current is not None:
+                    sent_back = cast(LoadedLike, exc.current)
+                else:
                     await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
             if self.misses is not None and result.events:

@@ -412,7 +412,7 @@ def _language(t: _Turn, norm: str) -> None:
     if chosen:
         _set_language(t, chosen)
         return
-    s.pending = trusted(Pending, kind="language", value=None)
+    s.pending = trusted(Pending, kind="language", value=None, confidence=None)
     t.replies.append(_language_menu(t))
 
 

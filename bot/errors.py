@@ -86,11 +86,16 @@ class StoreError(SurveybotError):
 class ConflictError(StoreError):
     """A commit found the stored session moved on (another message got there first): reload and
     step again. ``immediate`` says the reload needs no back-off (the loser had read a cached
-    copy, not raced a live writer)."""
+    copy, not raced a live writer). ``current``, when the store sends it, is what a reload
+    would return (a ``bot.ports.LoadedLike`` read in the same round trip as the refusal), so a
+    stale cached copy costs no extra round trip."""
 
-    def __init__(self, message: str, *, immediate: bool = False) -> None:
+    def __init__(
+        self, message: str, *, immediate: bool = False, current: object | None = None
+    ) -> None:
         super().__init__(message)
         self.immediate = immediate
+        self.current = current
 
 
 class DuplicateMessage(ConflictError):

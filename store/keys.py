@@ -7,30 +7,38 @@ in one slot and the commit script (which only touches those keys) is legal there
 ==================================  ======  =======================================================
 key                                 type    what
 ==================================  ======  =======================================================
-``sb:{rid}:s``                      HASH    the live session: ``rev`` (optimistic counter),
-                                            ``flow``, ``data`` (compact JSON of ``Session`` without
-                                            ``rev``). One per respondent: starting another flow
-                                            replaces it. TTL = the flow's ``expiry``, refreshed
-                                            per commit; once finished, min(expiry, 30 days) and the
-                                            raw ``address`` is dropped from ``data``.
-``sb:{rid}:seen``                   ZSET    inbound message ids scored by ms; entries older than
-                                            the dedupe window (2 days) are trimmed by each commit;
-                                            TTL = the window.
-``sb:{rid}:r:<flow>``               HASH    the response to one flow: ``meta`` (JSON: version,
-                                            channel, source, lang, status, started_at, last_at,
-                                            finished_at) and ``a:<qid>`` per answer (JSON
-                                            ``{"v": value, "t": ms, "o": other?}``); withdrawn
-                                            answers are deleted. TTL = retention (400 days).
-``sb:{rid}:flows``                  SET     flow ids this respondent has responses in (erasure).
-                                            TTL = retention.
+``sb:{rid}:s``                      STRING  the live session: a short header (``rev``, the
+                                            optimistic counter; the dedupe record: ms of the last
+                                            inbound commit and 6-byte fingerprints of the last 32
+                                            message ids; the rate counter) then the session as
+                                            compact JSON (``store.encode``; see
+                                            ``store.scripts`` for the header). One per respondent:
+                                            starting another flow replaces it. TTL = the flow's
+                                            ``expiry``, refreshed per commit (at least the dedupe
+                                            window: a shorter session ends by a deadline in the
+                                            header while its message ids stay); once finished,
+                                            min(expiry, 30 days) and the raw ``address`` is dropped.
+``sb:{rid}:r:<flow>``               HASH    the response to one flow: ``b`` (ms when the hash was
+                                            made), meta fields ``v`` version, ``c`` channel, ``s``
+                                            status, ``l`` lang, ``g`` source, ``t0``/``t1``/``tf``
+                                            started/last/finished ms (defaults left out), and
+                                            ``a:<qid>`` per answer (JSON ``[value, ms since b]``,
+                                            ``[value, ms, other]``, or for a spoken answer
+                                            ``[value, ms, other or null, confidence]``);
+                                            withdrawn answers are deleted.
+                                            TTL = retention (400 days).
 ``sb:{rid}:optout``                 STRING  ms time of the STOP; set when a session becomes
                                             ``opted_out``, deleted when one becomes active again.
                                             TTL = retention.
-``sb:{rid}:rate``                   STRING  messages counted against the per-sender limit in the
-                                            current window; TTL = the window (a minute).
+``sb:{rid}:rate``                   STRING  messages of a sender without a session (a stranger
+                                            getting the menu) in the current window; a session
+                                            counts its own in its header. TTL = the window.
 ``sb:{rid}:audit``                  STREAM  the respondent's audit entries (``store.audit``):
                                             changed answers, opt-outs...; at most 200; TTL =
-                                            retention. Erased with the person.
+                                            retention. Erased with the person. Written only
+                                            when such an event happens.
+``sb:flowids``                      SET     every flow any response was committed to (erasure
+                                            looks for a person's responses there).
 ``sb:{audit:<flow>}:log``           STREAM  a flow's audit log: publishes, exports, erasures,
                                             with who; trimmed to the retention.
 ``sb:{audit:<flow>}:versions``      SET     versions of the flow recorded as published.
@@ -46,8 +54,15 @@ key                                 type    what
                                             added with the index entry, kept by the worker.
 ==================================  ======  =======================================================
 
-Answers use epoch milliseconds (not ISO text) because a response hash holds dozens of them:
-short values keep small hashes in Redis' compact listpack encoding.
+Written before the compact layout, and still read (a live consultation upgrades in place, each
+respondent at their next message): the session as a HASH (``rev``, ``flow``, ``data`` =
+pydantic's JSON), ``sb:{rid}:seen`` (ZSET of message ids scored by ms, TTL the dedupe window),
+``sb:{rid}:flows`` (SET of their flows, for erasure), a response ``meta`` JSON field and answers
+``{"v": value, "t": ms, "o": other?, "c": confidence?}``.
+
+Every value of a response hash stays short (at most 64 bytes, Redis' default
+``hash-max-listpack-value``, for all but long free text) so that Redis keeps the hash in its
+compact listpack encoding: a few bytes per field instead of ~60.
 
 Two logs document their own keys beside their code, by the same rules: ``store/delivery.py``
 (``sb:{dlv}:...``) and ``store/misses.py`` (``sb:{rid}:m:<flow>`` in the respondent's slot, erased
@@ -90,12 +105,14 @@ class KeyBuilder:
         return self._r(rid, "s")
 
     def seen(self, rid: str) -> str:
+        """Message ids as the store kept them before the compact layout (still checked)."""
         return self._r(rid, "seen")
 
     def response(self, rid: str, flow: str) -> str:
         return self._r(rid, f"r:{flow}")
 
     def flows(self, rid: str) -> str:
+        """A respondent's flows as the store kept them before the flow ids set (erasure)."""
         return self._r(rid, "flows")
 
     def optout(self, rid: str) -> str:
@@ -142,6 +159,10 @@ class KeyBuilder:
 
     def due_for(self, flow: str, rid: str) -> str:
         return self.due(flow, self.shard(rid))
+
+    def flow_ids(self) -> str:
+        """Every flow any response was committed to (erasure looks for responses there)."""
+        return f"{self.prefix}:flowids"
 
     # -- a flow's audit log (store.audit): its own slot per flow ------------------------------
 

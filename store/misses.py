@@ -52,6 +52,7 @@ from store.encode import ms, ttl_ms
 from store.keys import KeyBuilder, answer_field
 from store.multiplex import ClusterMultiplexed, Multiplexed
 from store.redis_store import RedisStore
+from store.stored import answer_value
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class MissLog:
                 answers = await pipe.execute()
             for (rid, misses), values in zip(found, answers, strict=True):
                 qids = list(dict.fromkeys(m.question for m in misses))
-                yield rid, misses, {q: _answer_value(v) for q, v in zip(qids, values, strict=True)}
+                yield rid, misses, {q: answer_value(v) for q, v in zip(qids, values, strict=True)}
 
 
 def _entry(m: Miss) -> str:
@@ -231,15 +232,3 @@ def _decode(raw: bytes | str) -> Miss | None:
         )
     except (ValueError, KeyError, TypeError):
         return None  # an unreadable entry never hides the others
-
-
-def _answer_value(raw: bytes | str | None) -> AnswerValue | None:
-    """The value of a stored answer field (``{"v": value, ...}``), or None."""
-    if raw is None:
-        return None
-    try:
-        stored = json.loads(_text(raw))
-    except ValueError:
-        return None
-    value = stored.get("v") if isinstance(stored, dict) else None
-    return value if isinstance(value, str | int | float | bool | list) else None

@@ -53,12 +53,20 @@ def pack_command(args: tuple[Any, ...]) -> bytes:
             args = (*first.encode().split(), *args[1:])
     elif isinstance(first, bytes | bytearray | memoryview) and b" " in bytes(first):
         args = (*bytes(first).split(), *args[1:])
-    if any(isinstance(a, bytearray | memoryview) for a in args):
-        args = tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
     try:
         packed: bytes = hiredis.pack_command(args)
     except TypeError as exc:
-        raise e.DataError(str(exc)) from exc
+        # Buffers other than bytes, rarely passed, are copied; checked only when hiredis refused
+        # (looking at every argument first cost ~6 us on a commit's 40).
+        if not any(isinstance(a, bytearray | memoryview) for a in args):
+            raise e.DataError(str(exc)) from exc
+        views: tuple[Any, ...] = tuple(
+            bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args
+        )
+        try:
+            packed = hiredis.pack_command(views)
+        except TypeError as again:
+            raise e.DataError(str(again)) from again
     return packed
 
 

@@ -6,20 +6,24 @@ a pydantic ``Response`` and an answer object per answer for each was most of the
 :class:`StoredResponse` keeps the response hash decoded as plain JSON (one ``json.loads`` for
 the whole hash) and builds answer objects only when asked (``answers``, used by reports):
 
-* ``fields``: every field of the hash by its raw name (``b"meta"``, ``b"a:<question id>"``), each
-  value the decoded JSON: ``{"v": value, "t": ms, "o": other?, "c": confidence?}`` for an answer (see
-  :mod:`store.keys`). Only this module reads that layout: exports take the values through
+* ``fields``: every field of the hash by its raw name (``b"t0"``, ``b"a:<question id>"``), each
+  value the decoded JSON: ``[value, ms]``, ``[value, ms, other]`` or, for a spoken answer,
+  ``[value, ms, other or null, confidence]`` for an answer, as :mod:`store.encode` writes it,
+  or ``{"v": value, "t": ms, "o": other?, "c": confidence?}`` as the store wrote it before
+  (both are read, also side by side in one hash: a respondent who carried on after an
+  upgrade). Only this module reads that layout: exports take the values through
   :meth:`StoredResponse.answer_values`, which ``answers`` is built from too.
-* ``meta``: the ``meta`` object (``ResponseMeta`` as JSON); its times are also parsed into
-  ``started_at``, ``last_at``, ``finished_at`` (that parse, ~0.1 us each, is what checks them),
-  and :meth:`StoredResponse.utc_texts` gives them as export text, cut from the stored text
-  rather than formatted from the parsed time (~1.6 us each).
+* ``meta``: what the response records besides the answers, as ``ResponseMeta`` would name it
+  (``version``, ``channel``, ``status``, ``started_at`` ...): read from the short meta fields
+  (``v``, ``c``, ``s``, ``l``, ``g``, ``t0``, ``t1``, ``tf``; times in epoch ms), or from the
+  ``meta`` JSON object written before them (times as ISO text). The times are also parsed into
+  ``started_at``, ``last_at``, ``finished_at``, and :meth:`StoredResponse.utc_texts` gives them
+  as export text without formatting a datetime each (~1.6 us each).
 
-A response whose ``meta`` is missing or unreadable is skipped (an index entry without a
-response: erased, expired, or a crash between the two writes). An unreadable answer field (not
-an object, or without its time ``"t"``) is left out of ``answer_values``, and so of ``answers``
-and of every export format, with a warning, rather than losing the rest of that respondent's
-answers.
+A response without readable meta is skipped (an index entry without a response: erased,
+expired, or a crash between the two writes). An unreadable answer field (neither form, or
+without its time) is left out of ``answer_values``, and so of ``answers`` and of every export
+format, with a warning, rather than losing the rest of that respondent's answers.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -40,6 +44,9 @@ from store.scripts import Script
 log = logging.getLogger(__name__)
 
 META = b"meta"
+"""The meta JSON object of responses written before the short meta fields."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 ANSWER_PREFIX = answer_field("").encode()
 _PREFIX_LEN = len(ANSWER_PREFIX)
 
@@ -68,6 +75,44 @@ def iso_time(text: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+_DAYS: dict[int, str] = {}
+
+
+def _ms_text(ms: int) -> str:
+    """Epoch milliseconds as ``2026-11-23T10:00:00Z`` (the date made once per day)."""
+    day, rest = divmod(ms, 86_400_000)
+    date = _DAYS.get(day)
+    if date is None:
+        if len(_DAYS) >= 4096:
+            _DAYS.clear()
+        date = _DAYS[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+    hours, rest = divmod(rest // 1000, 3600)
+    return f"{date}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+
+def _ms_time(v: Any) -> datetime:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"not a stored time: {v!r}")
+    return _EPOCH + _MS * v
+
+
+def _meta(fields: dict[bytes, Any]) -> dict[str, Any] | None:
+    """The short meta fields as ``ResponseMeta`` names them (times as epoch ms), or None.
+    Defaults are not stored (store.encode): sms, active, English, started at the base ``b``."""
+    if b"b" not in fields:
+        return None
+    meta = {
+        "version": fields.get(b"v"), "channel": fields.get(b"c", "sms"),
+        "status": fields.get(b"s", "active"), "lang": fields.get(b"l", "en"),
+        "started_at": fields.get(b"t0", fields[b"b"]), "last_at": fields.get(b"t1"),
+    }  # fmt: skip
+    if b"g" in fields:
+        meta["source"] = fields[b"g"]
+    if b"tf" in fields:
+        meta["finished_at"] = fields[b"tf"]
+    return meta
+
+
 def _utc_text(text: str, parsed: datetime) -> str:
     """A stored time as ``2026-11-23T10:00:00Z`` (UTC, whole seconds). What the store writes
     (``...Z``, maybe with a fraction) already is that in its first 19 characters: cut, not
@@ -83,6 +128,7 @@ class StoredResponse:
 
     __slots__ = (
         "_answers",
+        "_base",
         "channel",
         "fields",
         "finished_at",
@@ -99,19 +145,21 @@ class StoredResponse:
     def __init__(self, respondent: str, meta: dict[str, Any], fields: dict[bytes, Any]) -> None:
         # Everything an export's meta columns or a report's tallies read, checked here so that an
         # unreadable meta skips the response (KeyError/ValueError/TypeError from the caller).
+        # Times are epoch ms (the short meta fields) or ISO text (the old meta object).
         self.respondent = respondent
         self.meta = meta
         self.fields = fields
-        self.version: str = meta["version"]
-        self.channel: str = meta["channel"]
+        self.version: str = _text(meta["version"])
+        self.channel: str = _text(meta["channel"])
         self.source: str | None = meta.get("source")
         self.lang: str = meta.get("lang", "en")
         self.status: Status = _STATUSES[meta.get("status", "active")]
-        self.started_at = iso_time(meta["started_at"])
-        self.last_at = iso_time(meta["last_at"])
+        self.started_at = _when(meta["started_at"])
+        self.last_at = _when(meta["last_at"])
         finished = meta.get("finished_at")
-        self.finished_at = iso_time(finished) if finished else None
+        self.finished_at = _when(finished) if finished else None
         self._answers: dict[str, StoredAnswer] | None = None
+        self._base: int = fields.get(b"b", 0)  # answers' [value, ms] count from here
 
     def answer_values(self) -> Iterator[tuple[str, AnswerValue | None, str | None, int]]:
         """``(question id, value, other, ms)`` of each readable answer, in the hash's order (no
@@ -125,8 +173,14 @@ class StoredResponse:
                     qid = _question_id(name)
                 if qid is None:  # meta, or another field that is no answer
                     continue
-                value, other, ms = d.get("v"), d.get("o"), d["t"]
-            except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+                if type(d) is list:  # [value, ms since the base, other?, confidence?]
+                    value, dt, other = d[0], d[1], d[2] if len(d) > 2 else None
+                    if type(dt) is not int or type(self._base) is not int or not self._base:
+                        raise TypeError(f"no time: {d!r}")
+                    ms = self._base + dt
+                else:  # {"v": value, "t": ms, "o": other}, as written before
+                    value, other, ms = d.get("v"), d.get("o"), d["t"]
+            except (KeyError, TypeError, AttributeError, UnicodeDecodeError, IndexError) as exc:
                 log.warning("skipping unreadable answer %r of %s: %r", name, self.respondent, exc)
                 continue
             yield qid, value, other, ms
@@ -144,10 +198,14 @@ class StoredResponse:
         return self._answers
 
     def _confidence(self, qid: str) -> float | None:
-        """The speech confidence stored with a spoken answer (JSON ``"c"``), else None."""
+        """The speech confidence stored with a spoken answer (the fourth element of
+        ``[value, ms, other, confidence]``, or ``"c"`` as written before), else None."""
         name = answer_field(qid)
         d = self.fields.get(name.encode(), self.fields.get(name))  # type: ignore[call-overload]
-        c = d.get("c") if isinstance(d, dict) else None
+        if type(d) is list:
+            c = d[3] if len(d) > 3 else None
+        else:
+            c = d.get("c") if isinstance(d, dict) else None
         return float(c) if isinstance(c, int | float) and not isinstance(c, bool) else None
 
     def utc_texts(self) -> tuple[str, str | None, str]:
@@ -156,15 +214,46 @@ class StoredResponse:
         meta = self.meta
         finished = self.finished_at
         return (
-            _utc_text(meta["started_at"], self.started_at),
-            _utc_text(meta["finished_at"], finished) if finished is not None else None,
-            _utc_text(meta["last_at"], self.last_at),
+            _stored_text(meta["started_at"], self.started_at),
+            _stored_text(meta["finished_at"], finished) if finished is not None else None,
+            _stored_text(meta["last_at"], self.last_at),
         )
 
     def __repr__(self) -> str:
         return (
             f"StoredResponse({self.respondent!r}, {self.status.value}, {len(self.fields)} fields)"
         )
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"expected text, got {v!r}")
+    return v
+
+
+def _when(v: Any) -> datetime:
+    """A stored time: epoch ms (short meta fields) or ISO text (the old meta object)."""
+    return iso_time(v) if isinstance(v, str) else _ms_time(v)
+
+
+def _stored_text(v: Any, parsed: datetime) -> str:
+    return _utc_text(v, parsed) if isinstance(v, str) else _ms_text(v)
+
+
+def answer_value(raw: bytes | str | None) -> AnswerValue | None:
+    """The value of one stored answer field as Redis returns it (``[value, ms, ...]`` or, as
+    written before, ``{"v": value, ...}``), or None (no answer, or unreadable)."""
+    if raw is None:
+        return None
+    try:
+        stored = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(stored) is list:
+        value = stored[0] if stored else None
+    else:
+        value = stored.get("v") if isinstance(stored, dict) else None
+    return value if isinstance(value, str | int | float | bool | list) else None
 
 
 def _answer_order(a: StoredAnswer) -> tuple[int, str]:
@@ -183,7 +272,9 @@ def decode_stored(rid: str, raw: Any) -> StoredResponse | None:
         fields = _decode_fields(rid, raw[0::2], raw[1::2])
     meta = fields.get(META)
     if meta is None:
-        return None
+        meta = _meta(fields)
+        if meta is None:
+            return None
     try:
         return StoredResponse(rid, meta, fields)
     except (KeyError, ValueError, TypeError, AttributeError) as exc:

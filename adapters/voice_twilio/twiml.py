@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from adapters.sms_twilio.render import clean
 from adapters.voice_twilio.call import Answer
 from adapters.voice_twilio.speech import Expect, Said
 from bot.voice import hearing, language
@@ -26,8 +27,10 @@ WORDS_PAUSE = 3
 
 
 def say(parent: VoiceResponse | Gather, said: Said) -> None:
+    """One ``<Say>``; its text without what XML cannot carry (a read-back or a piped answer may
+    quote a control character someone typed or Twilio heard: the whole call would fail)."""
     spoken = language(said.lang)
-    parent.say(said.text, voice=spoken.voice, language=spoken.say)
+    parent.say(clean(said.text), voice=spoken.voice, language=spoken.say)
 
 
 def gather_attributes(expect: Expect, action: str) -> dict[str, object]:

@@ -208,12 +208,16 @@ class AppServer:
     """``adapters.app:create_app`` (or another factory) under uvicorn, in its own process."""
 
     def __init__(self, env: Mapping[str, str], folder: Path, *, name: str = "app",
-                 factory: str = "adapters.app:create_app", port: int | None = None) -> None:  # fmt: skip
+                 factory: str = "adapters.app:create_app", port: int | None = None,
+                 serve: bool = False) -> None:  # fmt: skip
+        """``serve``: run ``surveybot serve`` itself, the command users run (its own logging and
+        defaults), instead of ``factory`` under uvicorn."""
         self.env = dict(env)
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.factory = factory
+        self.serve = serve
         self.log = folder / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -224,6 +228,9 @@ class AppServer:
     def start(self) -> None:
         cmd = [sys.executable, "-m", "uvicorn", self.factory, "--factory", "--host", "127.0.0.1",
                "--port", str(self.port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+        if self.serve:
+            script = str(Path(sys.executable).with_name("surveybot"))
+            cmd = [script, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.folder, preexec_fn=_PREEXEC,
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)  # fmt: skip

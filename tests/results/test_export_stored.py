@@ -25,10 +25,10 @@ from bot.models import Answer, Status, StoredAnswer
 from bot.results.export import StoredResponseLike, Table, export, ms_text, utc_text
 from bot.schema import Flow
 from store import KeyBuilder, RedisStore
-from store.encode import answer_json
 from store.redis_store import ResponseMeta
 from store.stored import StoredResponse
 from tests.results.world import EVERY_TYPE, World, every_type_world, flows_folder
+from tests.store.legacy import answer_json
 
 AT = datetime(2026, 11, 23, 10, tzinfo=UTC)
 

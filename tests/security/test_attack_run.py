@@ -20,7 +20,7 @@ from bot.errors import UnstorableValue
 from bot.loader import load_flow_text
 from bot.models import Inbound
 from bot.schema import MAX_NUMBER
-from store.encode import answer_json, session_json
+from store.encode import answer_parts, meta_fields, session_data
 from store.identity import normalise_address, respondent_id
 from tests.adapters.conftest import START, copy_flows_dir
 from tests.security.harness import World, make_world
@@ -117,9 +117,10 @@ def test_every_question_type_stores_what_it_accepts(text: str) -> None:
         s = engine.step(flow, s, Inbound(channel="sms", address="a", kind="start"), START).session
         s = s.model_copy(update={"current": q.id, "asked": [*s.asked, q.id]})
         result = engine.step(flow, s, Inbound(channel="sms", address="a", text=text), START)
-        session_json(result.session)
+        session_data(result.session)  # what a commit writes: the session, meta, each answer
+        meta_fields(result.session)
         for a in result.answers:
-            answer_json(a)
+            answer_parts(a)
             if isinstance(a.value, int | float) and not isinstance(a.value, bool):
                 assert math.isfinite(a.value)
                 assert abs(a.value) <= MAX_NUMBER
@@ -141,7 +142,7 @@ def test_an_unstorable_value_is_a_typed_error_not_a_crash() -> None:
     s = engine.new_session(flow, respondent="r", channel="sms", address="a", now=START)
     s = s.model_copy(update={"answers": {"hours": 10**30}})
     with pytest.raises(UnstorableValue):
-        session_json(s)
+        session_data(s)
 
 
 async def test_an_unstorable_step_gets_a_reply_and_stores_nothing(numbers_world: World) -> None:

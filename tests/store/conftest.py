@@ -83,6 +83,35 @@ def answer(
     )
 
 
+def split_session(raw: bytes) -> tuple[bytes, bytes]:
+    """A stored session string as its header (rev, dedupe record, rate counter: see
+    store.scripts) and its JSON (store.encode)."""
+    head = raw.partition(b":")[0]
+    count = int(head.rsplit(b";", 1)[1], 36)
+    cut = len(head) + 1 + 6 * count
+    return raw[:cut], raw[cut:]
+
+
+async def stored_session(client: Redis, store: RedisStore, rid: str) -> tuple[bytes, bytes]:
+    """The raw session as stored: :func:`split_session`."""
+    raw = await client.get(store.keys.session(rid))
+    assert isinstance(raw, bytes), "no session stored"
+    return split_session(raw)
+
+
+async def set_session_data(client: Redis, store: RedisStore, rid: str, data: bytes) -> None:
+    """Overwrite the stored session's JSON, keeping its header and TTL (a damaged session)."""
+    header, _ = await stored_session(client, store, rid)
+    await client.set(store.keys.session(rid), header + data, keepttl=True)
+
+
+async def seen_fingerprints(client: Redis, store: RedisStore, rid: str) -> list[bytes]:
+    """The message-id fingerprints in the session's dedupe record, oldest first."""
+    header, _ = await stored_session(client, store, rid)
+    fps = header[header.index(b":") + 1 :]
+    return [fps[i : i + 6] for i in range(0, len(fps), 6)]
+
+
 @pytest.fixture
 def flow() -> Flow:
     return make_flow()

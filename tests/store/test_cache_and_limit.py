@@ -7,16 +7,26 @@ keep the stored truth.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from bot.errors import ConflictError, DuplicateMessage, RateLimited
-from bot.models import Session
+from bot.models import Inbound, Session
 from bot.schema import Flow
 from store import KeyBuilder, RateLimit, RedisStore, RoundTripCounter
-from tests.store.conftest import NOW, PHONE, SECRET, answer, new_session
+from tests.store.conftest import (
+    NOW,
+    PHONE,
+    SECRET,
+    answer,
+    make_flow,
+    new_session,
+    seen_fingerprints,
+)
 
 MINUTE = timedelta(minutes=1)
 
@@ -180,8 +190,9 @@ async def test_messages_over_the_limit_are_refused_and_write_nothing(
     resp = await store.response(rid, flow.id)
     assert resp is not None
     assert resp.answers["say"].value == "text 2"
-    # The counter lives a minute at most.
-    assert 0 < await redis_client.pttl(store.keys.rate(rid)) <= 60_000
+    # The counter lives a minute at most (it is kept in the session now, no key of its own).
+    assert await store.rate_count(rid, NOW) == 5
+    assert await store.rate_count(rid, NOW + MINUTE) == 0
 
 
 async def test_duplicates_lost_races_and_reminders_do_not_count(
@@ -201,10 +212,10 @@ async def test_duplicates_lost_races_and_reminders_do_not_count(
                             now=NOW)  # fmt: skip
     s3 = await store.commit(answer(s2, "hours", 3), expected_rev=2, message_id="twilio-21610:x",
                             flow=flow, now=NOW, limited=False)  # fmt: skip
-    assert int(await redis_client.get(store.keys.rate(rid)) or 0) == 1
+    assert await store.rate_count(rid, NOW) == 1
     await store.commit(answer(s3, "say", "ok"), expected_rev=3, message_id="m3", flow=flow,
                        now=NOW)  # fmt: skip
-    assert int(await redis_client.get(store.keys.rate(rid)) or 0) == 2
+    assert await store.rate_count(rid, NOW) == 2
 
 
 async def test_throttle_counts_messages_that_commit_nothing(
@@ -214,3 +225,126 @@ async def test_throttle_counts_messages_that_commit_nothing(
     rid = store.respondent("sms", PHONE)
     assert [await store.throttle(rid) for _ in range(4)] == [0, 0, 1, 2]
     assert await process(redis_client, key_prefix).throttle(rid) == 0  # no limit configured
+
+
+# -- any process, any message: a stale copy costs no extra round trip ---------------------------
+
+
+async def test_a_refused_commit_brings_the_stored_session_back(
+    redis_client: Redis, key_prefix: str, flow: Flow
+) -> None:
+    a, b = process(redis_client, key_prefix), process(redis_client, key_prefix)
+    rid = a.respondent("sms", PHONE)
+    s1 = await begin(a, rid, flow)
+    s2 = (await b.load(rid, "m2")).session
+    assert s2 is not None
+    stored = await b.commit(answer(s2, "hours", 10), expected_rev=1, message_id="m2", flow=flow,
+                            now=NOW)  # fmt: skip
+    later = NOW + MINUTE  # (a step at the session's start is taken for a first one: indexed)
+    counter = RoundTripCounter(redis_client, a.hot)
+    try:
+        with pytest.raises(ConflictError) as lost:
+            await a.commit(answer(s1, "hours", 99, later), expected_rev=1, message_id="m3",
+                           flow=flow, now=later)  # fmt: skip
+        current = lost.value.current
+        assert current is not None
+        assert current.session == stored  # type: ignore[attr-defined]
+        assert current.rev == 2  # type: ignore[attr-defined]
+        assert not current.duplicate  # type: ignore[attr-defined]
+        done = await a.commit(answer(current.session, "say", "hi", later), expected_rev=2,  # type: ignore[attr-defined]
+                              message_id="m3", flow=flow, now=later)  # fmt: skip
+        assert counter.take() == 2  # the refused commit and the commit: no read between
+        assert done.rev == 3
+    finally:
+        counter.close()
+
+
+async def test_messages_spread_over_two_processes_take_one_or_two_round_trips(
+    redis_client: Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    """Round robin over two web processes: each message lands where the last one did not. The
+    first is a cache miss: a refused commit that brings the session, and a commit."""
+    from adapters.services import build_services
+    from tests.adapters.conftest import START, Clock, adapter_settings, copy_flows_dir
+
+    settings = adapter_settings(copy_flows_dir(tmp_path), tmp_path / "data",
+                                SURVEYBOT_REDIS_PREFIX=key_prefix)  # fmt: skip
+    clock = Clock(START)
+    procs = [build_services(settings, redis=redis_client, clock=clock) for _ in range(2)]
+    # (the banded questions by label: a bare 5 or 2 there is checked, and logged as a miss)
+    texts = [
+        "CARERS",
+        "yes",
+        "1",
+        "1",
+        "50 hours or more",
+        "1 to 4 years",
+        "agree",
+        "strongly agree",
+    ]
+    trips = []
+    for m, text in enumerate(texts):
+        svc = procs[m % 2]
+        clock.advance(seconds=30)
+        with RoundTripCounter(redis_client, svc.store.hot) as rt:
+            out = await svc.dispatcher.handle(
+                Inbound(channel="sms", address=PHONE, text=text, message_id=f"SM{m}")
+            )
+            trips.append(rt.count)
+        assert out.session is not None
+        assert out.session.messages == m + 1
+        assert not out.duplicate
+    # (the first message of each process also records the flow's question ids, and the
+    # respondent's first one indexes the response: both once)
+    assert trips[2:] == [2] * (len(texts) - 2), trips
+    rid = procs[0].store.respondent("sms", PHONE)
+    response = await procs[1].store.response(rid, "carers-strategy")
+    assert response is not None
+    assert len(response.answers) == len(texts) - 1
+
+
+async def test_the_dedupe_record_is_bounded(
+    redis_client: Redis, key_prefix: str, flow: Flow
+) -> None:
+    store = process(redis_client, key_prefix, dedupe_bound=4)
+    rid = store.respondent("sms", PHONE)
+    s = await begin(store, rid, flow)
+    for m in range(2, 7):
+        s = await store.commit(answer(s, "say", str(m)), expected_rev=s.rev, message_id=f"m{m}",
+                               flow=flow, now=NOW)  # fmt: skip
+    seen = {m: (await store.load(rid, f"m{m}")).duplicate for m in range(1, 7)}
+    assert seen == {1: False, 2: False, 3: True, 4: True, 5: True, 6: True}
+    assert len(await seen_fingerprints(redis_client, store, rid)) == 4
+
+
+async def test_message_ids_outlive_a_session_shorter_than_the_dedupe_window(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    quick = make_flow(expiry="0.3s")
+    store = process(redis_client, key_prefix)
+    rid = store.respondent("sms", PHONE)
+    await begin(store, rid, quick)
+    await asyncio.sleep(0.45)
+    gone = await store.load(rid, "m1")
+    assert gone.session is None
+    assert gone.rev == 0
+    assert gone.duplicate  # a provider retrying after the session ended is still recognised
+    with pytest.raises(DuplicateMessage):
+        await begin(store, rid, quick)
+    fresh = answer(new_session(rid, quick), "role", "other")
+    assert (
+        await store.commit(fresh, expected_rev=0, message_id="m9", flow=quick, now=NOW)
+    ).rev == 1
+    assert 0 < await redis_client.pttl(store.keys.session(rid)) <= 2 * 86_400_000
+
+
+async def test_a_stranger_over_the_limit_is_counted_without_a_session(
+    redis_client: Redis, key_prefix: str, flow: Flow
+) -> None:
+    store = process(redis_client, key_prefix, rate_limit=RateLimit(2, MINUTE))
+    rid = store.respondent("sms", PHONE)
+    assert [await store.throttle(rid) for _ in range(2)] == [0, 0]  # two menus
+    with pytest.raises(RateLimited):
+        await begin(store, rid, flow)  # their keyword is the third message this minute
+    assert (await store.load(rid, None)).session is None
+    assert await store.rate_count(rid, NOW) == 3

@@ -1,4 +1,6 @@
-"""store.encode writes exactly the JSON pydantic would, for any session and answer."""
+"""The store's writers before the compact layout (kept in tests/store/legacy.py to write old
+data for the compatibility tests) wrote exactly the JSON pydantic would, for any session and
+answer; the compact codec is tested in test_codec.py."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.models import Answer, Pending, Session, Status
-from store.encode import answer_json, meta_json, ms, session_json
+from store.encode import ms
 from store.redis_store import ResponseMeta
+from tests.store.legacy import answer_json, meta_json, session_json
 
 text = st.text(max_size=12)
 when = st.datetimes(
@@ -27,7 +30,13 @@ value = st.one_of(
 )
 pending = st.one_of(
     st.none(),
-    st.builds(Pending, kind=st.sampled_from(["confirm", "other", "language"]), value=value),
+    st.builds(
+        Pending,
+        kind=st.sampled_from(["confirm", "other", "language"]),
+        value=value,
+        # A spoken answer being read back keeps speech recognition's confidence (voice).
+        confidence=st.one_of(st.none(), st.floats(min_value=0, max_value=1)),
+    ),
 )
 
 
@@ -38,7 +47,7 @@ def sessions(draw: st.DrawFn) -> Session:
         "flow": draw(text),
         "version": draw(text),
         "respondent": draw(text),
-        "channel": draw(st.sampled_from(["sms", "telegram", "web"])),
+        "channel": draw(st.sampled_from(["sms", "voice", "telegram", "web"])),
         "started_at": started,
         "last_at": started
         + draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=9))),

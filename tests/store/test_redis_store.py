@@ -13,8 +13,19 @@ from bot.errors import ConflictError, StoreError
 from bot.models import Answer, Session, Status, Step
 from bot.schema import Flow
 from store import DuplicateMessage, KeyBuilder, RedisStore, RoundTripCounter, connect
+from store.redis_store import fingerprint
 from tests.conftest import REAL_REDIS_URL, real_redis
-from tests.store.conftest import NOW, PHONE, SECRET, answer, make_flow, new_session
+from tests.store.conftest import (
+    NOW,
+    PHONE,
+    SECRET,
+    answer,
+    make_flow,
+    new_session,
+    seen_fingerprints,
+    set_session_data,
+    stored_session,
+)
 
 DAY = timedelta(days=1)
 
@@ -107,7 +118,7 @@ async def test_unreadable_session_is_ignored_but_still_version_checked(
     store: RedisStore, redis_client: Redis, flow: Flow
 ) -> None:
     s = await start(store, flow)
-    await redis_client.hset(store.keys.session(s.respondent), "data", '{"not": "a session"}')
+    await set_session_data(redis_client, store, s.respondent, b'{"not": "a session"}')
     loaded = await store.load(s.respondent, "m1")
     assert loaded.session is None
     assert loaded.rev == 1
@@ -170,10 +181,12 @@ async def test_seen_ids_older_than_the_window_are_trimmed(
     s = await store.commit(
         answer(s, "hours", 1), expected_rev=1, message_id="new", flow=flow, now=NOW
     )
-    seen = await redis_client.zrange(store.keys.seen(rid), 0, -1)
-    assert seen == [b"new"]
-    ttl = await redis_client.pttl(store.keys.seen(rid))
-    assert 2 * DAY.total_seconds() * 1000 - 60_000 < ttl <= 2 * DAY.total_seconds() * 1000
+    seen = await seen_fingerprints(redis_client, store, rid)
+    assert seen == [fingerprint("new")]
+    assert not (await store.load(rid, "old")).duplicate
+    # The record lives in the session, which is kept at least for the dedupe window.
+    ttl = await redis_client.pttl(store.keys.session(rid))
+    assert 2 * DAY.total_seconds() * 1000 - 60_000 < ttl
 
 
 async def test_stale_rev_raises_conflict_and_writes_nothing(
@@ -323,7 +336,7 @@ async def test_session_with_ten_answers_is_small(
             now=NOW,
         )
     assert len(s.answers) == 10
-    data = await redis_client.hget(store.keys.session(s.respondent), "data")
+    _, data = await stored_session(redis_client, store, s.respondent)
     assert data is not None
     assert len(data) < 900
     if backend != "fake":
@@ -345,8 +358,11 @@ async def test_ttls_follow_expiry_and_retention(
     expiry = flow.expiry.total_seconds() * ms
     assert expiry - 60_000 < await redis_client.pttl(k.session(rid)) <= expiry
     retention = store.retention.total_seconds() * ms
-    for key in (k.response(rid, flow.id), k.flows(rid), k.index_for(flow.id, rid)):
+    for key in (k.response(rid, flow.id), k.index_for(flow.id, rid)):
         assert retention - 60_000 < await redis_client.pttl(key) <= retention
+    # The flows with responses, which erasure reads, are kept as long as the responses.
+    assert await redis_client.sismember(k.flow_ids(), flow.id)
+    assert await redis_client.pttl(k.flow_ids()) == -1
 
 
 async def test_session_expires_after_the_flows_expiry(store: RedisStore, flow: Flow) -> None:
@@ -379,9 +395,9 @@ async def test_finished_session_drops_the_address(
     assert done.status is status
     loaded = await store.load(s.respondent, None)
     assert loaded.session == done
-    raw = await redis_client.hget(store.keys.session(s.respondent), "data")
+    header, raw = await stored_session(redis_client, store, s.respondent)
     assert raw is not None
-    assert b"7700900123" not in raw
+    assert b"7700900123" not in header + raw
     thirty_days = 30 * DAY.total_seconds() * 1000
     assert (
         thirty_days - 60_000
@@ -442,7 +458,7 @@ async def test_erase_removes_everything_about_one_person(
     keep = await start(store, flow, address="+447700900456")
     keep_keys = await keys_of(redis_client, store)
     mine = {k for k in keep_keys if f"{{{rid}}}" in k}
-    assert len(mine) == 6  # session, seen, flows, optout, two responses
+    assert len(mine) == 4  # session (with its dedupe record), optout, two responses
 
     removed = await store.erase("sms", "+44 7700 900123")
     assert removed == len(mine) + 4  # and one entry in each flow's index and reminder queue
@@ -452,7 +468,7 @@ async def test_erase_removes_everything_about_one_person(
     for f in (flow.id, other_flow.id):
         erased = [e for e in await store.audit.flow_log(f) if e.kind == "erased"]
         assert [(e.respondent, e.actor) for e in erased] == [(None, "unknown")]
-    shared = (":idx:", ":due:", ":qids:", "{audit:")
+    shared = (":idx:", ":due:", ":qids:", ":flowids", "{audit:")
     data_left = {k for k in left if not any(s in k for s in shared)}
     assert data_left == {k for k in keep_keys - mine if not any(s in k for s in shared)}
     assert store.keys.index_for(flow.id, keep.respondent) in left
@@ -597,3 +613,16 @@ async def test_connect_serves_a_burst_and_fails_cleanly_past_its_pool(key_prefix
     )
     assert all(not isinstance(o, Exception) or isinstance(o, StoreError) for o in outcomes)
     await small.close()
+
+
+async def test_a_session_key_holding_something_else_is_taken_as_none(
+    store: RedisStore, redis_client: Redis, flow: Flow
+) -> None:
+    rid = store.respondent("sms", PHONE)
+    await redis_client.set(store.keys.session(rid), b"not a session at all")
+    loaded = await store.load(rid, "m1")
+    assert loaded.session is None
+    assert loaded.rev == 0
+    s = await start(store, flow, mid="m1")
+    assert s.rev == 1
+    assert (await store.load(rid, None)).session == s
