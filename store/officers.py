@@ -153,7 +153,9 @@ class OfficerStore:
             "created_by": officer.created_by,
         }
         with redis_errors("officers"):
-            return bool(await self.redis.hsetnx(self._k("officers"), officer.name, orjson.dumps(data)))
+            return bool(
+                await self.redis.hsetnx(self._k("officers"), officer.name, orjson.dumps(data))
+            )
 
     async def remove(self, name: str) -> bool:
         """Remove an officer and end every session they have. False if there was none."""

@@ -72,8 +72,7 @@ class Accounts:
         self.store = store
         self.hasher = hasher or PasswordHasher()
         self._hashing = asyncio.Semaphore(2)
-        # Verified for unknown names, so a wrong name takes as long as a wrong password.
-        self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+        self._dummy: str | None = None
 
     async def _hash(self, password: str) -> str:
         async with self._hashing:
@@ -120,7 +119,11 @@ class Accounts:
         if officer is None:
             raise AccountError(f"there is no officer called {name!r}")
         changed = Officer(
-            officer.name, check_role(role), officer.password_hash, officer.created_at, officer.created_by
+            officer.name,
+            check_role(role),
+            officer.password_hash,
+            officer.created_at,
+            officer.created_by,
         )
         await self.store.put(changed)
         return changed
@@ -134,9 +137,11 @@ class Accounts:
         if locked is not None:
             return SignIn(lockout=locked)
         officer = await self.store.get(key) if key != "-invalid-" else None
-        ok = len(password) <= MAX_PASSWORD and await self._verify(
-            officer.password_hash if officer is not None else self._dummy, password
-        )
+        if officer is None and self._dummy is None:
+            # Verified for unknown names, so a wrong name takes as long as a wrong password.
+            self._dummy = await self._hash(secrets.token_urlsafe(16))
+        hashed = officer.password_hash if officer is not None else self._dummy
+        ok = len(password) <= MAX_PASSWORD and await self._verify(hashed or "", password)
         if officer is None or not ok:
             await self.store.failed(key, address)
             return SignIn()

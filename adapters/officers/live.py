@@ -52,7 +52,9 @@ class LiveStats:
     async def get(self, flow: Flow) -> Snapshot:
         key = (flow.id, flow.version)
         hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < max(MIN_AGE, COST_FACTOR * hit[1].seconds):
+        if hit is not None and time.monotonic() - hit[0] < max(
+            MIN_AGE, COST_FACTOR * hit[1].seconds
+        ):
             return hit[1]
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one count at a time per flow; the others wait for it
