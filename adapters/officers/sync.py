@@ -65,10 +65,21 @@ class PublishedSync:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Poll until cancelled (or ``stop`` is set); Redis down is retried quietly."""
         while stop is None or not stop.is_set():
+            _still_running()
             try:
                 await self.poll()
             except StoreError as exc:
+                _still_running()
                 log.debug("published flows not read: %s", exc)
             except Exception:  # never let one bad entry stop the loop
+                _still_running()
                 log.exception("reading published flows failed")
             await asyncio.sleep(POLL_SECONDS)
+
+
+def _still_running() -> None:
+    """A cancel that arrived inside a Redis call can come out as a connection error, or be
+    swallowed by the client's retry: the loop still stops."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
