@@ -4,11 +4,9 @@ parameters (the real defaults cost 0.15 s a hash), and a client that signs in li
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import fakeredis
 import httpx
@@ -80,8 +78,8 @@ def console_settings(flows_dir: Path, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def site(console_settings: Settings, clock: Clock) -> AsyncIterator[Site]:
-    yield make_site(console_settings, clock)
+def site(console_settings: Settings, clock: Clock) -> Site:
+    return make_site(console_settings, clock)
 
 
 async def page_csrf(client: httpx.AsyncClient, path: str = "/console") -> str:

@@ -16,7 +16,8 @@ async def test_sign_in_sets_a_strict_httponly_secure_cookie_and_opens_the_consol
     await site.officer("jane", "viewer")
     async with site.client() as client:
         r = await sign_in(client, "Jane", PASSWORD)  # names are not case-sensitive
-        assert r.status_code == 303 and r.headers["location"] == "/console"
+        assert r.status_code == 303
+        assert r.headers["location"] == "/console"
         cookie = next(
             c for c in r.headers.get_list("set-cookie") if c.startswith(SECURE_COOKIE + "=")
         )
@@ -24,7 +25,9 @@ async def test_sign_in_sets_a_strict_httponly_secure_cookie_and_opens_the_consol
         assert {"httponly", "secure", "samesite=strict", "path=/"} <= flags
         assert "domain" not in cookie.lower()
         home = await client.get("/console")
-        assert home.status_code == 200 and "Signed in as" in home.text and "jane" in home.text
+        assert home.status_code == 200
+        assert "Signed in as" in home.text
+        assert "jane" in home.text
 
 
 async def test_plain_http_trial_cookie_is_not_secure_but_still_strict(site: Site) -> None:
@@ -34,11 +37,13 @@ async def test_plain_http_trial_cookie_is_not_secure_but_still_strict(site: Site
     plain = make_site(settings, Clock(site.services.clock()), site.server)
     await plain.officer("sam", "viewer")
     async with plain.client() as client:
-        client.base_url = "http://127.0.0.1:8000"  # type: ignore[assignment]
+        client.base_url = "http://127.0.0.1:8000"
         r = await sign_in(client, "sam", PASSWORD)
         cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("sb_console="))
-        assert "secure" not in cookie.lower() and "samesite=strict" in cookie.lower()
-        assert "path=/console" in cookie.lower() and "httponly" in cookie.lower()
+        assert "secure" not in cookie.lower()
+        assert "samesite=strict" in cookie.lower()
+        assert "path=/console" in cookie.lower()
+        assert "httponly" in cookie.lower()
 
 
 async def test_wrong_password_then_lockout_per_account(site: Site) -> None:
@@ -46,10 +51,12 @@ async def test_wrong_password_then_lockout_per_account(site: Site) -> None:
     async with site.client("198.51.100.1") as client:
         for _ in range(5):
             r = await sign_in(client, "jane", "not the password at all")
-            assert r.status_code == 401 and "wrong" in r.text
+            assert r.status_code == 401
+            assert "wrong" in r.text
         # Locked now: even the right password is refused, and says for how long.
         r = await sign_in(client, "jane", PASSWORD)
-        assert r.status_code == 429 and "Too many failed sign-ins for this account" in r.text
+        assert r.status_code == 429
+        assert "Too many failed sign-ins for this account" in r.text
     # From another address too (the account is what is locked).
     async with site.client("198.51.100.2") as other:
         r = await sign_in(other, "jane", PASSWORD)
@@ -67,7 +74,8 @@ async def test_guessing_many_accounts_from_one_address_is_locked_out(site: Site)
             r = await sign_in(client, f"guess{n}", "password123456")
             assert r.status_code == 401
         r = await sign_in(client, "jane", PASSWORD)  # the right one, from the guesser's address
-        assert r.status_code == 429 and "from this address" in r.text
+        assert r.status_code == 429
+        assert "from this address" in r.text
     async with site.client("192.0.2.10") as elsewhere:
         assert (await sign_in(elsewhere, "jane", PASSWORD)).status_code == 303
 
@@ -80,7 +88,8 @@ async def test_session_fixation_a_planted_cookie_is_never_the_session(site: Site
         assert (await client.get("/console")).status_code == 401
         r = await sign_in(client, "jane", PASSWORD)
         issued = r.cookies.get(SECURE_COOKIE)
-        assert issued and issued != planted
+        assert issued
+        assert issued != planted
     # The planted value does not open the console after the victim signed in.
     async with site.client() as attacker:
         attacker.cookies.set(SECURE_COOKIE, planted, domain="surveys.example.gov.uk", path="/")
@@ -107,7 +116,8 @@ async def test_the_stored_session_is_a_hash_of_the_token(site: Site) -> None:
     keys = [k.decode() async for k in site.services.redis.scan_iter("*")]
     assert not any(token in k for k in keys)
     values = [await site.services.redis.get(k) for k in keys if ":s:" in k]
-    assert values and not any(token.encode() in (v or b"") for v in values)
+    assert values
+    assert not any(token.encode() in (v or b"") for v in values)
     await client.aclose()
 
 
@@ -146,7 +156,8 @@ async def test_a_request_without_the_csrf_token_is_refused(site: Site) -> None:
         "/console/officers/add",
         data={"name": "mallory", "role": "admin", "password": PASSWORD + "x"},
     )
-    assert r.status_code == 403 and "security token" in r.text
+    assert r.status_code == 403
+    assert "security token" in r.text
     r = await client.post(
         "/console/officers/add",
         data={"name": "mallory", "role": "admin", "password": PASSWORD + "x", "csrf": "wrong"},
@@ -176,7 +187,8 @@ async def test_the_sign_in_form_needs_its_own_token(site: Site) -> None:
     await site.officer("jane", "viewer")
     async with site.client() as client:
         r = await client.post("/console/login", data={"name": "jane", "password": PASSWORD})
-        assert r.status_code == 403 and site.services.settings.secret_bytes.decode() not in r.text
+        assert r.status_code == 403
+        assert site.services.settings.secret_bytes.decode() not in r.text
         page = await client.get("/console/login")
         token = csrf_of(page.text)
         client.cookies.clear()  # the token belongs to the form's cookie

@@ -53,7 +53,8 @@ async def test_problems_come_with_their_lines_as_the_officer_types(site: Site) -
     assert body["errors"] == 1
     error = next(p for p in body["problems"] if p["severity"] == "error")
     assert error["line"] == line_of(broken, "type: choise")
-    assert "choise" in error["message"] and "did you mean 'choice'" in error["hint"]
+    assert "choise" in error["message"]
+    assert "did you mean 'choice'" in error["hint"]
     # Without JavaScript: the Check button renders the same at its line in the gutter.
     r = await client.post(FLOW + "/edit", data={"csrf": token, "text": broken, "action": "check"})
     assert r.status_code == 200
@@ -74,7 +75,8 @@ async def test_a_draft_with_errors_cannot_be_published(site: Site) -> None:
     r = await client.post(FLOW + "/edit", data={"csrf": token, "text": broken, "action": "publish"})
     review = r.headers["location"]
     page = await client.get(review)
-    assert "cannot be published" in page.text and 'class="primary"' not in page.text
+    assert "cannot be published" in page.text
+    assert 'class="primary"' not in page.text
     r = await client.post(review, data={"csrf": token})
     assert r.status_code == 409
     assert await PublishedFlows(site.services.redis, site.services.store.keys).live() == {}
@@ -99,7 +101,8 @@ async def test_publish_keeps_history_audit_and_every_process_serves_it(
     new = text.replace("Thank you", "Thank you so much", 1)
     await _publish(client, new, note="warmer thanks")
     served = site.services.registry.get("carers-strategy")
-    assert served is not None and served.version != before.version  # this process at once
+    assert served is not None
+    assert served.version != before.version
     assert await sync.poll()  # the other within its next poll (a second)
     assert other.registry.get("carers-strategy").version == served.version  # type: ignore[union-attr]
 
@@ -110,18 +113,23 @@ async def test_publish_keeps_history_audit_and_every_process_serves_it(
         ("file", before.version),
         ("publish", served.version),
     ]
-    assert history[1].by == "ed" and history[1].note == "warmer thanks"
+    assert history[1].by == "ed"
+    assert history[1].note == "warmer thanks"
     log = await site.services.store.audit.flow_log("carers-strategy")
     entry = next(e for e in log if e.kind == "published" and e.actor == "ed")
-    assert entry.detail["version"] == served.version and entry.detail["previous"] == before.version
+    assert entry.detail["version"] == served.version
+    assert entry.detail["previous"] == before.version
 
     page = await client.get(FLOW + "/history")
     shown = text_of(page.text)
-    assert "warmer thanks" in shown and "ed" in shown and served.version in shown
+    assert "warmer thanks" in shown
+    assert "ed" in shown
+    assert served.version in shown
 
     # The diff against the live version, then one-click rollback to the file's version.
     v = await client.get(f"{FLOW}/versions/{before.version}")
-    assert "Thank you so much" in v.text and "d-del" in v.text
+    assert "Thank you so much" in v.text
+    assert "d-del" in v.text
     token = await page_csrf(client, FLOW + "/history")
     r = await client.post(
         FLOW + "/rollback", data={"csrf": token, "version": before.version, "base": served.version}
@@ -163,9 +171,11 @@ async def test_two_editors_publishing_from_the_same_version_second_is_refused(si
     )
     assert (await a.post(ra.headers["location"], data={"csrf": token_a})).status_code == 303
     refused = await b.post(rb.headers["location"], data={"csrf": token_b})
-    assert refused.status_code == 409 and "since you opened it" in refused.text
+    assert refused.status_code == 409
+    assert "since you opened it" in refused.text
     served = site.services.registry.get("carers-strategy")
-    assert served is not None and "Ta" in str(served.thanks)
+    assert served is not None
+    assert "Ta" in str(served.thanks)
     await a.aclose()
     await b.aclose()
 
@@ -198,7 +208,8 @@ async def test_preview_runs_the_draft_and_stores_nothing_live(site: Site) -> Non
     )
     chat_url = r.json()["chat"]
     page = await client.get(chat_url)
-    assert page.status_code == 200 and 'id="chat"' in page.text
+    assert page.status_code == 200
+    assert 'id="chat"' in page.text
     endpoint = re.search(r'data-endpoint="([^"]+)"', page.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
     before = {k async for k in site.services.redis.scan_iter("*")}
     start = await client.post(endpoint, json={"start": True, "id": "preview-1"})
@@ -209,10 +220,12 @@ async def test_preview_runs_the_draft_and_stores_nothing_live(site: Site) -> Non
     answer = await client.post(
         endpoint, json={"text": "yes", "id": "preview-2", "question": question}
     )
-    assert answer.status_code == 200 and answer.json()["replies"]
+    assert answer.status_code == 200
+    assert answer.json()["replies"]
     after = {k async for k in site.services.redis.scan_iter("*")}
     new = {k.decode() for k in after - before}
-    assert new and all(":{console}:pv:" in k for k in new), new
+    assert new
+    assert all(":{console}:pv:" in k for k in new), new
     # Without the token in its URL the endpoint refuses (a page elsewhere cannot drive it).
     bare = endpoint.split("?")[0]
     assert (await client.post(bare, json={"start": True, "id": "preview-3"})).status_code == 403
@@ -230,5 +243,6 @@ async def test_cost_and_graph_of_the_draft_are_one_click_away(site: Site) -> Non
         r = await client.post(FLOW + "/edit", data={"csrf": token, "text": text, "action": action})
         assert r.status_code == 303
         page = await client.get(r.headers["location"])
-        assert page.status_code == 200 and expect in page.text
+        assert page.status_code == 200
+        assert expect in page.text
     await client.aclose()
