@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,22 @@ from bot.results.report import Tally, duration_words, pct, sections
 from bot.schema import Flow
 from store.misses import MissLog
 
-MIN_AGE = 2.0
+MIN_AGE = 1.0
+_TABLE = re.compile(r"<table><caption>(.*?)</caption>.*?</table>", re.DOTALL)
+
+
+def scrollable_tables(html: str) -> str:
+    """Each of the report's tables in a region that scrolls sideways on its own, named by its
+    caption and reachable by keyboard, so a narrow screen (320 px) never scrolls the page."""
+    return _TABLE.sub(
+        lambda m: (
+            f'<div class="table-wrap" role="region" tabindex="0" aria-label="{m.group(1)}">'
+            f"{m.group(0)}</div>"
+        ),
+        html,
+    )
+
+
 COST_FACTOR = 4.0
 
 
@@ -72,7 +88,7 @@ class LiveStats:
             tally.add(r)
         records = [r async for r in MissLog.for_store(self.services.store).records(flow)]
         misses = summarise(flow, records)
-        responses_html, funnel_html = sections(tally)
+        responses_html, funnel_html = (scrollable_tables(h) for h in sections(tally))
         complete = tally.status.get("complete", 0)
         median = duration_words(statistics.median(tally.durations)) if tally.durations else None
         stamp = hashlib.sha256(

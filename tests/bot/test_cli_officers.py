@@ -36,23 +36,31 @@ def server(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeServer:
 def _sign_in(server: fakeredis.FakeServer, name: str, password: str) -> bool:
     async def run() -> bool:
         svc = commands.make_services()
-        return (await make_console(svc).accounts.sign_in(name, password, "127.0.0.1")).officer is not None
+        return (
+            await make_console(svc).accounts.sign_in(name, password, "127.0.0.1")
+        ).officer is not None
 
     return asyncio.run(run())
 
 
 def test_add_list_password_remove(server: fakeredis.FakeServer) -> None:
-    added = runner.invoke(app, ["officer", "add", "Jane.Smith", "--role", "editor"], input=PASSWORD + "\n")
+    added = runner.invoke(
+        app, ["officer", "add", "Jane.Smith", "--role", "editor"], input=PASSWORD + "\n"
+    )
     assert added.exit_code == 0, added.output
     assert "Added jane.smith as editor" in added.output
     assert PASSWORD not in added.output
     listed = runner.invoke(app, ["officer", "list"])
     assert "jane.smith  editor" in listed.output
     assert _sign_in(server, "jane.smith", PASSWORD)
-    again = runner.invoke(app, ["officer", "add", "jane.smith", "--role", "admin"], input=PASSWORD + "\n")
+    again = runner.invoke(
+        app, ["officer", "add", "jane.smith", "--role", "admin"], input=PASSWORD + "\n"
+    )
     assert again.exit_code == 1
     assert "already" in again.output
-    changed = runner.invoke(app, ["officer", "password", "jane.smith"], input="a brand new passphrase\n")
+    changed = runner.invoke(
+        app, ["officer", "password", "jane.smith"], input="a brand new passphrase\n"
+    )
     assert changed.exit_code == 0, changed.output
     assert not _sign_in(server, "jane.smith", PASSWORD)
     assert _sign_in(server, "jane.smith", "a brand new passphrase")
@@ -72,7 +80,9 @@ def test_add_list_password_remove(server: fakeredis.FakeServer) -> None:
         (["officer", "add", "jane", "--role", "viewer"], "jane's password 1", "must not contain"),
     ],
 )
-def test_bad_input_is_one_plain_line(server: fakeredis.FakeServer, args: list[str], password: str, says: str) -> None:
+def test_bad_input_is_one_plain_line(
+    server: fakeredis.FakeServer, args: list[str], password: str, says: str
+) -> None:
     result = runner.invoke(app, args, input=password + "\n")
     assert result.exit_code == 2
     assert says in result.output

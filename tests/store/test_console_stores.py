@@ -15,7 +15,9 @@ from store.published import PublishConflict, PublishedFlows
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-async def test_publish_history_conflict_and_generation(redis_client: AnyRedis, key_prefix: str) -> None:
+async def test_publish_history_conflict_and_generation(
+    redis_client: AnyRedis, key_prefix: str
+) -> None:
     flows = PublishedFlows(redis_client, KeyBuilder(prefix=key_prefix))
     assert await flows.generation() == 0
     assert await flows.live() == {}
@@ -43,13 +45,17 @@ async def test_publish_history_conflict_and_generation(redis_client: AnyRedis, k
     assert await flows.live() == {"carers": "v2"}
     assert await flows.generation() == 1
     # A rollback is a publish of an older version.
-    seq = await flows.publish("carers", "id: carers\n", "v1", by="bob", at=NOW, expected="v2", kind="rollback")
+    seq = await flows.publish(
+        "carers", "id: carers\n", "v1", by="bob", at=NOW, expected="v2", kind="rollback"
+    )
     assert seq == 3
     assert await flows.live() == {"carers": "v1"}
     assert [h.kind for h in await flows.history("carers")] == ["file", "publish", "rollback"]
 
 
-async def test_sessions_end_and_are_stored_as_hashes(redis_client: AnyRedis, key_prefix: str) -> None:
+async def test_sessions_end_and_are_stored_as_hashes(
+    redis_client: AnyRedis, key_prefix: str
+) -> None:
     store = OfficerStore(redis_client, KeyBuilder(prefix=key_prefix), idle=timedelta(minutes=30))
     assert await store.add(Officer("jane", "editor", "$argon2id$x", NOW, "test"))
     assert not await store.add(Officer("jane", "admin", "$argon2id$y", NOW, "test"))
@@ -70,7 +76,9 @@ async def test_sessions_end_and_are_stored_as_hashes(redis_client: AnyRedis, key
     assert await store.session("token-2", NOW) is None
 
 
-async def test_throttle_counts_per_account_and_per_address(redis_client: AnyRedis, key_prefix: str) -> None:
+async def test_throttle_counts_per_account_and_per_address(
+    redis_client: AnyRedis, key_prefix: str
+) -> None:
     store = OfficerStore(redis_client, KeyBuilder(prefix=key_prefix), per_account=3, per_address=5)
     for _ in range(3):
         assert await store.locked("jane", "10.1.1.1") is None

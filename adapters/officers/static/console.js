@@ -49,7 +49,9 @@
         }
         return response.text();
       }).then(function (html) {
-        if (html) {
+        // Never pull the page from under a keyboard user reading a table: the next poll
+        // brings the update once focus has left the numbers.
+        if (html && !region.contains(document.activeElement)) {
           var before = [number("started"), number("complete")];
           region.innerHTML = html;
           var after = [number("started"), number("complete")];

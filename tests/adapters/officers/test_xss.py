@@ -41,7 +41,11 @@ questions:
 
 def assert_escaped(html: str, where: str) -> None:
     for raw in RAW:
-        assert raw not in html, (where, raw, html[max(0, html.find(raw) - 200) : html.find(raw) + 200])
+        assert raw not in html, (
+            where,
+            raw,
+            html[max(0, html.find(raw) - 200) : html.find(raw) + 200],
+        )
 
 
 async def test_flow_text_and_answers_are_escaped_on_every_page(site: Site) -> None:
@@ -52,15 +56,23 @@ async def test_flow_text_and_answers_are_escaped_on_every_page(site: Site) -> No
     # Two respondents: one finishes with a hostile free-text answer, one sends replies the
     # bot does not understand (so they are in the misses log).
     d = site.services.dispatcher
-    for n, texts in enumerate([["HOSTILE GRP", "1", SCRIPT + IMG + SVG], ["HOSTILE", SVG + " who", IMG + " me"]]):
+    for n, texts in enumerate(
+        [["HOSTILE GRP", "1", SCRIPT + IMG + SVG], ["HOSTILE", SVG + " who", IMG + " me"]]
+    ):
         for m, text in enumerate(texts):
-            await d.handle(Inbound(channel="sms", address=f"+4477009001{n}0", text=text, message_id=f"SM{n}{m}"))
+            await d.handle(
+                Inbound(
+                    channel="sms", address=f"+4477009001{n}0", text=text, message_id=f"SM{n}{m}"
+                )
+            )
 
     client = await site.signed_in("ed", "admin")
     token = await page_csrf(client, "/console/flows/hostile/edit")
     text = HOSTILE_FLOW.replace("Thanks", "Thank you", 1)
     drafted = await client.post(
-        "/console/flows/hostile/drafts", json={"text": text, "base": ""}, headers={"x-csrf-token": token}
+        "/console/flows/hostile/drafts",
+        json={"text": text, "base": ""},
+        headers={"x-csrf-token": token},
     )
     draft = drafted.json()["draft"]
     broken = HOSTILE_FLOW + f"  - {{id: x, type: {SCRIPT}, text: y}}\n"
@@ -101,7 +113,9 @@ async def test_flow_text_and_answers_are_escaped_on_every_page(site: Site) -> No
     page = await client.get("/console/flows/hostile")
     assert "not understood" in page.text
     # A download of the report is escaped too (the report's own escaping).
-    r = await client.post("/console/flows/hostile/download", data={"csrf": token, "what": "report", "partial": "yes"})
+    r = await client.post(
+        "/console/flows/hostile/download", data={"csrf": token, "what": "report", "partial": "yes"}
+    )
     assert r.status_code == 200
     assert_escaped(r.text, "report")
     await client.aclose()
@@ -114,10 +128,13 @@ async def test_hostile_sign_in_input_and_next_are_not_reflected_as_html(site: Si
         assert 'value="/console"' in r.text  # an unsafe next falls back to the console
         page = await client.get("/console/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        r = await client.post("/console/login", data={"csrf": token, "name": SCRIPT, "password": "x" * 12})
+        r = await client.post(
+            "/console/login", data={"csrf": token, "name": SCRIPT, "password": "x" * 12}
+        )
         assert r.status_code == 401
         assert_escaped(r.text, "login name")
         r = await client.post(
-            "/console/login", data={"csrf": token, "name": "a", "password": "b", "next": "https://evil.example/"}
+            "/console/login",
+            data={"csrf": token, "name": "a", "password": "b", "next": "https://evil.example/"},
         )
         assert "evil.example" not in r.headers.get("location", "")
