@@ -14,13 +14,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -57,6 +58,8 @@ class Console:
     accounts: Accounts
     published: PublishedFlows
     live: LiveStats
+    checking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    """Draft checks running at once in this process (each is CPU in a thread)."""
 
     @property
     def secure(self) -> bool:

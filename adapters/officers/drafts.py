@@ -30,7 +30,6 @@ from store.published import PublishedFlows
 DRAFT_TTL = timedelta(days=1)
 _ID_LINE = re.compile(r"^id\s*:", re.MULTILINE)
 _KEYWORDS_LINE = re.compile(r"^keywords\s*:", re.MULTILINE)
-_CHECKING = asyncio.Semaphore(2)
 
 
 @dataclass
@@ -124,10 +123,15 @@ def _check(services: Services, flow_id: str, text: str) -> Checked:
     return Checked(text, result, problems)
 
 
-async def check(services: Services, flow_id: str, text: str) -> Checked:
+async def check(
+    services: Services, flow_id: str, text: str, gate: asyncio.Semaphore | None = None
+) -> Checked:
     """Check a draft in a thread (a big flow takes tens of milliseconds of CPU: the event loop
-    keeps answering webhooks meanwhile), at most two at once per process."""
-    async with _CHECKING:
+    keeps answering webhooks meanwhile); ``gate`` bounds how many run at once (the console's:
+    two per process)."""
+    if gate is None:
+        return await asyncio.to_thread(_check, services, flow_id, text)
+    async with gate:
         return await asyncio.to_thread(_check, services, flow_id, text)
 
 

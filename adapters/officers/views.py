@@ -236,7 +236,7 @@ def edit_page(console: Console) -> Any:
                 saved = await drafts.load_draft(console.officers, flow_id, wanted)
                 if saved is not None:
                     text, base = saved.text, saved.base
-        checked = await drafts.check(console.services, flow_id, text)
+        checked = await drafts.check(console.services, flow_id, text, console.checking)
         return pages.page(
             "edit.html",
             _base(
@@ -263,7 +263,7 @@ def check_api(console: Console) -> Any:
             text = drafts.normalise(str(data["text"]))
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return JSONResponse({"error": 'send {"text": ...}'}, 400, headers=pages.headers())
-        checked = await drafts.check(console.services, flow_id, text)
+        checked = await drafts.check(console.services, flow_id, text, console.checking)
         return JSONResponse(
             {
                 "errors": len(checked.errors),
@@ -315,7 +315,7 @@ async def _draft(console: Console, request: Request) -> tuple[drafts.Draft, draf
     draft = await drafts.load_draft(console.officers, flow_id, request.path_params["draft"])
     if draft is None:
         return None
-    return draft, await drafts.check(console.services, flow_id, draft.text)
+    return draft, await drafts.check(console.services, flow_id, draft.text, console.checking)
 
 
 def _draft_gone(console: Console, signed: Signed, request: Request) -> Response:
@@ -467,7 +467,7 @@ def draft_publish(console: Console) -> Any:
                         console, signed, draft.flow, draft.text, base=draft.base,
                         note=form.get("note", "").strip()[:500], kind="publish",
                     )  # fmt: skip
-                except PublishConflict as exc:
+                except SurveybotError as exc:  # someone published first (or Redis is down)
                     error, status = str(exc), 409
                 else:
                     return RedirectResponse(
@@ -494,9 +494,9 @@ async def _publish(
 ) -> str:
     """Check again, store the version for every process, serve it here at once, audit it."""
     svc = console.services
-    checked = await drafts.check(svc, flow_id, text)
-    if checked.flow is None:
-        raise PublishConflict(flow_id, "")  # (callers check for errors first)
+    checked = await drafts.check(svc, flow_id, text, console.checking)
+    if checked.flow is None:  # (callers show the errors first; this is the server's own check)
+        raise SurveybotError(f"the draft of {flow_id} has errors: it cannot be published")
     current = await drafts.live(svc, console.published, flow_id)
     if current is None:
         raise SurveybotError(f"the flow {flow_id} is not served")
@@ -590,7 +590,7 @@ def rollback(console: Console) -> Any:
         text = await console.published.text(flow.id, wanted)
         if text is None:
             return _not_found(console, signed, request, "That version is not kept.")
-        checked = await drafts.check(console.services, flow.id, text)
+        checked = await drafts.check(console.services, flow.id, text, console.checking)
         if checked.errors:
             return _has_errors(
                 console,
@@ -605,7 +605,7 @@ def rollback(console: Console) -> Any:
                 console, signed, flow.id, text, base=form.get("base", ""),
                 note=f"rollback to {wanted}", kind="rollback",
             )  # fmt: skip
-        except PublishConflict as exc:
+        except SurveybotError as exc:  # someone published first (or Redis is down)
             return pages.page(
                 "error.html",
                 _base(console, signed, request, "Not rolled back", message=str(exc)),
