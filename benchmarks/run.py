@@ -1,5 +1,5 @@
 """Every benchmark of BENCHMARKS.md, one after another, with the arguments the figures there
-came from (about 18 minutes on 2 cores; run it on a quiet machine).
+came from (about 19 minutes on 2 cores; run it on a quiet machine).
 
 Run: make bench    (or .venv/bin/python benchmarks/run.py [--quick])
 

@@ -79,6 +79,8 @@ def serve(
         out.print(f"Web chat for [bold]{f.id}[/]: {base}/chat/{f.id}", soft_wrap=True)
     for file, problems in registry.errors.items():
         err.print(f"[red]{file} was not loaded:[/] {problems[0].format()}")
+    if settings.console:
+        out.print(f"Officers' console: {base}/console (accounts: surveybot officer add)")
     out.print(f"Health: {base}/healthz   (Ctrl-C to stop)")
     uvicorn.run(
         "adapters.app:create_app",

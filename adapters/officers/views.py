@@ -79,26 +79,21 @@ def _state(flow: Flow, now: datetime) -> dict[str, Any]:
     return {"word": word, "when": when, "opens": opens, "closes": closes}
 
 
+_CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram", "web": "Web chat"}
+
+
 def _channels(console: Console) -> list[dict[str, str]]:
+    """Every channel this process knows of (as ``/healthz`` shows them), and its state."""
     snap = console.services.health.snapshot()
     out = []
-    for name, label in (
-        ("sms", "SMS"),
-        ("whatsapp", "WhatsApp"),
-        ("telegram", "Telegram"),
-        ("web", "Web chat"),
-    ):
+    for name in [*_CHANNEL_NAMES, *sorted(set(snap) - set(_CHANNEL_NAMES))]:
+        label = _CHANNEL_NAMES.get(name, name.replace("_", " ").capitalize())
         state = snap.get(name)
         if state is None:
             out.append({"name": label, "status": "off", "reason": "not set up"})
             continue
-        out.append(
-            {
-                "name": label,
-                "status": str(state.get("status", "")),
-                "reason": str(state.get("reason") or ""),
-            }
-        )
+        reason = str(state.get("reason") or "")
+        out.append({"name": label, "status": str(state.get("status", "")), "reason": reason})
     return out
 
 
