@@ -58,6 +58,8 @@ class PublishedSync:
                 )
                 continue
             registry.use_published(result.flow)
+            for stale in [f for f in registry.problems if f.startswith(f"{fid}.yaml (published")]:
+                del registry.problems[stale]  # an earlier published version that did not load
             changed = True
         self.seen = gen
         return changed
