@@ -36,7 +36,7 @@ STATIC_TYPES = {
 }
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     """A time as officers read it: ``Tue 3 Mar 2026, 10:04 UTC``."""
     if value is None:
         return "-"
@@ -44,7 +44,7 @@ def _when(value: datetime | None) -> str:
     return f"{t:%a} {t.day} {t:%b %Y, %H:%M} UTC"
 
 
-def _day(value: date | datetime | None) -> str:
+def day(value: date | datetime | None) -> str:
     return f"{value:%a} {value.day} {value:%b %Y}" if value is not None else "-"
 
 
@@ -55,8 +55,8 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-env.filters["when"] = _when
-env.filters["day"] = _day
+env.filters["when"] = when
+env.filters["day"] = day
 
 
 @lru_cache(maxsize=8)

@@ -69,13 +69,13 @@ def _state(flow: Flow, now: datetime) -> dict[str, Any]:
     opens, closes = flow.opens_at(), flow.closes_at()
     if flow.is_open(now):
         word = "Open"
-        when = f"until {pages._day(closes)}" if closes else "with no closing date"
+        when = f"until {pages.day(closes)}" if closes else "with no closing date"
     elif opens is not None and now < opens:
         word = "Not open yet"
-        when = f"opens {pages._day(opens)}"
+        when = f"opens {pages.day(opens)}"
     else:
         word = "Closed"
-        when = f"closed {pages._day(closes)}" if closes else ""
+        when = f"closed {pages.day(closes)}" if closes else ""
     return {"word": word, "when": when, "opens": opens, "closes": closes}
 
 
