@@ -9,6 +9,8 @@ Routes:
   POST /voice/twilio         Twilio voice calls: call start and each answer (+ /voice/twilio/status)
   POST /telegram/webhook     Telegram updates (only when TELEGRAM_TOKEN is set)
   GET  /chat/<flow>          the web chat page (+ its JSON endpoint and static files)
+  GET  /console              the officers' console (adapters/officers; SURVEYBOT_CONSOLE=false
+                             leaves it out)
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters import sms_twilio, voice_twilio, web, whatsapp_twilio
+from adapters import officers, sms_twilio, voice_twilio, web, whatsapp_twilio
 from adapters.health import keep_starting
 from adapters.services import Services, build_services
 from adapters.web.limits import RequestGate, per_minute
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 """Default largest request body (``SURVEYBOT_MAX_BODY_BYTES``). A Twilio SMS form or a Telegram
 update is a few kilobytes."""
+CONSOLE_MAX_BODY_BYTES = 5 * 1024 * 1024
+"""The console's editor posts a whole flow file (up to 512 kB, and a browser's form sends
+non-Latin text as %XX): its handlers read a body only for a signed-in officer."""
 FLOW_REFRESH_SECONDS = 5.0
 GC_THRESHOLD = (50_000, 10, 10)
 """The garbage collector's thresholds while serving. At CPython's default (700 young objects)
@@ -51,18 +56,26 @@ objects by reference counting; the app makes next to no cyclic garbage)."""
 
 
 class BodyLimit:
-    """Reject over-large bodies with 413 before any parsing (pure ASGI, so it also covers streams)."""
+    """Reject over-large bodies with 413 before any parsing (pure ASGI, so it also covers streams).
+    ``wider``: path prefixes with a limit of their own (the console's flow editor)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, wider: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.wider = wider or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit
+        for prefix, wider in self.wider.items():
+            if str(scope.get("path", "")).startswith(prefix):
+                limit = max(limit, wider)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await PlainTextResponse("request body too large", 413)(scope, receive, send)
                 return
         seen = 0
@@ -72,7 +85,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -137,16 +150,22 @@ def create_app(
         routes += tg.routes(svc, telegram)
     routes += web.routes(svc)
     health.ok("web")
+    # The console's published versions reach every process, whether it serves the console or not.
+    published = officers.PublishedSync(svc)
+    if settings.console:
+        routes += officers.routes(svc)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
-        published: set[tuple[str, str]] = set()
+        recorded: set[tuple[str, str]] = set()
         if refresh_flows:
-            tasks.append(asyncio.create_task(_refresh_loop(svc, published)))
+            tasks.append(asyncio.create_task(_refresh_loop(svc, recorded)))
         with contextlib.suppress(StoreError):  # Redis may come up later; scripts load lazily
             await svc.store.prepare()
-        await record_published(svc, published)
+            await published.poll()  # serve what the console published from the first request
+        tasks.append(asyncio.create_task(published.run()))
+        await record_published(svc, recorded)
         # Flows, compiled conditions and caches live as long as the process: move them out of
         # the garbage collector's sight so its pauses stay short under load (better p99).
         gc.collect()
@@ -180,7 +199,9 @@ def create_app(
     }
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.services = svc
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, wider={"/console/": CONSOLE_MAX_BODY_BYTES}
+    )
     if settings.access_log:
         from adapters.logs import AccessLog
 
@@ -207,8 +228,8 @@ async def record_published(svc: Services, published: set[tuple[str, str]]) -> No
     process reports it first; the others' reports are no-ops). Redis down: tried again at the
     next reload."""
     for fid, flow in list(svc.registry.flows.items()):
-        if (fid, flow.version) in published:
-            continue
+        if (fid, flow.version) in published or fid in svc.registry.published:
+            continue  # (the console records what it publishes, with the officer's name)
         try:
             await svc.store.audit.published(
                 fid, flow.version, actor="flows folder", at=svc.clock(),

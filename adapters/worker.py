@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from adapters.officers.sync import PublishedSync
 from adapters.outbound import Sender, Unprompted, UnpromptedSender
 from adapters.services import Services
 from bot import engine
-from bot.errors import ChannelError, ConflictError
+from bot.errors import ChannelError, ConflictError, StoreError
 from bot.models import Reply, Session, Step
 from bot.reminders import Plan, finalised, plan, reminded
 from bot.schema import Flow
@@ -67,10 +68,14 @@ class ReminderWorker:
         # Retry counts live in memory: after a worker restart a failing send gets a fresh set of
         # tries, which is harmless (each try is spaced by the backoff).
         self._retries: dict[str, int] = {}
+        # Reminders word the version the console published, as the web processes serve it.
+        self.published = PublishedSync(services)
 
     async def run_once(self) -> WorkerStats:
         """One pass: claim and process everything due now, in every flow and shard."""
         stats = WorkerStats()
+        with contextlib.suppress(StoreError):  # (Redis down: the claims below say so)
+            await self.published.poll()
         now = self.services.clock()
         shards = list(range(self.services.store.keys.shards))
         for flow in list(self.services.registry.flows.values()):

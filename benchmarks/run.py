@@ -40,6 +40,7 @@ FULL: list[list[str]] = [
     ["bench_reminders.py", "--sessions", "100000", "--workers", "2"],
     ["bench_export.py", "-n", "100000"],
     ["bench_web_flood.py", "--seconds", "60", "--baseline", "20"],
+    ["bench_console.py", "-n", "1000,10000,100000"],
 ]
 
 QUICK: list[list[str]] = [
@@ -64,6 +65,7 @@ QUICK: list[list[str]] = [
     ["bench_reminders.py", "--sessions", "1000", "--workers", "2"],
     ["bench_export.py", "-n", "2000"],
     ["bench_web_flood.py", "--seconds", "5", "--baseline", "3"],
+    ["bench_console.py", "-n", "500"],
 ]
 
 

@@ -198,6 +198,7 @@ def main() -> None:
 
     from bot import (
         cli_forms,  # noqa: F401  (import, export-form, translations)
+        cli_officers,  # noqa: F401  (officer add, remove, list, password, unlock)
         cli_ops,  # noqa: F401  (registers serve, chat, erase, ... on `app`)
         cli_results,  # noqa: F401  (export, report, link, graph, cost)
     )

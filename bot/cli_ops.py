@@ -83,6 +83,8 @@ def serve(
         out.print(f"Web chat for [bold]{f.id}[/]: {base}/chat/{f.id}", soft_wrap=True)
     for file, problems in registry.errors.items():
         err.print(f"[red]{file} was not loaded:[/] {problems[0].format()}")
+    if settings.console:
+        out.print(f"Officers' console: {base}/console (accounts: surveybot officer add)")
     out.print(f"Health: {base}/healthz   (Ctrl-C to stop)")
     # Our logging in every worker (uvicorn applies log_config in each); uvicorn's own access log
     # is off: SURVEYBOT_ACCESS_LOG turns on a cheaper, masked one (adapters/logs.py).

@@ -111,6 +111,26 @@ class Settings(BaseSettings):
         description="'text' lines, or 'json' (one object per line) for a log collector",
     )
 
+    console: bool = Field(
+        default=True,
+        alias="SURVEYBOT_CONSOLE",
+        description="Serve the officers' console at /console (accounts: surveybot officer add)",
+    )
+    console_idle_minutes: int = Field(
+        default=60,
+        ge=5,
+        le=24 * 60,
+        alias="SURVEYBOT_CONSOLE_IDLE_MINUTES",
+        description="An officer's console session ends after this long without a request",
+    )
+    console_session_hours: int = Field(
+        default=12,
+        ge=1,
+        le=24 * 7,
+        alias="SURVEYBOT_CONSOLE_SESSION_HOURS",
+        description="...and this long after signing in, whatever they do",
+    )
+
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = Field(default=None, description="The bot's SMS number")

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -341,9 +342,23 @@ class FlowRegistry:
         self.folder = Path(folder)
         self.flows: dict[str, Flow] = {}
         self.problems: dict[str, list[Problem]] = {}
+        self.published: dict[str, Flow] = {}
+        """Versions published from the officers' console (``store.published``): they serve
+        instead of a file with the same flow id (README, "Publishing from the console")."""
+        self.from_files: dict[str, Flow] = {}
+        """The last good version of each flow file, whether it serves or a published one does."""
         self._stamps: dict[Path, tuple[int, int]] = {}
         self._file_flow: dict[Path, str] = {}
+        # Files reload in a thread while published versions arrive on the event loop.
+        self._lock = threading.Lock()
         self.refresh(force=True)
+
+    def use_published(self, flow: Flow) -> None:
+        """Serve ``flow``, published from the officers' console, from now on."""
+        with self._lock:
+            self.published[flow.id] = flow
+            self.flows[flow.id] = flow
+        log.info("flow %s: published version %s now serving", flow.id, flow.version)
 
     def refresh(self, *, force: bool = False) -> bool:
         """Reload changed files. Returns True when anything changed."""
@@ -384,8 +399,18 @@ class FlowRegistry:
                     )
                 )
                 continue
-            self.flows[result.flow.id] = result.flow
-            self._file_flow[path] = result.flow.id
+            with self._lock:
+                self._file_flow[path] = result.flow.id
+                self.from_files[result.flow.id] = result.flow
+                if result.flow.id in self.published:
+                    log.info(
+                        "flow file %s (version %s) not served: the version published from the "
+                        "console is (publish the file's text from the console to serve it)",
+                        path,
+                        result.flow.version,
+                    )
+                    continue
+                self.flows[result.flow.id] = result.flow
             log.info(
                 "flow %s loaded from %s (version %s)", result.flow.id, path, result.flow.version
             )
@@ -403,7 +428,8 @@ class FlowRegistry:
         return self.flows.get(flow_id)
 
     def file_of(self, flow_id: str) -> str | None:
-        """The file the served version of ``flow_id`` came from."""
+        """The file the served version of ``flow_id`` came from (its file, if any, when a
+        version published from the console serves)."""
         for path, fid in self._file_flow.items():
             if fid == flow_id:
                 return path.name

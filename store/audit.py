@@ -160,12 +160,13 @@ class AuditLog:
             await pipe.execute()
 
     async def published(
-        self, flow: str, version: str, *, actor: str, at: datetime, file: str = ""
+        self, flow: str, version: str, *, actor: str, at: datetime, file: str = "", **detail: str
     ) -> bool:
         """Record that ``version`` of ``flow`` began serving, once whoever reports it (each
-        process does at start and on every reload). True if this call recorded it."""
+        process does at start and on every reload). True if this call recorded it. ``detail``:
+        more to keep (the console: the previous version, a note)."""
         entry = AuditEntry(
-            at, "published", flow, actor=actor, detail={"version": version, "file": file}
+            at, "published", flow, actor=actor, detail={"version": version, "file": file, **detail}
         )
         keys = [self.keys.audit_versions(flow), self.keys.audit_flow(flow)]
         args = [version, ttl_ms(self.retention), self.per_flow, self._min_id(at), *_fields(entry)]

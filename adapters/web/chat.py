@@ -480,6 +480,34 @@ def _contact_html(flow: Flow) -> str:
     return " | ".join(parts)
 
 
+def render_page(
+    services: Services, flow: Flow, *, endpoint: str, lang: str | None, source: str | None
+) -> str:
+    """The chat page of ``flow`` talking to ``endpoint`` (the officers' console points its
+    preview of a draft at its own endpoint)."""
+    asked = lang if lang in flow.languages else None
+    shown = asked or ("en" if "en" in flow.languages else flow.languages[0])
+    group = flow.source(source)
+    sms = ""
+    number = services.settings.twilio_from_number
+    if number and flow.keywords:
+        sms = f"You can also text {flow.keywords[0]} to {number}."
+    esc = html.escape
+    return _template("page.html").substitute(
+        lang=esc(shown),
+        title=esc(tr(flow.title, shown)),
+        council=esc(flow.council),
+        flow_id=esc(flow.id),
+        endpoint=esc(endpoint),
+        source=esc(group.id if group else ""),
+        ask_lang=esc(asked or ""),
+        contact=_contact_html(flow),
+        sms=esc(sms),
+        css=esc(f"/chat/static/chat.css?v={_asset_version('chat.css')}"),
+        js=esc(f"/chat/static/chat.js?v={_asset_version('chat.js')}"),
+    )
+
+
 def _page(services: Services) -> Endpoint:
     async def page(request: Request) -> Response:
         flow = services.registry.get(request.path_params["flow_id"])
@@ -488,27 +516,12 @@ def _page(services: Services) -> Endpoint:
                 css=f"/chat/static/chat.css?v={_asset_version('chat.css')}"
             )
             return HTMLResponse(page, 404, headers=_headers(**{"Cache-Control": "no-store"}))
-        asked = request.query_params.get("lang")
-        lang = asked if asked in flow.languages else None
-        shown = lang or ("en" if "en" in flow.languages else flow.languages[0])
-        source = flow.source(request.query_params.get("source"))
-        sms = ""
-        number = services.settings.twilio_from_number
-        if number and flow.keywords:
-            sms = f"You can also text {flow.keywords[0]} to {number}."
-        esc = html.escape
-        page = _template("page.html").substitute(
-            lang=esc(shown),
-            title=esc(tr(flow.title, shown)),
-            council=esc(flow.council),
-            flow_id=esc(flow.id),
-            endpoint=esc(f"/chat/{flow.id}/messages"),
-            source=esc(source.id if source else ""),
-            ask_lang=esc(lang or ""),
-            contact=_contact_html(flow),
-            sms=esc(sms),
-            css=esc(f"/chat/static/chat.css?v={_asset_version('chat.css')}"),
-            js=esc(f"/chat/static/chat.js?v={_asset_version('chat.js')}"),
+        page = render_page(
+            services,
+            flow,
+            endpoint=f"/chat/{flow.id}/messages",
+            lang=request.query_params.get("lang"),
+            source=request.query_params.get("source"),
         )
         response = HTMLResponse(page, headers=_headers(**{"Cache-Control": "no-store"}))
         if _cookie_of(request, services) is None:

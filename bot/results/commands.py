@@ -9,6 +9,7 @@ Tests replace :data:`make_services` to run the commands on fakeredis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import sys
@@ -167,9 +168,19 @@ def parse_since(text: str, flow: Flow) -> datetime:
 async def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
     svc = make_services()
     try:
+        await published_versions(svc)
         return await work(svc)
     finally:
         await svc.store.close()
+
+
+async def published_versions(svc: Services) -> None:
+    """Flows published from the officers' console serve instead of their files, here as in the
+    running bot (Redis unreachable: the files, and the command reports the store's error)."""
+    from adapters.officers.sync import PublishedSync
+
+    with contextlib.suppress(SurveybotError):
+        await PublishedSync(svc).poll()
 
 
 def run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:

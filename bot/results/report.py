@@ -425,6 +425,9 @@ def _duration_words(seconds: float) -> str:
     return f"{days:.1f} days ({extra})"
 
 
+duration_words = _duration_words  # (the officers' console says it too)
+
+
 class _Renderer:
     def __init__(self, t: Tally, generated_at: datetime | None) -> None:
         self.t = t
@@ -901,6 +904,14 @@ def histogram(values: Sequence[float], *, integer: bool, bins: int = 10) -> list
         (f"{fmt_num(round(edges[i], 2))} to {fmt_num(round(edges[i + 1], 2))}", fcounts.get(i, 0))
         for i in range(bins)
     ]
+
+
+def sections(tally: Tally) -> tuple[str, str]:
+    """The report's "Responses" (by status, channel, source group and day, with the median time
+    to complete) and "Drop-off funnel" sections, each charts and tables: the officers' console
+    shows them live."""
+    r = _Renderer(tally, None)
+    return r._overview(), r._funnel()
 
 
 def render(tally: Tally, *, generated_at: datetime | None = None) -> str:
