@@ -225,10 +225,11 @@ class MissLog:
         keys: KeyBuilder | None = None,
         retention: timedelta = timedelta(days=400),
         per_person: int = PER_PERSON,
-        per_flow: int = PER_FLOW,
+        per_flow: int | None = None,
         per_person_fields: int = PER_PERSON_FIELDS,
         hot: Multiplexed | ClusterMultiplexed | None = None,
     ) -> None:
+        per_flow = PER_FLOW if per_flow is None else per_flow
         if per_person < 1 or per_flow < 1:
             raise ValueError("the misses caps must be at least 1")
         if per_person_fields < ENTRY_FIELDS:

@@ -12,12 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from redis.asyncio import Redis
 
 from bot.misses import MAX_TEXT, Miss, mask, misses_of
 from bot.models import Event, Pending, Session, Step
 from bot.schema import Flow
-from store import KeyBuilder, RedisStore
+from store import RedisStore
 from store.client import AnyRedis
 from store.misses import ENTRY_FIELDS, VALUE_MAX, MissLog, entry_fields, misses_in
 from store.stored import decode_stored
@@ -54,9 +53,12 @@ async def one_miss(
     return s
 
 
-async def misses_fields(client: AnyRedis, store: RedisStore, rid: str, flow: Flow) -> dict:  # type: ignore[type-arg]
-    raw = await client.hgetall(store.keys.response(rid, flow.id))
-    return {k: v for k, v in raw.items() if k == b"m" or k[:1] == b"m" and k[1:2].isdigit()}
+async def misses_fields(
+    client: AnyRedis, store: RedisStore, rid: str, flow: Flow
+) -> dict[bytes, bytes]:
+    """The misses fields of a response: the count ``m`` and the entries ``m<i>``, ``m<i>.<j>``."""
+    raw: dict[bytes, bytes] = await client.hgetall(store.keys.response(rid, flow.id))  # type: ignore[assignment]
+    return {k: v for k, v in raw.items() if k == b"m" or (k[:1] == b"m" and k[1:2].isdigit())}
 
 
 async def keys_of(client: AnyRedis, prefix: str) -> list[str]:
