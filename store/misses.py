@@ -104,7 +104,7 @@ _REASONS = {
     "not_a_postcode": "p", "exclusive": "x", "query": "q",
 }  # fmt: skip
 """The parser's reasons (``bot.answers.REASONS``) as one letter after the kind; a reason not in
-this table is kept whole after a colon (``"n:new_reason"``). Never renumber: stored data."""
+this table is kept whole after a colon (``"n:new_reason"``). Never reassign a letter: stored data."""
 _REASON_OF = {v: k for k, v in _REASONS.items()}
 
 # Codes of RECORD's reply.
