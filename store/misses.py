@@ -322,8 +322,9 @@ class MissLog:
     # -- reads -------------------------------------------------------------------------------------
 
     async def people(self, flow: str) -> int:
-        """People counted against the flow's cap (those with misses logged, ever; erased and
-        expired ones included): at :attr:`per_flow` or more, new people are not logged."""
+        """People counted against the flow's cap (those whose misses were logged, ever: erased
+        and expired ones too; and each turned away once the cap was passed, by a process that
+        did not know yet). Past :attr:`per_flow`, new people's misses are not logged."""
         with redis_errors("misses read"):
             raw = await self.redis.get(self.counter(flow))
         return int(raw or 0)
