@@ -2,7 +2,7 @@
 (half-way and at the last question) and finished, through the real dispatcher and store.
 
 Run: .venv/bin/python benchmarks/bench_memory.py [--respondents 10000] [--channel sms]
-     [--miss] [--compare-with DIR]
+     [--miss [N]] [--compare-with DIR]
 
 Each checkout measured gets its own private ``redis-server`` (no persistence, nothing else in
 it), so ``used_memory`` counts exactly this run's keys: the figure per respondent is the growth
@@ -18,7 +18,8 @@ The route (:data:`ROUTE`) answers every question the way it asks: no reply is re
 respondent writes the misses log (issue 15) or an audit entry (issue 17), which are written only
 when such an event happens. ``--miss`` sends one reply the flow does not understand (a bare
 ``2`` at the postcode question, as the webhook benchmark's script does): every respondent then
-also has a misses list and an entry in the flow's misses index (phases 10, 19 and 20).
+also has an entry in the misses log (phases 10, 19 and 20); ``--miss 3`` sends two more
+(``loads`` at the hours question, ``all of it`` at the question that takes two picks).
 
 ``--compare-with DIR`` measures another checkout too (e.g. ``git worktree add --detach
 /tmp/before main``), in the same run, one after the other, each in a fresh process and Redis.
@@ -46,8 +47,18 @@ ROUTE = [
     "le16 7aa",
 ]  # fmt: skip
 """A carer's whole route through flows/carers-strategy.yaml, one message per question."""
-MISS = (len(ROUTE) - 1, "2")
-"""``--miss``: a reply the postcode question does not understand, just before the postcode."""
+MISSES = [(len(ROUTE) - 1, "2"), (4, "loads"), (9, "all of it")]
+"""``--miss N`` sends the first N: replies the flow does not understand (postcode, hours a week,
+support wanted: too many picks), each just before that question's answer (position in
+:data:`ROUTE`)."""
+
+
+def route_with(misses: int) -> list[str]:
+    """The route with the first ``misses`` of :data:`MISSES` inserted."""
+    route = list(ROUTE)
+    for at, text in sorted(MISSES[:misses], reverse=True):
+        route.insert(at, text)
+    return route
 
 
 def phases(route: list[str]) -> tuple[int, int, int]:
@@ -87,7 +98,7 @@ def message_id(channel: str, i: int, m: int) -> str:
 
 
 async def child(
-    url: str, respondents: int, channel: str, flows: Path, step_ms: int, miss: bool
+    url: str, respondents: int, channel: str, flows: Path, step_ms: int, miss: int
 ) -> dict[str, Any]:
     """Run in the measured checkout's own process (its code on PYTHONPATH first)."""
     from pydantic import SecretStr
@@ -97,9 +108,7 @@ async def child(
     from bot.config import Settings
     from bot.models import Inbound
 
-    route = list(ROUTE)
-    if miss:
-        route.insert(*MISS)
+    route = route_with(miss)
     settings = Settings(
         SURVEYBOT_FLOWS=flows,
         SURVEYBOT_SECRET=SecretStr("bench-memory"),
@@ -172,7 +181,7 @@ async def child(
 
 
 def measure(
-    tree: Path, respondents: int, channel: str, work: Path, step_ms: int, miss: bool
+    tree: Path, respondents: int, channel: str, work: Path, step_ms: int, miss: int
 ) -> dict[str, Any]:
     """One checkout: a fresh redis-server and a fresh process running :func:`child`."""
     from tests.reliability.harness import RedisServer, copy_flows
@@ -184,7 +193,7 @@ def measure(
         env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}"}
         cmd = [sys.executable, __file__, "--child", server.url, "--respondents", str(respondents),
                "--channel", channel, "--flows", str(flows), "--step-ms", str(step_ms),
-               *(["--miss"] if miss else [])]  # fmt: skip
+               *(["--miss", str(miss)] if miss else [])]  # fmt: skip
         done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"measuring {tree} failed:\n{done.stderr[-4000:]}")
@@ -222,8 +231,14 @@ def main() -> None:
     ap.add_argument("--compare-with", type=Path, metavar="DIR")
     ap.add_argument(
         "--miss",
-        action="store_true",
-        help="one reply per respondent the flow does not understand (writes the misses log)",
+        type=int,
+        nargs="?",
+        const=1,
+        default=0,
+        choices=range(len(MISSES) + 1),
+        metavar="N",
+        help="N replies (1 if not given, at most 3) per respondent the flow does not understand "
+        "(writes the misses log)",
     )
     ap.add_argument(
         "--step-ms",
@@ -244,7 +259,9 @@ def main() -> None:
     targets = {"this checkout": ROOT}
     if a.compare_with is not None:
         targets[f"{a.compare_with}"] = a.compare_with.resolve()
-    walk = "with one reply not understood (--miss)" if a.miss else "every reply understood"
+    walk = "every reply understood"
+    if a.miss:
+        walk = f"{a.miss} repl{'y' if a.miss == 1 else 'ies'} not understood (--miss {a.miss})"
     print(f"{a.respondents:,} respondents on the carers flow by {a.channel} ({walk}), "
           "a private Redis each")  # fmt: skip
     with workspace("surveybot-memory-") as work:

@@ -25,7 +25,9 @@ key                                 type    what
                                             ``a:<qid>`` per answer (JSON ``[value, ms since b]``,
                                             ``[value, ms, other]``, or for a spoken answer
                                             ``[value, ms, other or null, confidence]``);
-                                            withdrawn answers are deleted.
+                                            withdrawn answers are deleted; ``m``, ``m<i>``
+                                            (``m<i>.<j>``): replies not understood, when there
+                                            are any (``store.misses``).
                                             TTL = retention (400 days).
 ``sb:{rid}:optout``                 STRING  ms time of the STOP; set when a session becomes
                                             ``opted_out``, deleted when one becomes active again.
@@ -65,8 +67,10 @@ Every value of a response hash stays short (at most 64 bytes, Redis' default
 compact listpack encoding: a few bytes per field instead of ~60.
 
 Two logs document their own keys beside their code, by the same rules: ``store/delivery.py``
-(``sb:{dlv}:...``) and ``store/misses.py`` (``sb:{rid}:m:<flow>`` in the respondent's slot, erased
-with them, and the sharded index ``sb:mi:<flow>:<n>``).
+(``sb:{dlv}:...``) and ``store/misses.py`` (a respondent's misses are fields ``m``, ``m<i>`` of
+their response hash, so they share its TTL and erasure; ``sb:misses:<flow>`` counts the people
+logged, for the per-flow cap; the layout before kept ``sb:{rid}:m:<flow>`` lists and a sharded
+index ``sb:mi:<flow>:<n>``, still read and erased).
 
 The index is sharded so that Redis Cluster spreads one big consultation over several nodes;
 readers merge the shards in (started, rid) order. An index entry whose response is missing (a

@@ -37,11 +37,31 @@ async def misses_summary(
     return summarise(flow, records, min_people=min_people)
 
 
-def _as_json(s: Summary, top: int) -> dict[str, Any]:
+async def log_full(svc: Services, flow: Flow) -> int | None:
+    """The flow's misses cap (people) if it was reached, else None: past it, new people's
+    misses are not logged (``store.misses``)."""
+    from store.misses import MissLog
+
+    log = MissLog.for_store(svc.store)
+    return log.per_flow if await log.people(flow.id) > log.per_flow else None
+
+
+def _full_note(cap: int | None) -> str | None:
+    if cap is None:
+        return None
+    return (
+        f"The log is full: it keeps the misses of the first {cap:,} people who sent a reply "
+        "not understood; later people's misses were not logged."
+    )
+
+
+def _as_json(s: Summary, top: int, cap: int | None) -> dict[str, Any]:
     return {
         "flow": s.flow,
         "replies": s.replies,
         "people": s.people,
+        "full": cap is not None,
+        "people_cap": cap,
         "questions": [
             {
                 "question": q.question,
@@ -75,10 +95,13 @@ def _as_json(s: Summary, top: int) -> dict[str, Any]:
     }
 
 
-def _print(s: Summary, since: str | None, top: int) -> None:
+def _print(s: Summary, since: str | None, top: int, cap: int | None) -> None:
     when = f" since {since}" if since else ""
+    note = _full_note(cap)
     if not s.questions:
         out.print(f"No misses logged for {s.flow}{when}: every reply was understood at once.")
+        if note:
+            out.print(note)
         return
     out.print(
         f"[bold]Misses for {escape(s.flow)}{escape(when)}[/]: {s.replies} replies from "
@@ -108,6 +131,8 @@ def _print(s: Summary, since: str | None, top: int) -> None:
         out.print("\n[bold]Suggested synonyms[/] (add them to the choice in the flow file):")
         for g in s.suggestions:
             out.print(f"  {escape(g.sentence())}")
+    if note:
+        out.print(f"\n{note}")
 
 
 @app.command("misses")
@@ -127,13 +152,14 @@ def misses_cmd(
     """Replies that were not understood or needed a check, by question: how often, what each
     person finally answered, and synonyms to add to the flow file."""
 
-    async def work(svc: Services) -> Summary:
+    async def work(svc: Services) -> tuple[Summary, int | None]:
         f = find_flow(svc, flow)
         since_at = parse_since(since, f) if since else None
-        return await misses_summary(svc, f, since_at, min_people=min_people)
+        summary = await misses_summary(svc, f, since_at, min_people=min_people)
+        return summary, await log_full(svc, f)
 
-    summary = run_with_services(work)
+    summary, cap = run_with_services(work)
     if as_json:
-        typer.echo(json.dumps(_as_json(summary, top), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(_as_json(summary, top, cap), indent=2, ensure_ascii=False))
     else:
-        _print(summary, since, top)
+        _print(summary, since, top, cap)

@@ -94,6 +94,7 @@ def test_json_and_since(world: Services) -> None:
     assert data["flow"] == "carers-strategy"
     assert {q["question"] for q in data["questions"]} == {"cared_for", "hours"}
     assert data["suggestions"] == []  # five must agree; four did
+    assert (data["full"], data["people_cap"]) == (False, None)
     later = runner.invoke(app, ["misses", "carers-strategy", "--since", "2026-12-01"])
     assert later.exit_code == 0, later.output
     assert "No misses logged for carers-strategy since 2026-12-01" in later.stdout
@@ -110,6 +111,32 @@ def test_erasing_a_person_removes_their_misses(world: Services) -> None:
     out = runner.invoke(app, ["misses", "carers-strategy"]).stdout
     assert "[phone]" not in out
     assert "hours" not in out
+
+
+def test_a_full_log_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the flow's cap (two people here) new people's misses are not logged, and the
+    command says how many were left out."""
+    import store.misses
+
+    monkeypatch.setattr(store.misses, "PER_FLOW", 2)
+    flows = _flows(tmp_path)
+    server = fakeredis.FakeServer()
+    clock = Clock(START)
+    svc = build_services(
+        settings(flows), redis=fakeredis.FakeAsyncRedis(server=server), clock=clock
+    )
+    asyncio.run(_talk(svc, clock, PEOPLE))
+    monkeypatch.setattr(
+        commands,
+        "make_services",
+        lambda: build_services(settings(flows), redis=fakeredis.FakeAsyncRedis(server=server)),
+    )
+    out = runner.invoke(app, ["misses", "carers-strategy"]).stdout
+    assert "2 people" in out
+    assert "The log is full: it keeps the misses of the first 2 people" in out
+    assert "later people's misses were not logged" in out
+    data = json.loads(runner.invoke(app, ["misses", "carers-strategy", "--json"]).stdout)
+    assert (data["people"], data["full"], data["people_cap"]) == (2, True, 2)
 
 
 class Broken:

@@ -213,3 +213,43 @@ async def commit_v1(
         k.rate(rid),
     ]  # fmt: skip
     return list(await _COMMIT_V1(redis, names, args))
+
+
+async def record_misses_v1(
+    redis: AnyRedis,
+    keys: KeyBuilder,
+    rid: str,
+    flow: str,
+    misses: list[tuple[str, str, str, datetime, str | None, Any]],
+    *,
+    retention: timedelta = timedelta(days=400),
+    per_person: int = 20,
+) -> None:
+    """Misses as main's misses log wrote them (issue 15, until adeee3a): (question, masked
+    reply, kind, time, reason, offered) appended to a list ``sb:{rid}:m:<flow>`` of JSON objects,
+    the respondent indexed in the flow's misses index ``sb:mi:<flow>:<shard>`` by the ms of
+    their latest miss."""
+    entries = []
+    for question, text, kind, at, reason, offered in misses:
+        e: dict[str, Any] = {"q": question, "t": ms(at), "x": text, "k": kind}
+        if reason:
+            e["r"] = reason
+        if offered is not None:
+            e["o"] = offered
+        entries.append(orjson.dumps(e))
+    now_ms = ms(misses[-1][3])
+    keep = max(1, ttl_ms(retention) - 60_000)
+    key = f"{keys.prefix}:{{{rid}}}:m:{flow}"
+    index = f"{keys.prefix}:mi:{flow}:{keys.shard(rid)}"
+    pipe = redis.pipeline(transaction=False)
+    for command in (
+        ("RPUSH", key, *entries),
+        ("LTRIM", key, -per_person, -1),
+        ("PEXPIRE", key, keep),
+        ("ZADD", index, now_ms, rid),
+        ("ZREMRANGEBYSCORE", index, "-inf", f"({now_ms - keep}"),
+        ("PEXPIRE", index, keep),
+        ("ZCARD", index),
+    ):
+        pipe.execute_command(*command)
+    await pipe.execute()

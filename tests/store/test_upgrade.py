@@ -15,7 +15,7 @@ from bot.schema import Flow
 from store import KeyBuilder, RateLimit, RedisStore
 from store.stored import decode_stored
 from tests.store.conftest import NOW, PHONE, SECRET, answer, make_flow, new_session
-from tests.store.legacy import commit_v1
+from tests.store.legacy import commit_v1, record_misses_v1
 
 LATER = NOW + timedelta(minutes=5)
 
@@ -192,7 +192,6 @@ async def test_what_main_wrote_last_upgrades_voice_misses_and_audit_included(
     confidence carried into the compact ``[value, ms, other, confidence]``), exported and
     erased."""
     from bot.audit import AuditEntry
-    from bot.misses import Miss
     from bot.models import Answer, Pending, Step
     from bot.results.export import Table
     from store.misses import MissLog
@@ -215,7 +214,8 @@ async def test_what_main_wrote_last_upgrades_voice_misses_and_audit_included(
     assert await redis_client.smembers(k.flows(rid)) == {flow.id.encode()}
     assert b'"c":0.91' in (await redis_client.hget(k.response(rid, flow.id), "a:role") or b"")
     misses = MissLog(redis_client, keys=k)
-    await misses.record(spoken, [Miss("hours", "about [phone]", "n", NOW, "unclear")], NOW)
+    await record_misses_v1(redis_client, k, rid, flow.id,
+                           [("hours", "about [phone]", "n", NOW, "unclear", None)])  # fmt: skip
     await store.audit.record_respondent(rid, [AuditEntry(NOW, "answer_changed", flow.id, rid,
                                                          "role")])  # fmt: skip
 
