@@ -246,6 +246,12 @@ class _Question(_Model):
         description="Where to go next: a question id, 'end', or a map of answer to question id "
         "(with 'default').",
     )
+    equality: bool = Field(
+        default=False,
+        description="An equality-monitoring question (special-category data such as religion, "
+        "health or sexual orientation). A flow that asks one must give 'privacy'. Questions "
+        "with an equality 'pack' count as one without saying so.",
+    )
 
     @property
     def answerable(self) -> bool:
@@ -255,13 +261,29 @@ class _Question(_Model):
         return self.label or self.id
 
 
+class _DontKnow(_Model):
+    """A question that may carry a "Don't know" answer in one line."""
+
+    dont_know: LText | bool = Field(
+        default=False,
+        description='true adds a "Don\'t know" answer (stored as dont_know) in every language; '
+        "or give its label, e.g. {en: Not sure, gu: ...}.",
+    )
+
+    def dont_know_label(self) -> LText | None:
+        """The label of the added answer, or None when the question has none."""
+        if self.dont_know is False:
+            return None
+        return "Don't know" if self.dont_know is True else self.dont_know
+
+
 class TextQuestion(_Question):
     type: Literal["text"]
     min_length: int = Field(default=1, ge=0, le=10000)
     max_length: int = Field(default=1000, ge=1, le=10000)
 
 
-class ChoiceQuestion(_Question):
+class ChoiceQuestion(_DontKnow, _Question):
     type: Literal["choice"]
     choices: list[Choice]
     other: Other | None = None
@@ -292,7 +314,7 @@ class ChoiceQuestion(_Question):
         return [*self.choices, Choice(id=self.other.id, label=self.other.label)]
 
 
-class MultiQuestion(_Question):
+class MultiQuestion(_DontKnow, _Question):
     type: Literal["multi"]
     choices: list[Choice]
     other: Other | None = None
@@ -333,7 +355,7 @@ class MultiQuestion(_Question):
         return out
 
 
-class ScaleQuestion(_Question):
+class ScaleQuestion(_DontKnow, _Question):
     """Either a numeric scale (``min``/``max`` with end ``labels``) or labelled points (``choices``).
 
     The stored answer is always the point's number, 1..n for labelled points.
@@ -379,7 +401,7 @@ class ScaleQuestion(_Question):
         return tr(text, lang) if text is not None else None
 
 
-class YesNoQuestion(_Question):
+class YesNoQuestion(_DontKnow, _Question):
     type: Literal["yesno"]
 
 
@@ -555,6 +577,49 @@ class Source(_Model):
     keyword: str | None = Field(
         default=None, pattern=KEYWORD, description="Second SMS word, e.g. HARBOROUGH."
     )
+    language: str | None = Field(
+        default=None,
+        description="Start people who come through this group in this language (one of the "
+        "flow's languages), e.g. gu for a Gujarati carers group. They can still switch.",
+    )
+    area: str | None = Field(
+        default=None,
+        description="The id of the area (under 'areas') this group serves: its contact is the "
+        "one offered to people it brings.",
+    )
+
+
+class Area(_Model):
+    """A part of the consultation's patch with its own contact (a joint consultation by several
+    councils). People are matched to an area by the group that brought them or by the district
+    of a postcode they give; otherwise the flow's 'contact' is offered."""
+
+    id: str = Field(pattern=SOURCE_ID)
+    name: str
+    contact: Contact
+    postcodes: list[str] = Field(
+        default_factory=list,
+        description="Postcode districts (e.g. LE1, LE15) or areas (e.g. LE) in this area.",
+    )
+
+
+class Privacy(_Model):
+    """The privacy notice (UK GDPR articles 13 and 14) in short. Required when a flow asks an
+    equality question; PRIVACY sends it."""
+
+    controller: str = Field(description="Who decides how the answers are used, e.g. the council.")
+    purpose: LText = Field(description="Why the answers are collected.")
+    lawful_basis: LText = Field(
+        description="The lawful basis, and for equality data the Article 9 condition, in plain "
+        "words."
+    )
+    retention: LText = Field(description="How long answers are kept, e.g. 'until March 2024'.")
+    link: str = Field(description="Where the full notice is, e.g. https://.../privacy.")
+    notice: LText | None = Field(
+        default=None,
+        description="The short notice PRIVACY sends (at most 2 SMS parts per language); built "
+        "from the fields above when left out.",
+    )
 
 
 class CommandWords(_Model):
@@ -569,6 +634,8 @@ class CommandWords(_Model):
     language: list[str] = Field(default_factory=list)
     progress: list[str] = Field(default_factory=list)
     repeat: list[str] = Field(default_factory=list)
+    privacy: list[str] = Field(default_factory=list)
+    delete: list[str] = Field(default_factory=list)
     yes: list[str] = Field(default_factory=list)
     no: list[str] = Field(default_factory=list)
 
@@ -602,6 +669,14 @@ class Flow(_Model):
     title: LText
     council: str = Field(description="Who runs it; named in the first message.")
     contact: Contact
+    areas: list[Area] = Field(
+        default_factory=list,
+        description="Parts of the patch with their own contact (joint consultations).",
+    )
+    privacy: Privacy | None = Field(
+        default=None,
+        description="The short privacy notice; required when any question is an equality one.",
+    )
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     timezone: str = "Europe/London"
     intro: LText = Field(description="First message: who is asking, why, and how to stop.")
