@@ -618,7 +618,8 @@ def rollback(console: Console) -> Any:
 
 def download(console: Console) -> Any:
     async def get(request: Request, signed: Signed) -> Response:
-        from bot.results.commands import export_flow, report_flow
+        from bot.results.export import export_flow
+        from bot.results.report import report_flow
 
         flow = _flow(console, request.path_params["flow_id"])
         if flow is None:

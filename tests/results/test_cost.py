@@ -19,7 +19,6 @@ from bot.cli import app
 from bot.loader import require_flow
 from bot.models import Inbound
 from bot.results import cost
-from bot.results import tools_commands as _registered  # noqa: F401  (link, graph, cost on `app`)
 from bot.schema import (
     ChoiceQuestion,
     ConsentQuestion,

@@ -18,7 +18,6 @@ from bot.dispatch import Dispatcher
 from bot.loader import FlowRegistry, require_flow
 from bot.ports import SessionStore
 from bot.results import outreach
-from bot.results import tools_commands as _registered  # noqa: F401  (link, graph, cost on `app`)
 from bot.schema import Flow
 from tests.conftest import missing
 

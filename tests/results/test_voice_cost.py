@@ -17,7 +17,6 @@ from bot.cli import app
 from bot.errors import SurveybotError
 from bot.loader import load_flow_text, require_flow
 from bot.results import cost
-from bot.results import tools_commands as _registered  # noqa: F401  (cost on `app`)
 from bot.results import voice_cost as vc
 from bot.schema import Flow
 

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.loader import require_flow
 from bot.results import cost, outreach
-from bot.results import tools_commands as _registered  # noqa: F401  (link, cost on `app`)
 
 ROOT = Path(__file__).resolve().parents[2]
 CARERS = require_flow(ROOT / "flows" / "carers-strategy.yaml")

@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.cli import app
 from bot.config import Settings
 from bot.errors import FlowError, SurveybotError
 from bot.schema import Flow
+
+app = typer.Typer()
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
