@@ -201,7 +201,7 @@ def telegram_cmd(
 
 
 def _senders(svc: Services) -> dict[str, Sender]:
-    from adapters.outbound import build_senders
+    from adapters.senders import build_senders
 
     return build_senders(svc)
 

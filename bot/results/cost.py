@@ -607,8 +607,7 @@ def whatsapp_estimate(
     routes: dict[RouteName, WhatsAppRoute] = {}
     for name, route in est.routes.items():
         out = sum(
-            messages([steps.reply(i) for i in items])
-            for items in group(flow, list(route.asked))
+            messages([steps.reply(i) for i in items]) for items in group(flow, list(route.asked))
         )
         free_reminders = est.reminders - templated
         routes[name] = WhatsAppRoute(

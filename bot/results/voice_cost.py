@@ -111,6 +111,7 @@ class CallSpeech:
     words_pause: float
     """Seconds of silence that end a spoken answer."""
 
+
 WORDS_PER_MINUTE = 150
 """Text-to-speech rate (words a minute) of Twilio's standard voices at their default speed."""
 SENTENCE_PAUSE = 0.4

@@ -19,7 +19,7 @@ import httpx
 from redis.asyncio import Redis
 
 from adapters.app import create_app
-from adapters.outbound import build_senders
+from adapters.senders import build_senders
 from adapters.services import build_services
 from adapters.whatsapp_twilio import WhatsAppSender, wa_link
 from adapters.worker import ReminderWorker
