@@ -95,10 +95,6 @@ class Links:
         return f"Call {self.voice_number}{press}"
 
     @property
-    def web_is_local(self) -> bool:
-        return _is_local(self.web)
-
-    @property
     def stem(self) -> str:
         """File name stem for QR codes and posters: ``carers-strategy-harborough-carers``."""
         return f"{self.flow.id}-{self.source.id}" if self.source else self.flow.id

@@ -53,7 +53,6 @@ from bot.text import tr
 
 ALL = "\x00all"
 NO_ANSWER = "\x00none"
-SKIPPED = "\x00skipped"
 UNFINISHED = (Status.ACTIVE, Status.EXPIRED, Status.CLOSED, Status.OPTED_OUT)
 BY_TYPES = (ChoiceQuestion, ScaleQuestion, YesNoQuestion, ConsentQuestion)
 
