@@ -1,13 +1,14 @@
 """The ``surveybot`` command: one console script, with a subcommand for each job.
 
 **The composition root.** This package is the only code that wires ``bot``, ``store`` and
-``adapters`` together (services, the officers' console, the channels' renderers handed to the
-results). Nothing else imports it (``[tool.importlinter]`` in pyproject.toml checks that), so the
+``adapters`` together (the services, the officers' console, the channels' renderers handed to
+the results). Nothing else imports it (``[tool.importlinter]`` in pyproject.toml checks that), so the
 layers below stay one-way: ``adapters`` over ``store`` over ``bot``.
 
 Each module holds one group of commands on a Typer app of its own, assembled here; none of them
-imports another except :mod:`bot.cli.common` (what the commands that read the store share) and
-:mod:`bot.cli.channels` (the adapters' renderers and link formats for the results).
+imports another but :mod:`bot.cli.common` (what the commands that read the store share). The
+channels' rendering and link formats the results take as parameters come from
+:mod:`adapters.renderers`.
 """
 
 from __future__ import annotations
