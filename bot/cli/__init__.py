@@ -2,8 +2,8 @@
 
 **The composition root.** This package is the only code that wires ``bot``, ``store`` and
 ``adapters`` together (the services, the officers' console, the channels' renderers handed to
-the results). Nothing else imports it (``[tool.importlinter]`` in pyproject.toml checks that), so the
-layers below stay one-way: ``adapters`` over ``store`` over ``bot``.
+the results). Nothing else imports it (``[tool.importlinter]`` in pyproject.toml checks that),
+so the layers below stay one-way: ``adapters`` over ``store`` over ``bot``.
 
 Each module holds one group of commands on a Typer app of its own, assembled here; none of them
 imports another but :mod:`bot.cli.common` (what the commands that read the store share). The
