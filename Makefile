@@ -28,6 +28,7 @@ test: sync browser
 	$(BIN)/ruff format --check bot store adapters tests benchmarks
 	$(BIN)/ruff check bot store adapters tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/pytest -q
 
 # After editing pyproject.toml's dependencies: lock the change, keeping every other pin.

@@ -177,7 +177,7 @@ def create_app(
             tasks.append(asyncio.create_task(keep_starting(health, "telegram", telegram.start)))
         stop = asyncio.Event()
         if settings.run_worker:
-            from adapters.outbound import build_senders
+            from adapters.senders import build_senders
             from adapters.worker import ReminderWorker
 
             worker = ReminderWorker(svc, build_senders(svc))

@@ -1,4 +1,5 @@
-"""Sending without a prompt (reminders): one ``Sender`` per channel that can do it.
+"""Sending without a prompt (reminders): one ``Sender`` per channel that can do it
+(``adapters.senders.build_senders`` makes them).
 
 A sender raises :class:`bot.errors.ChannelError` for a failure worth retrying later. A refusal
 that means "never message this person" (Twilio 21610, a Telegram user who blocked the bot) is
@@ -9,13 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from bot.models import Reply, Session
 from bot.schema import Flow
-
-if TYPE_CHECKING:
-    from adapters.services import Services
 
 
 class Sender(Protocol):
@@ -39,22 +37,3 @@ class UnpromptedSender(Protocol):
     """A sender with its own rules for unprompted messages (the worker uses it when it can)."""
 
     async def send_unprompted(self, message: Unprompted) -> object: ...
-
-
-def build_senders(services: Services) -> dict[str, Sender]:
-    """A sender for each channel that has credentials (the web chat never sends unprompted)."""
-    senders: dict[str, Sender] = {}
-    settings = services.settings
-    if settings.twilio_account_sid and settings.twilio_auth_token:
-        from adapters.sms_twilio import build_sender
-
-        senders["sms"] = build_sender(settings, services=services)
-    if settings.whatsapp_enabled and settings.twilio_account_sid and settings.twilio_auth_token:
-        from adapters.whatsapp_twilio import WhatsAppSender
-
-        senders["whatsapp"] = WhatsAppSender.of(services)
-    if settings.telegram_token is not None:
-        from adapters.telegram import TelegramSender
-
-        senders["telegram"] = TelegramSender(services)
-    return senders

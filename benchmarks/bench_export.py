@@ -193,7 +193,7 @@ async def _redis_cpu(redis: Redis) -> float:
 
 async def child(url: str, prefix: str, what: str, since_ms: int | None, trace: bool) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
-    from bot.results.commands import export_flow
+    from bot.results.export import export_flow
 
     flow = require_flow(FLOW)
     redis = Redis.from_url(url)

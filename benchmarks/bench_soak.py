@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.reliab
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen
 
-from store.testing_cluster import delete_prefix
 from tests.reliability.harness import (
     FLOW_ID,
     SCRIPT,
@@ -56,6 +55,7 @@ from tests.reliability.harness import (
     stored_differences,
     workspace,
 )
+from tests.support.cluster import delete_prefix
 
 
 def number(batch: int, i: int, per_batch: int) -> str:

@@ -18,8 +18,9 @@ from pathlib import Path
 from bot.dispatch import Dispatcher
 from bot.loader import FlowRegistry
 from bot.models import Inbound
-from store import KeyBuilder, RedisStore, RoundTripCounter, connect
+from store import KeyBuilder, RedisStore, connect
 from store.redis_store import SessionCache
+from tests.support.roundtrips import RoundTripCounter
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = [

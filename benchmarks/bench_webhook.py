@@ -78,7 +78,7 @@ import loadgen
 
 from bot.models import Status
 from store import KeyBuilder, RedisStore, connect
-from store.testing_cluster import LocalCluster, delete_prefix, free_port
+from tests.support.cluster import LocalCluster, delete_prefix, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-auth-token"

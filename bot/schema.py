@@ -808,6 +808,3 @@ def _as_local(value: date | datetime | None, tz: ZoneInfo, *, end_of_day: bool) 
     if end_of_day:
         return datetime.combine(value + timedelta(days=1), time(0), tzinfo=tz)
     return datetime.combine(value, time(0), tzinfo=tz)
-
-
-CHOICE_TYPES = (ChoiceQuestion, MultiQuestion)

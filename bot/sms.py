@@ -99,11 +99,6 @@ def septets(text: str) -> int:
         raise ValueError(f"{exc.args[0]!r} has no GSM-7 code") from None
 
 
-def utf16_units(text: str) -> int:
-    """UTF-16 code units, the measure of a UCS-2 message (astral characters such as emoji: 2)."""
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
-
-
 @dataclass
 class _Packing:
     """Parts needed when characters of cost 1 or 2 are packed in order, none straddling a part."""

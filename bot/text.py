@@ -35,10 +35,3 @@ def tr(text: LText | None, lang: str, fallback: str = DEFAULT_LANGUAGE) -> str:
     if fallback in text:
         return text[fallback]
     return next(iter(text.values()), "")
-
-
-def languages_of(text: LText | None) -> set[str] | None:
-    """The languages a text is given in, or None when it is a plain string (good for every language)."""
-    if text is None or isinstance(text, str):
-        return None
-    return set(text)

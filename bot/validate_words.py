@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot import words as W
 from bot.bands import Band, band_of_label, band_of_range
@@ -20,8 +20,24 @@ from bot.standard import CONCEPTS, concept_of_label
 from bot.words import normalise
 
 if TYPE_CHECKING:
-    from bot.validate import _Report
     from bot.yamlsafe import Path
+
+
+class _Report(Protocol):
+    """Where the problems go (``bot.validate``'s report, which calls this module: seen through
+    this protocol, so the two never import each other)."""
+
+    def add(
+        self,
+        path: Path,
+        message: str,
+        hint: str | None = None,
+        *,
+        question: str | None = None,
+        severity: str = "error",
+        code: str = "invalid",
+    ) -> None: ...
+
 
 __all__ = ["check_answer_words"]
 

@@ -15,7 +15,6 @@ from store.redis_store import (
     Response,
     ResponseMeta,
 )
-from store.roundtrips import RoundTripCounter
 
 __all__ = [
     "DuplicateMessage",
@@ -26,7 +25,6 @@ __all__ = [
     "RedisStore",
     "Response",
     "ResponseMeta",
-    "RoundTripCounter",
     "connect",
     "embedded_url",
     "normalise_address",

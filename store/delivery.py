@@ -37,8 +37,8 @@ from pydantic import BaseModel
 
 from store.client import AnyRedis, redis_errors
 from store.encode import ms, ttl_ms
+from store.handle import StoreHandle
 from store.keys import KeyBuilder
-from store.redis_store import RedisStore
 from store.scripts import Script, command
 
 DEFAULT_RETENTION = timedelta(days=90)
@@ -139,7 +139,7 @@ class DeliveryLog:
 
     @classmethod
     def for_store(
-        cls, store: RedisStore, *, retention: timedelta = DEFAULT_RETENTION
+        cls, store: StoreHandle, *, retention: timedelta = DEFAULT_RETENTION
     ) -> DeliveryLog:
         """A log on the same client and key prefix as ``store`` (opt-out markers live as long
         as the store's own)."""

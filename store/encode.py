@@ -232,8 +232,6 @@ def _str(v: Any) -> str:
 
 # -- the response ---------------------------------------------------------------------------------
 
-META_OPTIONAL = ("c", "s", "l", "g", "tf")
-"""Meta fields left out when they hold the default (deleted by a commit that has none)."""
 LEGACY_META = "meta"
 """The one JSON field the store wrote meta to before; a commit deletes it (no second copy)."""
 

@@ -66,9 +66,9 @@ from bot.models import AnswerValue, Step
 from bot.schema import Flow
 from store.client import AnyRedis, is_cluster, redis_errors
 from store.encode import ms, ttl_ms
+from store.handle import StoreHandle
 from store.keys import KeyBuilder
 from store.multiplex import ClusterMultiplexed, Multiplexed
-from store.redis_store import RedisStore
 from store.scripts import Script
 from store.stored import StoredResponse, decode_stored
 
@@ -244,7 +244,7 @@ class MissLog:
         self._full: set[str] = set()  # flows whose cap this process saw reached
 
     @classmethod
-    def for_store(cls, store: RedisStore, **kwargs: Any) -> MissLog:
+    def for_store(cls, store: StoreHandle, **kwargs: Any) -> MissLog:
         """A log on the store's client, connection, key prefix and retention."""
         return cls(store.redis, keys=store.keys, retention=store.retention, hot=store.hot, **kwargs)
 

@@ -65,6 +65,7 @@ from bot.models import Answer, Session, Status, Step, StoredAnswer, trusted
 from bot.schema import Flow
 from store.audit import AuditLog
 from store.client import AnyRedis, is_redis_failure, redis_errors
+from store.delivery import DeliveryLog
 from store.encode import (
     ResponseMeta,
     answer_parts,
@@ -76,6 +77,7 @@ from store.encode import (
 )
 from store.identity import respondent_id
 from store.keys import KeyBuilder, answer_field
+from store.misses import MissLog
 from store.multiplex import ClusterMultiplexed, Multiplexed, multiplexed
 from store.scripts import (
     COMMIT,
@@ -552,9 +554,7 @@ class RedisStore:
         pipe.delete(*k.respondent_keys(rid, every))
         with redis_errors("erase"):
             removed = await pipe.execute()
-        from store.delivery import DeliveryLog  # its keys hold this person's delivery failures
-        from store.misses import MissLog  # and these the replies of theirs not understood
-
+        # Their delivery failures and the replies of theirs not understood go too.
         logged = await DeliveryLog(self.redis, keys=k).erase_respondent(rid)
         logged += await MissLog(self.redis, keys=k).erase_respondent(rid, every)
         total = sum(int(n) for n in removed) + logged

@@ -76,17 +76,6 @@ class ReminderQueue:
     def key_for(self, flow: str, rid: str) -> str:
         return self.keys.due_for(flow, rid)
 
-    async def schedule(self, flow: str, rid: str, at: datetime, *, only_new: bool = False) -> None:
-        with redis_errors("schedule"):
-            await self.redis.zadd(self.key_for(flow, rid), {rid: ms(at)}, nx=only_new)
-
-    async def schedule_many(self, flow: str, items: dict[str, datetime]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for rid, at in items.items():
-            pipe.zadd(self.key_for(flow, rid), {rid: ms(at)})
-        with redis_errors("schedule"):
-            await pipe.execute()
-
     async def cancel(self, flow: str, rid: str) -> None:
         with redis_errors("schedule"):
             await self.redis.zrem(self.key_for(flow, rid), rid)

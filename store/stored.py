@@ -240,22 +240,6 @@ def _stored_text(v: Any, parsed: datetime) -> str:
     return _utc_text(v, parsed) if isinstance(v, str) else _ms_text(v)
 
 
-def answer_value(raw: bytes | str | None) -> AnswerValue | None:
-    """The value of one stored answer field as Redis returns it (``[value, ms, ...]`` or, as
-    written before, ``{"v": value, ...}``), or None (no answer, or unreadable)."""
-    if raw is None:
-        return None
-    try:
-        stored = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if type(stored) is list:
-        value = stored[0] if stored else None
-    else:
-        value = stored.get("v") if isinstance(stored, dict) else None
-    return value if isinstance(value, str | int | float | bool | list) else None
-
-
 def _answer_order(a: StoredAnswer) -> tuple[int, str]:
     return a.ms, a.question
 

@@ -3,7 +3,7 @@
 ``redis_client`` runs a test three times: on fakeredis (always), on the real server at
 ``SURVEYBOT_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``, marked ``redis``), and on a
 local 3-master Redis Cluster (marked ``cluster``) that ``redis_cluster`` starts once per session
-from the ``redis-server`` binary (``store.testing_cluster``). Real-server tests use a unique key
+from the ``redis-server`` binary (``tests.support.cluster``). Real-server tests use a unique key
 prefix (``key_prefix``) and delete their keys afterwards, so they can share a server with anything
 else. An unreachable real server, or a cluster that cannot be started, skips them, except under
 ``CI=true``, where it fails: CI must never pass by skipping.
@@ -27,8 +27,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from store.client import AnyRedis, connect_cluster
-from store.testing_cluster import ClusterStartError, LocalCluster
-from store.testing_cluster import delete_prefix as delete_prefix  # the tests' (re-exported)
+from tests.support.cluster import ClusterStartError, LocalCluster
+from tests.support.cluster import delete_prefix as delete_prefix  # the tests' (re-exported)
 
 REAL_REDIS_URL = os.environ.get("SURVEYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

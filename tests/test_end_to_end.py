@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 from adapters.app import create_app
 from adapters.services import build_services
 from bot.config import Settings
-from bot.results.commands import export_flow
+from bot.results.export import export_flow
 from tests.adapters.conftest import Clock
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -382,6 +382,7 @@ def draft_chat_messages(console: Console) -> Any:
 
 def draft_cost(console: Console) -> Any:
     async def cost(request: Request, signed: Signed) -> Response:
+        from adapters.renderers import sms_messages, whatsapp_messages
         from bot.results import cost as costing
 
         found = await _draft(console, request)
@@ -399,9 +400,15 @@ def draft_cost(console: Console) -> Any:
             respondents, price = 1000, 0.04
         lang = q.get("lang") if q.get("lang") in flow.languages else flow.languages[0]
         try:
-            est = costing.estimate(flow, respondents=respondents, price=price, lang=lang)
+            est = costing.estimate(
+                flow, render=sms_messages, respondents=respondents, price=price, lang=lang
+            )
             wa = costing.whatsapp_estimate(
-                est, template_price=0.02, service_price=0.0, message_fee=0.004
+                est,
+                messages=whatsapp_messages,
+                template_price=0.02,
+                service_price=0.0,
+                message_fee=0.004,
             )
         except SurveybotError as exc:
             return _not_found(console, signed, request, str(exc))
@@ -618,7 +625,8 @@ def rollback(console: Console) -> Any:
 
 def download(console: Console) -> Any:
     async def get(request: Request, signed: Signed) -> Response:
-        from bot.results.commands import export_flow, report_flow
+        from bot.results.export import export_flow
+        from bot.results.report import report_flow
 
         flow = _flow(console, request.path_params["flow_id"])
         if flow is None:

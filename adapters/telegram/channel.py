@@ -248,11 +248,6 @@ class TelegramChannel:
         except Exception as exc:  # pydantic, or PTB's KeyError/TypeError/ValueError
             raise BadUpdate(f"not a Telegram update: {str(exc)[:300]}") from exc
 
-    async def handle_json(self, data: Mapping[str, Any]) -> Handled:
-        update = self.parse(data)
-        await self.start()
-        return await self.handle_update(update)
-
     async def handle_update(self, update: Update) -> Handled:
         """Act on one update. Raises :class:`bot.errors.StoreError` when nothing could be stored
         (the webhook then answers 503 and Telegram delivers the update again)."""

@@ -36,7 +36,6 @@ from bot.schema import (
 )
 from bot.text import LText
 
-SURVEY_TEXTS = ("label", "hint", "constraint_message")
 _FLOW_COLUMNS = {"id", "council", "contact", "languages", "intro", "thanks", "questions"}
 _QUESTION_COLUMNS = {
     "id", "type", "text", "hint", "optional", "when", "reprompt", "min_length", "max_length",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,7 +248,6 @@ SURVEY_WARNED = {
     "disabled": None,
     "save_to": "entities (saving answers to ODK lists) are not used in a chat",
 }
-UNDERSTOOD_APPEARANCES = {"likert", "month-year", "year"}
 SETTINGS_KNOWN = {
     "form_title",
     "form_id",
@@ -1791,5 +1789,4 @@ def _sorted(problems: list[FormProblem]) -> list[FormProblem]:
     )
 
 
-Fix = Callable[[str], str]
 __all__ = ["QUESTION_ID", "ImportResult", "Options", "import_form", "import_workbook"]

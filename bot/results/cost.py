@@ -1,9 +1,10 @@
 """What a survey costs by SMS: segments per completed response, and the total for N respondents.
 
 **What is counted.** Outbound, every message the bot sends one respondent who completes the
-survey, exactly as the SMS adapter sends it (:func:`adapters.sms_twilio.render.messages`): the
-replies of one step (intro, info messages, the next question; or the thanks at the end) are
-rendered with :func:`bot.sms.render` and joined into one text. Plus the reminders: ``N`` per
+survey, exactly as the SMS adapter sends it (its own rendering, handed in as ``render``:
+``adapters.sms_twilio.render.messages``; results never import adapters): the replies of one
+step (intro, info messages, the next question; or the thanks at the end) are rendered with
+:func:`bot.sms.render` and joined into one text. Plus the reminders: ``N`` per
 respondent (the flow's ``reminders.max`` unless told otherwise), each the reminder text and the
 current question as :func:`bot.engine.reminder` words it. Outbound segments are what a council
 pays for on Twilio UK. Inbound: one segment for the keyword that starts the survey and one per
@@ -150,16 +151,17 @@ class Estimate:
 
 # --- rendering one step ------------------------------------------------------------------------
 
+SmsRender = Callable[[Sequence[Reply]], list[str]]
+"""The SMS texts the Twilio adapter sends for one step's replies: the adapter owns how replies
+are joined (``adapters.sms_twilio.render.messages``), and the caller hands it in."""
 
-def sms_messages(replies: Sequence[Reply]) -> list[str]:
-    """The SMS texts the Twilio adapter sends for one step's replies."""
-    from adapters.sms_twilio.render import messages  # the adapter owns how replies are joined
-
-    return messages(replies)
+WhatsAppCount = Callable[[Sequence[Reply]], int]
+"""How many WhatsApp messages the adapter sends for one step's replies (the caller hands in
+the adapter's own count: ``adapters.renderers.whatsapp_messages``)."""
 
 
-def part(what: str, replies: Sequence[Reply]) -> Part:
-    msgs = tuple(sms_messages(replies))
+def part(what: str, replies: Sequence[Reply], render: SmsRender) -> Part:
+    msgs = tuple(render(replies))
     infos = [sms.info(m) for m in msgs]
     ucs2 = any(i.encoding == "UCS-2" for i in infos)
     culprits = tuple(dict.fromkeys(c for i in infos for c in i.culprits))
@@ -198,8 +200,8 @@ def sample_answer(q: Question) -> AnswerValue | None:
     return "Yes"  # text: a short reply; only seen where it is piped into a later question
 
 
-class _Steps:
-    """Renders a step (a tuple of items) once, in one language, with the typical answers."""
+class _Replies:
+    """The replies of a step's items, in one language, with the typical answers."""
 
     def __init__(self, flow: Flow, lang: str) -> None:
         self.flow = flow
@@ -207,7 +209,6 @@ class _Steps:
         self.answers: dict[str, AnswerValue | None] = {
             q.id: sample_answer(q) for q in flow.questions if q.answerable
         }
-        self._cache: dict[tuple[Item, ...], Part] = {}
 
     def reply(self, item: Item) -> Reply:
         flow, lang = self.flow, self.lang
@@ -221,11 +222,20 @@ class _Steps:
     def name(self, item: Item) -> str:
         return item if isinstance(item, str) else self.flow.questions[item].id
 
+
+class _Steps(_Replies):
+    """Renders a step (a tuple of items) once, as SMS (``render``)."""
+
+    def __init__(self, flow: Flow, lang: str, render: SmsRender) -> None:
+        super().__init__(flow, lang)
+        self.render = render
+        self._cache: dict[tuple[Item, ...], Part] = {}
+
     def __call__(self, items: tuple[Item, ...]) -> Part:
         hit = self._cache.get(items)
         if hit is None:
             what = " + ".join(self.name(i) for i in items)
-            hit = part(what, [self.reply(i) for i in items])
+            hit = part(what, [self.reply(i) for i in items], self.render)
             self._cache[items] = hit
         return hit
 
@@ -336,7 +346,11 @@ def typical_route(flow: Flow, answers: dict[str, AnswerValue | None]) -> list[st
 
 
 def reminder_parts(
-    flow: Flow, lang: str, asked: Sequence[str], answers: dict[str, AnswerValue | None]
+    flow: Flow,
+    lang: str,
+    asked: Sequence[str],
+    answers: dict[str, AnswerValue | None],
+    render: SmsRender,
 ) -> list[Part]:
     """The reminder a respondent would get while waiting at each question of a route."""
     now = datetime(2000, 1, 1, tzinfo=UTC)
@@ -358,7 +372,7 @@ def reminder_parts(
             started_at=now,
             last_at=now,
         )
-        out.append(part(f"reminder at {qid}", engine.reminder(flow, session)))
+        out.append(part(f"reminder at {qid}", engine.reminder(flow, session), render))
         given[qid] = answers.get(qid)
     return out
 
@@ -450,6 +464,7 @@ def flags_for(p: Part) -> list[Flag]:
 def estimate(
     flow: Flow,
     *,
+    render: SmsRender,
     respondents: int,
     price: float,
     lang: str | None = None,
@@ -467,7 +482,7 @@ def estimate(
     if n_reminders < 0:
         raise CostError("--reminders cannot be negative")
 
-    steps = _Steps(flow, lang)
+    steps = _Steps(flow, lang, render)
     low, high, count = extreme_routes(flow, lambda items: steps(items).segments)
     typical = typical_route(flow, steps.answers)
     chosen: dict[RouteName, list[str]] = {
@@ -477,7 +492,7 @@ def estimate(
     }
     routes: dict[RouteName, Route] = {}
     for name, asked in chosen.items():
-        reminder = _pick_reminder(reminder_parts(flow, lang, asked, steps.answers), name)
+        reminder = _pick_reminder(reminder_parts(flow, lang, asked, steps.answers, render), name)
         routes[name] = Route(
             name=name,
             asked=tuple(asked),
@@ -570,16 +585,10 @@ class WhatsAppEstimate:
         return self.each(r) * self.respondents
 
 
-def whatsapp_messages(replies: Sequence[Reply]) -> int:
-    """The WhatsApp messages the adapter sends for one step."""
-    from adapters.whatsapp_twilio.render import render  # the adapter owns how replies are sent
-
-    return len(render(replies))
-
-
 def whatsapp_estimate(
     est: Estimate,
     *,
+    messages: WhatsAppCount,
     template_price: float,
     service_price: float = 0.0,
     message_fee: float = 0.0,
@@ -590,7 +599,7 @@ def whatsapp_estimate(
     if min(template_price, service_price, message_fee) < 0:
         raise CostError("prices cannot be negative")
     flow, lang = est.flow, est.lang
-    steps = _Steps(flow, lang)
+    steps = _Replies(flow, lang)
     r = flow.reminders
     # The n-th reminder goes after + (n-1) * every of silence: a template once that is a day.
     gaps = [r.after + k * r.every for k in range(est.reminders)]
@@ -598,8 +607,7 @@ def whatsapp_estimate(
     routes: dict[RouteName, WhatsAppRoute] = {}
     for name, route in est.routes.items():
         out = sum(
-            whatsapp_messages([steps.reply(i) for i in items])
-            for items in group(flow, list(route.asked))
+            messages([steps.reply(i) for i in items]) for items in group(flow, list(route.asked))
         )
         free_reminders = est.reminders - templated
         routes[name] = WhatsAppRoute(

@@ -2,7 +2,7 @@
 
 Pure: a flow and responses in, rows written to a stream as the responses come (nothing is held,
 so memory stays flat however many there are). The ``surveybot export`` command feeds it from the
-store (:mod:`bot.results.commands`).
+store through :func:`export_flow` (any :class:`ResponseSource`: ``store.RedisStore`` is one).
 
 Columns, in this order (headers as written by default; ``codes=True`` gives the short names in
 brackets, and ids instead of labels in the cells):
@@ -54,7 +54,7 @@ import dataclasses
 import json
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Protocol, cast
@@ -889,6 +889,65 @@ def export(
     sink = open_sink(fmt, out, Table(flow, codes=codes, removed=removed), about=about)
     counts = Counts()
     for r in responses:
+        if included(r, partial):
+            sink.add(r)
+            counts.written += 1
+        else:
+            counts.left_out += 1
+    sink.close()
+    return counts
+
+
+class ResponseSource(Protocol):
+    """Where a flow's responses are read from (``store.RedisStore``): results never import the
+    store, the composition root (the CLI, the officers' console) hands it in."""
+
+    async def known_questions(self, flow_id: str) -> set[str] | None:
+        """Question ids of every version that served a message, or None if never recorded."""
+        ...
+
+    async def answer_fields(self, flow_id: str, batch: int = ...) -> set[str]:
+        """Question ids answered (or skipped) in any response of the flow."""
+        ...
+
+    def iter_responses(
+        self, flow_id: str, since: datetime | None = None
+    ) -> AsyncIterator[StoredResponseLike]:
+        """Every response of the flow (any status), oldest first, as a stream."""
+        ...
+
+
+async def export_flow(
+    store: ResponseSource,
+    flow: Flow,
+    out: IO[str] | IO[bytes],
+    fmt: str,
+    *,
+    codes: bool = False,
+    partial: bool = False,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> Counts:
+    """Stream ``flow``'s responses from ``store`` into ``out`` as ``fmt``.
+
+    Two passes over the index: the first reads only answer field names (HKEYS) to find
+    questions since removed from the flow (their columns must come before the first row), the
+    second reads and writes the responses, ``batch`` at a time. The removed-question columns are
+    taken from every response, whatever ``since`` and ``partial`` say, so repeated exports of one
+    flow keep the same columns.
+    """
+    # Small pages: 16 index shards x 100 HKEYS replies per round trip keeps the pass's memory low.
+    # Columns of questions since removed: from the question ids every served version recorded
+    # (one read); data written before that record existed falls back to scanning answer names.
+    known = await store.known_questions(flow.id)
+    removed = known if known is not None else await store.answer_fields(flow.id, batch=100)
+    table = Table(flow, codes=codes, removed=removed)
+    about = about_notes(
+        flow, exported_at=now or datetime.now(UTC), partial=partial, since=since, codes=codes
+    )
+    sink = open_sink(fmt, out, table, about=about)
+    counts = Counts()
+    async for r in store.iter_responses(flow.id, since=since):
         if included(r, partial):
             sink.add(r)
             counts.written += 1

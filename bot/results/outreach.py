@@ -12,6 +12,10 @@
   format (``phonenumbers``), and the survey's ``voice: key`` when it has one, the key that picks
   it from the spoken menu of a number that serves several surveys.
 
+The link formats are the adapters' own (Telegram's deep link, WhatsApp's ``wa.me`` link, the
+call's menu of surveys), handed in as :class:`LinkFormats` (``adapters.renderers.LINKS``):
+results never import adapters.
+
 QR codes are made with ``segno`` (pure Python; PNG and SVG without Pillow) and point at the web
 chat link: it works from any phone camera, with no app. The poster is one HTML file with
 ``@page { size: A4 }`` and the QR code inline, to print from a browser (or save as PDF there).
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -40,6 +44,20 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
 
 class OutreachError(SurveybotError):
     """A link or poster cannot be made; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class LinkFormats:
+    """The channels' own link formats and the call's menu, as the adapters define them."""
+
+    telegram: Callable[[str, str, str | None], str]
+    """``(bot username, first, second)`` to ``https://t.me/<bot>?start=<first>-<second>``;
+    ValueError for a bad username."""
+    whatsapp: Callable[[str, str], str]
+    """``(number, text)`` to ``https://wa.me/<number>?text=<text>``; ValueError for a bad
+    number."""
+    survey_keys: Callable[[Sequence[Flow]], Mapping[int, Flow]]
+    """The key each survey has on a number that serves several (the call's spoken menu)."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +93,6 @@ class Links:
             return None
         press = f" and press {self.voice_key}" if self.voice_key is not None else ""
         return f"Call {self.voice_number}{press}"
-
-    @property
-    def web_is_local(self) -> bool:
-        return _is_local(self.web)
 
     @property
     def stem(self) -> str:
@@ -155,13 +169,13 @@ def start_payload(flow: Flow, source: Source | None) -> str:
     return f"{first}-{second}" if second else first
 
 
-def telegram_link(bot_username: str, flow: Flow, source: Source | None) -> str:
+def telegram_link(
+    bot_username: str, flow: Flow, source: Source | None, formats: LinkFormats
+) -> str:
     """``https://t.me/<bot>?start=<payload>``, made by the Telegram adapter's own helper."""
-    from adapters.telegram.links import deep_link  # the adapter owns the link format
-
     first, second, _ = start_parts(flow, source)
     try:
-        return deep_link(bot_username, first, second)
+        return formats.telegram(bot_username, first, second)
     except ValueError as exc:
         raise OutreachError(f"TELEGRAM_BOT_USERNAME: {exc}") from None
 
@@ -219,7 +233,11 @@ def freephone(raw: str) -> bool:
 
 
 def phone_way(
-    flow: Flow, source: Source | None, voice_number: str | None, others: Sequence[Flow]
+    flow: Flow,
+    source: Source | None,
+    voice_number: str | None,
+    others: Sequence[Flow],
+    formats: LinkFormats,
 ) -> tuple[str | None, int | None, list[str]]:
     """The number to call (UK national format), the key to press, and notes: what is missing,
     and what callers will hear first when the number serves several surveys."""
@@ -236,9 +254,7 @@ def phone_way(
     together = [f for f in others if f.id != flow.id and flow.overlaps(f)]
     key = flow.voice.key
     if key is not None:
-        from adapters.voice_twilio.call import survey_keys  # the call's own menu
-
-        if survey_keys([flow, *together]).get(key) is not flow:
+        if formats.survey_keys([flow, *together]).get(key) is not flow:  # the call's own menu
             taken = next(f.id for f in together if f.voice.key == key)
             notes.append(
                 f"key {key} is also {taken!r}'s ('voice: key:' in both files), and that survey "
@@ -265,6 +281,7 @@ def make_links(
     flow: Flow,
     source_id: str | None = None,
     *,
+    formats: LinkFormats,
     public_url: str,
     bot_username: str | None,
     from_number: str | None,
@@ -275,7 +292,8 @@ def make_links(
     others: Sequence[Flow] = (),
 ) -> Links:
     """Every way to take part in ``flow`` for one source group, with notes on what is missing
-    (``others``: the surveys that share the phone number, to name the key to press)."""
+    (``others``: the surveys that share the phone number, to name the key to press;
+    ``formats``: the adapters' link formats)."""
     if lang is not None and lang not in flow.languages:
         raise OutreachError(
             f"flow {flow.id!r} is not in language {lang!r}; it is in: {', '.join(flow.languages)}"
@@ -296,7 +314,7 @@ def make_links(
         notes.append(f"no Telegram link: {exc}")
     telegram = None
     if bot_username and payload:
-        telegram = telegram_link(bot_username, flow, source)
+        telegram = telegram_link(bot_username, flow, source, formats)
     elif not bot_username:
         notes.append(
             "no Telegram link: set TELEGRAM_BOT_USERNAME to the bot's username from @BotFather "
@@ -334,14 +352,12 @@ def make_links(
             "no SMS number: set TWILIO_FROM_NUMBER to the Twilio number in E.164 form "
             "(e.g. TWILIO_FROM_NUMBER=+447700900123 in .env)"
         )
-    call, key, call_notes = phone_way(flow, source, voice_number, others)
+    call, key, call_notes = phone_way(flow, source, voice_number, others, formats)
     notes += call_notes
     whatsapp: str | None = None
     if whatsapp_number and words:
-        from adapters.whatsapp_twilio.links import wa_link  # the adapter owns the link format
-
         try:
-            whatsapp = wa_link(whatsapp_number, words)
+            whatsapp = formats.whatsapp(whatsapp_number, words)
         except ValueError as exc:
             notes.append(f"no WhatsApp link: TWILIO_WHATSAPP_FROM: {exc}")
     elif whatsapp_number:

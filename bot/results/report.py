@@ -29,12 +29,12 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot.engine import next_question
 from bot.models import AnswerValue, Status
 from bot.prompts import YES_NO_LABELS
-from bot.results.export import STATUS_WORDS, ResponseLike, included, utc_text
+from bot.results.export import STATUS_WORDS, ResponseLike, ResponseSource, included, utc_text
 from bot.schema import (
     ChoiceQuestion,
     ConsentQuestion,
@@ -53,7 +53,6 @@ from bot.text import tr
 
 ALL = "\x00all"
 NO_ANSWER = "\x00none"
-SKIPPED = "\x00skipped"
 UNFINISHED = (Status.ACTIVE, Status.EXPIRED, Status.CLOSED, Status.OPTED_OUT)
 BY_TYPES = (ChoiceQuestion, ScaleQuestion, YesNoQuestion, ConsentQuestion)
 
@@ -932,3 +931,18 @@ def report_html(
     for r in responses:
         tally.add(r)
     return render(tally, generated_at=generated_at)
+
+
+async def report_flow(
+    store: ResponseSource,
+    flow: Flow,
+    *,
+    by: str | None = None,
+    partial: bool = False,
+    now: datetime | None = None,
+) -> str:
+    """The HTML report of ``flow``'s responses in ``store``, read once as a stream."""
+    tally = Tally(flow, by=by, partial=partial)
+    async for r in store.iter_responses(flow.id):
+        tally.add(r)
+    return render(tally, generated_at=now or datetime.now(UTC))

@@ -4,8 +4,9 @@
 worded for a call by the engine (the spoken welcome, a question's ``voice:`` text, spoken
 phrases, ``voice: thanks``), then turned into what is said and what is waited for by
 :func:`adapters.voice_twilio.speech.turn`, the code the webhook itself runs ("Press 1 for ...",
-"Key in the number, then press the hash key", ...). A flow with several spoken languages starts
-with the language menu, as calls do.
+"Key in the number, then press the hash key", ...), handed in as a :class:`CallSpeech` (results
+never import adapters: ``adapters.renderers.CALL_SPEECH`` is the voice adapter's). A flow with
+several spoken languages starts with the language menu, as calls do.
 
 **How long.** Spoken length is the words said at :data:`WORDS_PER_MINUTE` (150, about the
 default rate of Twilio's standard Polly and Google voices; ``--words-per-minute``) plus
@@ -14,9 +15,9 @@ waits for (:data:`KEY_SECONDS` for one key, :data:`DIGIT_SECONDS` a digit for a 
 date plus one for #, :data:`SEVERAL_SECONDS` for several choices), and :data:`TURN_SECONDS` for
 each request (Twilio posting the result, our answer, the next ``<Say>`` starting). A spoken
 answer (a postcode, a comment) takes the words of :data:`SPOKEN_ANSWERS` at
-:data:`SPEAKING_WPM`, the pause that ends it (``adapters.voice_twilio.twiml.WORDS_PAUSE``), and
-the read-back the engine always makes for it ("Did you say ...?", run through the engine
-itself), said and confirmed with a key. Nobody is silent and nobody presses 0 to hear a question
+:data:`SPEAKING_WPM`, the pause that ends it (``CallSpeech.words_pause``: the adapter's
+``WORDS_PAUSE``), and the read-back the engine always makes for it ("Did you say ...?", run
+through the engine itself), said and confirmed with a key. Nobody is silent and nobody presses 0 to hear a question
 again: a real call is longer, which is why the figures are an estimate.
 
 **Routes.** The same route search as SMS (:func:`bot.results.cost.extreme_routes`), measured in
@@ -37,10 +38,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot import engine
 from bot.models import AnswerValue, Inbound, Reply, Session, Status
@@ -60,8 +61,56 @@ from bot.schema import Flow, PostcodeQuestion, Question, TextQuestion
 from bot.text import LANGUAGE_NAMES
 from bot.voice import can_speak, hearing, language
 
-if TYPE_CHECKING:
-    from adapters.voice_twilio.speech import Expect, Said
+
+class SaidLike(Protocol):
+    """One thing the call says (``adapters.voice_twilio.speech.Said``)."""
+
+    @property
+    def text(self) -> str: ...
+
+
+class ExpectLike(Protocol):
+    """What the call waits for after a prompt (``adapters.voice_twilio.speech.Expect``)."""
+
+    @property
+    def shape(self) -> str: ...
+
+    @property
+    def num_digits(self) -> int | None: ...
+
+    @property
+    def speech(self) -> bool: ...
+
+    @property
+    def words(self) -> bool: ...
+
+    @property
+    def lang(self) -> str: ...
+
+
+class TurnLike(Protocol):
+    """What the call says for one step and what it waits for (``...speech.Turn``)."""
+
+    @property
+    def said(self) -> Sequence[SaidLike]: ...
+
+    @property
+    def expect(self) -> ExpectLike | None: ...
+
+
+@dataclass(frozen=True)
+class CallSpeech:
+    """How the voice adapter speaks a call: its own functions, handed in by the caller."""
+
+    turn: Callable[[Flow, Session, Sequence[Reply]], TurnLike]
+    """What the call says for one step's replies, and what it then waits for."""
+    language_menu: Callable[[Flow, Sequence[str]], Sequence[SaidLike]]
+    """The language menu a call with several spoken languages opens with."""
+    spoken_languages: Callable[[Flow], Sequence[str]]
+    """The flow's languages a call can speak."""
+    words_pause: float
+    """Seconds of silence that end a spoken answer."""
+
 
 WORDS_PER_MINUTE = 150
 """Text-to-speech rate (words a minute) of Twilio's standard voices at their default speed."""
@@ -197,15 +246,16 @@ class _CallSteps:
     """Renders a step (a tuple of items) as the voice adapter says it, in one language."""
 
     def __init__(self, flow: Flow, lang: str, answers: dict[str, AnswerValue | None],
-                 wpm: float) -> None:  # fmt: skip
+                 wpm: float, speech: CallSpeech) -> None:  # fmt: skip
         self.flow = flow
+        self.speech = speech
         self.lang = lang
         self.answers = answers
         self.wpm = wpm
         # A moment the survey is open: the engine says nothing but "not open" otherwise.
         self.now = flow.opens_at() or datetime(2000, 1, 1, tzinfo=UTC)
         self._cache: dict[tuple[Item, ...], CallStep] = {}
-        self._said_back: dict[str, list[Said]] = {}
+        self._said_back: dict[str, list[SaidLike]] = {}
         for q in flow.questions:  # spoken answers are what the engine makes of the words
             if isinstance(q, TextQuestion | PostcodeQuestion):
                 self._said_back[q.id] = self._hear(q)
@@ -247,23 +297,21 @@ class _CallSteps:
         return round(self(items).seconds * 10)
 
     def _step(self, items: tuple[Item, ...]) -> CallStep:
-        from adapters.voice_twilio.speech import language_menu, spoken_languages, turn
-
-        flow = self.flow
+        flow, speech = self.flow, self.speech
         names = [i if isinstance(i, str) else flow.questions[i].id for i in items]
         last = items[-1]
         q = flow.questions[last] if isinstance(last, int) else None
         asked = [n for n in names if n not in (INTRO, THANKS)]
-        said_turn = turn(
+        said_turn = speech.turn(
             flow, self.session(q.id if q else None, asked), [self.reply(i) for i in items]
         )
-        said: list[Said] = list(said_turn.said)
+        said: list[SaidLike] = list(said_turn.said)
         listening = TURN_SECONDS
         blocks = 0
         if items[0] == INTRO:
-            langs = spoken_languages(flow)
+            langs = speech.spoken_languages(flow)
             if len(langs) > 1:  # the call opens with the language menu, answered with a key
-                said = [*language_menu(flow, langs), *said]
+                said = [*speech.language_menu(flow, langs), *said]
                 listening += KEY_SECONDS + TURN_SECONDS
         if q is not None and said_turn.expect is not None:
             answer, answer_blocks = self._answer(said_turn.expect, q.id)
@@ -284,15 +332,14 @@ class _CallSteps:
             characters=sum(len(t) for t in texts),
         )
 
-    def _answer(self, expect: Expect, qid: str) -> tuple[float, int]:
+    def _answer(self, expect: ExpectLike, qid: str) -> tuple[float, int]:
         """Seconds the caller takes to answer a prompt, and speech-recognition blocks."""
         listens = expect.speech and hearing(expect.lang) is not None
         kind = expect.shape[:1]
         q = self.flow.question(qid)
         if expect.words and isinstance(q, TextQuestion | PostcodeQuestion):
-            from adapters.voice_twilio.twiml import WORDS_PAUSE
-
-            seconds = len(spoken_answer(q).split()) * 60.0 / SPEAKING_WPM + WORDS_PAUSE
+            pause = self.speech.words_pause
+            seconds = len(spoken_answer(q).split()) * 60.0 / SPEAKING_WPM + pause
             return seconds, math.ceil(seconds / SPEECH_BLOCK) if listens else 0
         if kind == "d":
             seconds = DIGIT_SECONDS * (expect.num_digits or 8)
@@ -306,12 +353,10 @@ class _CallSteps:
             seconds = KEY_SECONDS + DIGIT_SECONDS * 2
         return seconds, 1 if listens else 0
 
-    def _hear(self, q: TextQuestion | PostcodeQuestion) -> list[Said]:
+    def _hear(self, q: TextQuestion | PostcodeQuestion) -> list[SaidLike]:
         """The engine's own step for the typical spoken answer to ``q``: the value it would
         record (kept as the typical answer, for piping) and the read-back it says, turned into
         speech by the adapter."""
-        from adapters.voice_twilio.speech import turn
-
         inbound = Inbound(
             channel=engine.SPOKEN,
             address="cost-estimate",
@@ -324,7 +369,7 @@ class _CallSteps:
         if pending is None or pending.kind != "confirm":
             return []  # not understood or not read back: counted as a plain answer
         self.answers[q.id] = pending.value
-        return list(turn(self.flow, step.session, step.replies).said)
+        return list(self.speech.turn(self.flow, step.session, step.replies).said)
 
 
 # --- the estimate ------------------------------------------------------------------------------
@@ -333,6 +378,7 @@ class _CallSteps:
 def call_estimate(
     est: Estimate,
     *,
+    speech: CallSpeech,
     price_per_minute: float,
     speech_price: float = 0.0,
     tts_price: float = 0.0,
@@ -350,10 +396,8 @@ def call_estimate(
             f"calls cannot speak {name} (no voice for it: see surveybot validate), so there is "
             "no call estimate in it"
         )
-    from adapters.voice_twilio.speech import spoken_languages
-
     answers = {q.id: sample_answer(q) for q in flow.questions if q.answerable}
-    steps = _CallSteps(flow, lang, answers, words_per_minute)
+    steps = _CallSteps(flow, lang, answers, words_per_minute, speech)
     low, high, _ = extreme_routes(flow, steps.measure)
     chosen: dict[RouteName, list[str]] = {
         "shortest": [flow.questions[i].id for i in low.asked],
@@ -382,7 +426,7 @@ def call_estimate(
     ]
     if hearing(lang) is None:
         notes.append(f"no speech recognition for {name}: callers answer with keys only")
-    if len(spoken_languages(flow)) > 1:
+    if len(speech.spoken_languages(flow)) > 1:
         notes.append("each call opens with the language menu, every option in its own voice")
     return CallEstimate(
         flow=flow,

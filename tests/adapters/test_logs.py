@@ -121,8 +121,8 @@ def test_serve_hands_uvicorn_our_logging_and_no_access_log(
     import uvicorn
     from typer.testing import CliRunner
 
-    from bot import cli_ops  # registers serve on the app
     from bot.cli import app
+    from bot.cli import ops as cli_ops
 
     assert cli_ops.serve is not None
     got: dict[str, Any] = {}

@@ -8,8 +8,7 @@ import fakeredis
 import pytest
 from typer.testing import CliRunner
 
-import bot.cli_officers  # noqa: F401  (registers `officer` on the app)
-import bot.results.commands as commands
+import bot.cli.common as commands
 from adapters.officers import make_console
 from adapters.services import Services, build_services
 from bot.cli import app

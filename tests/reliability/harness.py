@@ -40,7 +40,7 @@ from adapters.services import build_services
 from bot.config import Settings
 from bot.models import Inbound, Status
 from store import KeyBuilder, RedisStore
-from store.testing_cluster import free_port
+from tests.support.cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW_ID = "carers-strategy"

@@ -21,7 +21,6 @@ import httpx
 import pytest
 
 import adapters.health
-from store.testing_cluster import free_port
 from tests.adapters.conftest import copy_flows_dir
 from tests.adapters.telegram.conftest import FakeTelegram
 from tests.conftest import eventually
@@ -35,6 +34,7 @@ from tests.reliability.harness import (
     copy_flows,
 )
 from tests.security.harness import make_world
+from tests.support.cluster import free_port
 
 TG_TOKEN = "123456:reliability-telegram-token"
 TG_SECRET = "reliability-telegram-secret"

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from adapters.renderers import sms_messages
 from adapters.sms_twilio.render import messages
 from bot import engine
 from bot.cli import app
 from bot.loader import require_flow
 from bot.models import Inbound
 from bot.results import cost
-from bot.results import tools_commands as _registered  # noqa: F401  (link, graph, cost on `app`)
 from bot.schema import (
     ChoiceQuestion,
     ConsentQuestion,
@@ -73,7 +73,7 @@ def tiny(tmp_path: Path) -> Flow:
 
 
 def test_tiny_flow_hand_computed(tiny: Flow) -> None:
-    est = cost.estimate(tiny, respondents=100, price=0.04, reminders=0)
+    est = cost.estimate(tiny, render=sms_messages, respondents=100, price=0.04, reminders=0)
     short, typical, long = (est.routes[n] for n in ("shortest", "typical", "longest"))
     assert est.route_count == 2  # "why" asked or not
     # shortest: intro+happy (1), note+last (1), thanks (1)
@@ -98,7 +98,7 @@ def test_tiny_flow_hand_computed(tiny: Flow) -> None:
 
 def test_tiny_flow_reminders_hand_computed(tiny: Flow) -> None:
     # "Reminder." + newline + the question: happy 40 (1 part), why 189 (2), last 47 (1)
-    est = cost.estimate(tiny, respondents=100, price=0.04, inbound_price=0.01)
+    est = cost.estimate(tiny, render=sms_messages, respondents=100, price=0.04, inbound_price=0.01)
     assert est.reminders == 1  # the flow's reminders.max
     short, typical, long = (est.routes[n] for n in ("shortest", "typical", "longest"))
     assert [p.segments for p in long.reminders] == [2]  # the costliest on the route: at "why"
@@ -106,14 +106,14 @@ def test_tiny_flow_reminders_hand_computed(tiny: Flow) -> None:
     assert [p.segments for p in short.reminders] == [1]
     assert (short.outbound, typical.outbound, long.outbound) == (4, 4, 7)
     assert est.total(typical) == pytest.approx((4 * 0.04 + 3 * 0.01) * 100)
-    three = cost.estimate(tiny, respondents=100, price=0.04, reminders=3)
+    three = cost.estimate(tiny, render=sms_messages, respondents=100, price=0.04, reminders=3)
     assert (three.routes["shortest"].outbound, three.routes["longest"].outbound) == (6, 11)
 
 
 def test_reminders_add_segments_on_sample_flows() -> None:
     for flow in (CARERS, COMMUNITIES):
-        none = cost.estimate(flow, respondents=1, price=0.04, reminders=0)
-        some = cost.estimate(flow, respondents=1, price=0.04)
+        none = cost.estimate(flow, render=sms_messages, respondents=1, price=0.04, reminders=0)
+        some = cost.estimate(flow, render=sms_messages, respondents=1, price=0.04)
         for name in ("shortest", "typical", "longest"):
             assert some.routes[name].reminder_segments >= flow.reminders.max
             assert (
@@ -128,7 +128,7 @@ def test_reminders_add_segments_on_sample_flows() -> None:
     ids=["carers-en", "carers-gu", "communities-en"],
 )
 def test_sample_routes_are_ordered(flow: Flow, lang: str) -> None:
-    est = cost.estimate(flow, respondents=20000, price=0.04, lang=lang)
+    est = cost.estimate(flow, render=sms_messages, respondents=20000, price=0.04, lang=lang)
     short, typical, long = (est.routes[n] for n in ("shortest", "typical", "longest"))
     assert (
         long.conversation_segments >= typical.conversation_segments >= short.conversation_segments
@@ -139,8 +139,8 @@ def test_sample_routes_are_ordered(flow: Flow, lang: str) -> None:
 
 
 def test_gujarati_costs_more_and_says_why() -> None:
-    en = cost.estimate(CARERS, respondents=20000, price=0.04, lang="en")
-    gu = cost.estimate(CARERS, respondents=20000, price=0.04, lang="gu")
+    en = cost.estimate(CARERS, render=sms_messages, respondents=20000, price=0.04, lang="en")
+    gu = cost.estimate(CARERS, render=sms_messages, respondents=20000, price=0.04, lang="gu")
     for name in ("shortest", "typical", "longest"):
         assert gu.total(gu.routes[name]) > en.total(en.routes[name])
     assert all(p.encoding == "UCS-2" for p in gu.routes["typical"].steps)
@@ -152,7 +152,7 @@ def test_gujarati_costs_more_and_says_why() -> None:
 
 def test_ucs2_flag_names_the_culprit(tmp_path: Path) -> None:
     text = TINY.replace("Are you happy?", "Are you happy? 😀 It’s fine")
-    est = cost.estimate(load(tmp_path, text), respondents=1, price=0.04)
+    est = cost.estimate(load(tmp_path, text), render=sms_messages, respondents=1, price=0.04)
     ucs2 = [f for f in est.flags if f.kind == "ucs2"]
     assert ucs2
     assert ucs2[0].what == "intro + happy"
@@ -165,7 +165,7 @@ def test_ucs2_flag_names_the_culprit(tmp_path: Path) -> None:
 
 def test_a_curly_quote_alone_is_replaced_not_flagged(tmp_path: Path) -> None:
     text = TINY.replace("Are you happy?", "Are you “happy”?")
-    est = cost.estimate(load(tmp_path, text), respondents=1, price=0.04)
+    est = cost.estimate(load(tmp_path, text), render=sms_messages, respondents=1, price=0.04)
     assert not [f for f in est.flags if f.kind == "ucs2"]
     assert est.routes["typical"].steps[0].encoding == "GSM-7"
 
@@ -174,7 +174,9 @@ def test_extra_segment_flag_shows_the_overflow(tmp_path: Path) -> None:
     # intro (51) + 2 + question: make the first message 163 characters: 3 over one part
     question = "Q" * (163 - 51 - 2 - 16)  # + newline + "Reply YES or NO"
     text = TINY.replace("Are you happy?", question)
-    est = cost.estimate(load(tmp_path, text), respondents=1, price=0.04, reminders=0)
+    est = cost.estimate(
+        load(tmp_path, text), render=sms_messages, respondents=1, price=0.04, reminders=0
+    )
     first = est.routes["typical"].steps[0]
     assert (first.length, first.segments) == (163, 2)
     flag = next(f for f in est.flags if f.what == "intro + happy" and f.kind == "extra_segment")
@@ -194,7 +196,7 @@ def test_many_conditional_questions_are_solved_without_enumerating(tmp_path: Pat
         'questions:\n  - {id: first, type: yesno, text: "Start?"}\n' + qs + "\n"
     )
     flow = load(tmp_path, text)
-    est = cost.estimate(flow, respondents=1, price=0.04, reminders=0)
+    est = cost.estimate(flow, render=sms_messages, respondents=1, price=0.04, reminders=0)
     assert est.route_count == 2**250
     assert est.routes["longest"].answers == 251
     assert est.routes["shortest"].answers == 1
@@ -203,7 +205,7 @@ def test_many_conditional_questions_are_solved_without_enumerating(tmp_path: Pat
 
 def test_unknown_language_is_an_error() -> None:
     with pytest.raises(cost.CostError, match="is in: en, gu"):
-        cost.estimate(CARERS, respondents=1, price=0.04, lang="fr")
+        cost.estimate(CARERS, render=sms_messages, respondents=1, price=0.04, lang="fr")
 
 
 # --- the estimate counts what the engine really sends --------------------------------------------
@@ -249,7 +251,7 @@ def test_typical_route_matches_an_engine_transcript(flow: Flow, lang: str, now: 
         assert q is not None
         text = _typical_text(q, lang)
     assert session.status.value == "complete"
-    est = cost.estimate(flow, respondents=1, price=0.04, lang=lang)
+    est = cost.estimate(flow, render=sms_messages, respondents=1, price=0.04, lang=lang)
     typical = est.routes["typical"]
     assert tuple(session.asked) == typical.asked
     assert [list(p.messages) for p in typical.steps] == sent
@@ -262,7 +264,7 @@ def test_reminder_is_what_the_engine_words(tiny: Flow) -> None:
     step = engine.step(tiny, s, Inbound(channel="sms", address="x", text="hi"), now)
     assert step.session.current == "happy"
     expected = messages(engine.reminder(tiny, step.session))
-    parts = cost.reminder_parts(tiny, "en", ["happy"], {})
+    parts = cost.reminder_parts(tiny, "en", ["happy"], {}, sms_messages)
     assert list(parts[0].messages) == expected == ["Reminder.\nAre you happy?\nReply YES or NO"]
 
 
@@ -276,7 +278,7 @@ def test_cost_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["cost", "carers-strategy", "--respondents", "20000", "--price-per-segment", "0.04"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    est = cost.estimate(CARERS, respondents=20000, price=0.04)
+    est = cost.estimate(CARERS, render=sms_messages, respondents=20000, price=0.04)
     for name in ("shortest", "typical", "longest"):
         assert name in result.output
         assert f"£{est.total(est.routes[name]):,.2f}" in result.output

@@ -20,7 +20,6 @@ from redis.asyncio import Redis
 
 from bot.loader import FlowRegistry, require_flow
 from bot.models import Answer, AnswerValue, Status
-from bot.results.commands import export_flow
 from bot.results.export import (
     Cell,
     Table,
@@ -28,6 +27,7 @@ from bot.results.export import (
     column_letter,
     csv_cells,
     export,
+    export_flow,
     neutralise,
 )
 from store import KeyBuilder, RedisStore, Response

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.loader import require_flow
 from bot.results import graph
-from bot.results import tools_commands as _registered  # noqa: F401  (link, graph, cost on `app`)
 from bot.schema import Flow, InfoQuestion
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,7 @@ import fakeredis
 import pytest
 from typer.testing import CliRunner
 
-import bot.results.commands as commands
-import bot.results.misses_command  # noqa: F401  (registers `misses` on the app)
+import bot.cli.common as commands
 from adapters.services import Services, build_services
 from bot.cli import app
 from bot.dispatch import Dispatcher

@@ -13,12 +13,12 @@ from typing import Any, cast
 import pytest
 from typer.testing import CliRunner
 
+from adapters.renderers import LINKS
 from bot.cli import app
 from bot.dispatch import Dispatcher
 from bot.loader import FlowRegistry, require_flow
 from bot.ports import SessionStore
 from bot.results import outreach
-from bot.results import tools_commands as _registered  # noqa: F401  (link, graph, cost on `app`)
 from bot.schema import Flow
 from tests.conftest import missing
 
@@ -39,7 +39,7 @@ runner = CliRunner()
 def links(flow: Flow, source: str | None = None, **kw: Any) -> outreach.Links:
     args: dict[str, Any] = {"public_url": PUBLIC, "bot_username": BOT, "from_number": NUMBER}
     args.update(kw)
-    return outreach.make_links(flow, source, **args)
+    return outreach.make_links(flow, source, formats=LINKS, **args)
 
 
 def dispatcher(folder: Path) -> Dispatcher:

@@ -11,8 +11,7 @@ import pytest
 
 from bot.loader import require_flow
 from bot.models import Answer, AnswerValue, Status
-from bot.results.commands import report_flow
-from bot.results.report import ReportError, Tally, histogram, report_html
+from bot.results.report import ReportError, Tally, histogram, report_flow, report_html
 from store import Response
 from tests.results.world import ADDRESSES, EVERY_TYPE, World, every_type_world, flows_folder
 

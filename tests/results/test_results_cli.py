@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
-import bot.results.commands as commands
+import bot.cli.common as commands
 from adapters.services import Services, build_services
 from bot.cli import app
 from tests.conftest import REAL_REDIS_URL, delete_prefix, real_redis

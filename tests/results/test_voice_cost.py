@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from adapters.renderers import CALL_SPEECH, sms_messages
 from bot.cli import app
 from bot.errors import SurveybotError
 from bot.loader import load_flow_text, require_flow
 from bot.results import cost
-from bot.results import tools_commands as _registered  # noqa: F401  (cost on `app`)
 from bot.results import voice_cost as vc
 from bot.schema import Flow
 
@@ -60,8 +60,10 @@ def test_spoken_seconds_counts_words_and_sentences() -> None:
 
 def test_tiny_flow_hand_timed() -> None:
     flow = load(TINY)
-    est = cost.estimate(flow, respondents=100, price=0.04)
-    calls = vc.call_estimate(est, price_per_minute=0.01, speech_price=0.02, tts_price=0.0008)
+    est = cost.estimate(flow, render=sms_messages, respondents=100, price=0.04)
+    calls = vc.call_estimate(
+        est, speech=CALL_SPEECH, price_per_minute=0.01, speech_price=0.02, tts_price=0.0008
+    )
     short = calls.routes["shortest"]
     assert short.asked == ("happy",)
     question = "Are you happy? Press 1 for yes, or 2 for no."
@@ -92,14 +94,16 @@ def test_tiny_flow_hand_timed() -> None:
 
 def test_billing_rounds_each_call_up_to_the_minute() -> None:
     flow = load(TINY)
-    est = cost.estimate(flow, respondents=250, price=0.04)
-    calls = vc.call_estimate(est, price_per_minute=0.05, speech_price=0.02, tts_price=0.001)
+    est = cost.estimate(flow, render=sms_messages, respondents=250, price=0.04)
+    calls = vc.call_estimate(
+        est, speech=CALL_SPEECH, price_per_minute=0.05, speech_price=0.02, tts_price=0.001
+    )
     for route in calls.routes.values():
         assert route.minutes == max(1, math.ceil(route.seconds / 60))
         each = route.minutes * 0.05 + route.speech_blocks * 0.02 + route.characters / 100 * 0.001
         assert calls.each(route) == pytest.approx(each)
         assert calls.total(route) == pytest.approx(each * 250)
-    free = vc.call_estimate(est, price_per_minute=0.0)
+    free = vc.call_estimate(est, speech=CALL_SPEECH, price_per_minute=0.0)
     assert all(free.each(r) == 0 for r in free.routes.values())
 
 
@@ -107,8 +111,8 @@ def test_billing_rounds_each_call_up_to_the_minute() -> None:
                                             ("communities-approach", "en")])  # fmt: skip
 def test_sample_calls_are_ordered_and_plausible(name: str, lang: str) -> None:
     flow = require_flow(FLOWS / f"{name}.yaml")
-    est = cost.estimate(flow, respondents=1000, price=0.04, lang=lang)
-    calls = vc.call_estimate(est, price_per_minute=0.01)
+    est = cost.estimate(flow, render=sms_messages, respondents=1000, price=0.04, lang=lang)
+    calls = vc.call_estimate(est, speech=CALL_SPEECH, price_per_minute=0.01)
     r = calls.routes
     assert r["shortest"].seconds <= r["typical"].seconds <= r["longest"].seconds
     assert r["typical"].asked == est.routes["typical"].asked  # the same respondent as for SMS
@@ -119,22 +123,22 @@ def test_sample_calls_are_ordered_and_plausible(name: str, lang: str) -> None:
 
 def test_a_slower_voice_makes_longer_calls() -> None:
     flow = require_flow(FLOWS / "carers-strategy.yaml")
-    est = cost.estimate(flow, respondents=1, price=0.04)
-    fast = vc.call_estimate(est, price_per_minute=0.01, words_per_minute=180)
-    slow = vc.call_estimate(est, price_per_minute=0.01, words_per_minute=120)
+    est = cost.estimate(flow, render=sms_messages, respondents=1, price=0.04)
+    fast = vc.call_estimate(est, speech=CALL_SPEECH, price_per_minute=0.01, words_per_minute=180)
+    slow = vc.call_estimate(est, speech=CALL_SPEECH, price_per_minute=0.01, words_per_minute=120)
     assert slow.routes["typical"].speaking > fast.routes["typical"].speaking
     assert slow.routes["typical"].listening == fast.routes["typical"].listening
     with pytest.raises(SurveybotError):
-        vc.call_estimate(est, price_per_minute=0.01, words_per_minute=10)
+        vc.call_estimate(est, speech=CALL_SPEECH, price_per_minute=0.01, words_per_minute=10)
     with pytest.raises(SurveybotError):
-        vc.call_estimate(est, price_per_minute=-1)
+        vc.call_estimate(est, speech=CALL_SPEECH, price_per_minute=-1)
 
 
 def test_a_language_calls_cannot_speak_has_no_call_estimate() -> None:
     flow = load(TINY.replace("id: tiny", "id: tiny\nlanguages: [en, so]"))
-    est = cost.estimate(flow, respondents=1, price=0.04, lang="so")
+    est = cost.estimate(flow, render=sms_messages, respondents=1, price=0.04, lang="so")
     with pytest.raises(SurveybotError, match=r"cannot speak Soomaali \(Somali\)"):
-        vc.call_estimate(est, price_per_minute=0.01)
+        vc.call_estimate(est, speech=CALL_SPEECH, price_per_minute=0.01)
 
 
 def test_cost_command_shows_calls_beside_sms(
@@ -150,8 +154,10 @@ def test_cost_command_shows_calls_beside_sms(
     assert "Phone calls" in result.output
     assert "£0.02 a minute" in result.output
     flow = require_flow(FLOWS / "carers-strategy.yaml")
-    est = cost.estimate(flow, respondents=20000, price=0.04)
-    calls = vc.call_estimate(est, price_per_minute=0.02, speech_price=0.02, tts_price=0.0008)
+    est = cost.estimate(flow, render=sms_messages, respondents=20000, price=0.04)
+    calls = vc.call_estimate(
+        est, speech=CALL_SPEECH, price_per_minute=0.02, speech_price=0.02, tts_price=0.0008
+    )
     for route in calls.routes.values():
         assert vc.clock(route.seconds) in result.output
         assert f"£{calls.total(route):,.2f}" in result.output

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from adapters.renderers import LINKS, sms_messages, whatsapp_messages
 from bot.cli import app
 from bot.loader import require_flow
 from bot.results import cost, outreach
-from bot.results import tools_commands as _registered  # noqa: F401  (link, cost on `app`)
 
 ROOT = Path(__file__).resolve().parents[2]
 CARERS = require_flow(ROOT / "flows" / "carers-strategy.yaml")
@@ -25,22 +25,22 @@ ARGS: dict[str, Any] = {
 
 def test_the_link_opens_whatsapp_with_the_group_keyword_typed() -> None:
     links = outreach.make_links(
-        CARERS, "harborough-carers", whatsapp_number="whatsapp:+447700900123", **ARGS
+        CARERS, "harborough-carers", formats=LINKS, whatsapp_number="whatsapp:+447700900123", **ARGS
     )
     assert links.whatsapp == "https://wa.me/447700900123?text=CARERS%20HARBOROUGH"
-    plain = outreach.make_links(CARERS, whatsapp_number="+44 7700 900123", **ARGS)
+    plain = outreach.make_links(CARERS, formats=LINKS, whatsapp_number="+44 7700 900123", **ARGS)
     assert plain.whatsapp == "https://wa.me/447700900123?text=CARERS"
 
 
 def test_a_bad_whatsapp_number_is_a_note_not_a_crash() -> None:
-    links = outreach.make_links(CARERS, whatsapp_number="not a number", **ARGS)
+    links = outreach.make_links(CARERS, formats=LINKS, whatsapp_number="not a number", **ARGS)
     assert links.whatsapp is None
     assert any("TWILIO_WHATSAPP_FROM" in n for n in links.notes)
 
 
 def test_the_poster_has_the_whatsapp_way_with_its_own_qr_code() -> None:
     links = outreach.make_links(
-        CARERS, "harborough-carers", whatsapp_number="+447700900123", **ARGS
+        CARERS, "harborough-carers", formats=LINKS, whatsapp_number="+447700900123", **ARGS
     )
     page = outreach.poster_html(links)
     assert "On WhatsApp" in page
@@ -63,8 +63,10 @@ def test_link_command_prints_and_writes_the_whatsapp_qr(
 
 
 def test_whatsapp_cost_counts_messages_templates_and_windows() -> None:
-    est = cost.estimate(CARERS, respondents=1000, price=0.04)
-    wa = cost.whatsapp_estimate(est, template_price=0.02, message_fee=0.004)
+    est = cost.estimate(CARERS, render=sms_messages, respondents=1000, price=0.04)
+    wa = cost.whatsapp_estimate(
+        est, messages=whatsapp_messages, template_price=0.02, message_fee=0.004
+    )
     typical = wa.routes["typical"]
     # One message per step (any length), both reminders after 24 h: templates.
     assert typical.templates == 2
@@ -76,7 +78,9 @@ def test_whatsapp_cost_counts_messages_templates_and_windows() -> None:
     assert wa.total(typical) == pytest.approx(expected * 1000)
     # Gujarati costs the same number of messages: WhatsApp has no parts.
     gu = cost.whatsapp_estimate(
-        cost.estimate(CARERS, respondents=1, price=0.04, lang="gu"), template_price=0.02
+        cost.estimate(CARERS, render=sms_messages, respondents=1, price=0.04, lang="gu"),
+        messages=whatsapp_messages,
+        template_price=0.02,
     )
     assert gu.routes["typical"].service == typical.service
 

@@ -32,8 +32,6 @@ def _modules() -> list[Any]:
     for package in PRODUCT:
         pkg = importlib.import_module(package)
         for info in pkgutil.walk_packages(pkg.__path__, package + "."):
-            if info.name.endswith("testing_cluster"):
-                continue
             found.append(importlib.import_module(info.name))
     return found
 

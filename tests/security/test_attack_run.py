@@ -392,7 +392,6 @@ def test_command_options_are_bounded() -> None:
     from typer.testing import CliRunner
 
     from bot.cli import app
-    from bot.cli_results import app as _registered  # noqa: F401  (registers cost)
 
     flow = str(ROOT / "flows" / "carers-strategy.yaml")
     for args in (["-n", "99999999999999999999999"], ["--price-per-segment", "1e308"]):

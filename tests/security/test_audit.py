@@ -21,12 +21,11 @@ import fakeredis
 import pytest
 from typer.testing import CliRunner
 
-import bot.results.commands as commands
+import bot.cli.common as commands
 from adapters.app import record_published
 from adapters.services import Services, build_services
 from bot.audit import AuditEntry
 from bot.cli import app as cli
-from bot.cli_results import app as _registered  # noqa: F401  (export, report, audit)
 from store.audit import AuditLog
 from tests.adapters.sms_twilio.twilio_fakes import STATUS as STATUS_PATH
 from tests.conftest import REAL_REDIS_URL

@@ -19,8 +19,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bot.results.commands import export_flow
-from bot.results.export import FORMULA_START
+from bot.results.export import FORMULA_START, export_flow
 from tests.security.harness import World
 
 FLOW = """\

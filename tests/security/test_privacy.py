@@ -41,9 +41,9 @@ from adapters.sms_twilio import build_sender
 from adapters.telegram import TelegramSender
 from adapters.twilio_common.rest import TokenBucket
 from adapters.worker import ReminderWorker
-from bot import cli_ops  # registers `surveybot erase` on the app
 from bot.cli import app as cli
-from bot.results.commands import export_flow
+from bot.cli import ops as cli_ops
+from bot.results.export import export_flow
 from tests.adapters.sms_twilio.twilio_fakes import STATUS
 from tests.adapters.telegram.conftest import blocked, message
 from tests.conftest import REAL_REDIS_URL

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from bot.errors import ConflictError, DuplicateMessage, RateLimited
 from bot.models import Inbound, Session
 from bot.schema import Flow
-from store import KeyBuilder, RateLimit, RedisStore, RoundTripCounter
+from store import KeyBuilder, RateLimit, RedisStore
 from tests.store.conftest import (
     NOW,
     PHONE,
@@ -27,6 +27,7 @@ from tests.store.conftest import (
     new_session,
     seen_fingerprints,
 )
+from tests.support.roundtrips import RoundTripCounter
 
 MINUTE = timedelta(minutes=1)
 

@@ -23,9 +23,9 @@ from bot.models import Session
 from store import KeyBuilder, RedisStore, connect
 from store.client import is_cluster_url, parse_cluster_url
 from store.scheduler import ReminderQueue
-from store.testing_cluster import LocalCluster
 from tests.conftest import cluster_client, delete_prefix, eventually
 from tests.store.conftest import NOW, SECRET, answer, make_flow, new_session
+from tests.support.cluster import LocalCluster
 
 # -- the URL (no server needed) -------------------------------------------------------------------
 

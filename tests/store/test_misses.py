@@ -327,7 +327,9 @@ async def test_the_layout_before_is_still_read_and_erased(
 
 _IDS = st.from_regex(r"[a-z][a-z0-9_]{0,29}", fullmatch=True)
 _REASON = st.sampled_from([None, "not_understood", "not_a_postcode", "query", "brand_new"])
-_OFFERED = st.none() | st.text(max_size=30) | st.integers() | st.lists(_IDS, max_size=8)
+# offered: a count or a choice list; orjson (the encoding) holds 64-bit integers
+_INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+_OFFERED = st.none() | st.text(max_size=30) | _INT64 | st.lists(_IDS, max_size=8)
 
 
 @settings(max_examples=300, deadline=None)

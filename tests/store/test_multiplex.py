@@ -35,13 +35,14 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from store import KeyBuilder, RedisStore, RoundTripCounter, connect
+from store import KeyBuilder, RedisStore, connect
 from store.client import retry_policy
 from store.multiplex import NO_RETRY, ClusterMultiplexed, Multiplexed, _Protocol, multiplexed
 from store.resp import pack_command
 from store.scripts import Script
-from store.testing_cluster import free_port
 from tests.conftest import REAL_REDIS_URL, delete_prefix, missing, real_redis
+from tests.support.cluster import free_port
+from tests.support.roundtrips import RoundTripCounter
 
 # -- the protocol, without a server ---------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from redis.exceptions import BusyLoadingError
 from bot.errors import ConflictError, StoreError
 from bot.models import Answer, Session, Status, Step
 from bot.schema import Flow
-from store import DuplicateMessage, KeyBuilder, RedisStore, RoundTripCounter, connect
+from store import DuplicateMessage, KeyBuilder, RedisStore, connect
 from store.redis_store import fingerprint
 from tests.conftest import REAL_REDIS_URL, real_redis
 from tests.store.conftest import (
@@ -26,6 +26,7 @@ from tests.store.conftest import (
     set_session_data,
     stored_session,
 )
+from tests.support.roundtrips import RoundTripCounter
 
 DAY = timedelta(days=1)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from store import RoundTripCounter
 from store.client import AnyRedis, is_cluster
 from store.keys import answer_field
 from store.stored import decode_stored, read_hashes
+from tests.support.roundtrips import RoundTripCounter
 
 META = (
     b'{"flow":"f","version":"v1","channel":"sms","status":"complete",'

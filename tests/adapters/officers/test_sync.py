@@ -11,8 +11,8 @@ import fakeredis
 from adapters.officers import PublishedSync
 from adapters.services import Services, build_services
 from adapters.worker import ReminderWorker
+from bot.cli.common import published_versions
 from bot.loader import flow_version
-from bot.results.commands import published_versions
 from store.published import PublishedFlows
 from tests.adapters.officers.conftest import Site
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.renderers import CALL_SPEECH, sms_messages
 from adapters.services import Services
 from adapters.voice_twilio.speech import spoken_languages
 from bot.results import cost, voice_cost
@@ -40,8 +41,8 @@ async def test_a_real_call_says_what_the_estimate_counts(
     opens = flow.opens_at()
     if opens is not None:  # a moment the survey is open (as the estimate takes)
         clock.now = max(clock.now, opens) if flow.is_open(clock.now) else opens
-    est = cost.estimate(flow, respondents=1, price=0.04, lang=lang)
-    calls = voice_cost.call_estimate(est, price_per_minute=0.01)
+    est = cost.estimate(flow, render=sms_messages, respondents=1, price=0.04, lang=lang)
+    calls = voice_cost.call_estimate(est, speech=CALL_SPEECH, price_per_minute=0.01)
     route = calls.routes["typical"]
     expected = [text for step in route.steps for text in step.said]
 

@@ -13,7 +13,7 @@ import json
 from adapters.services import Services
 from adapters.sms_twilio import build_sender
 from bot.models import Status
-from bot.results.commands import export_flow
+from bot.results.export import export_flow
 from tests.adapters.conftest import PUBLIC_URL, Clock
 from tests.adapters.sms_twilio.twilio_fakes import FakeHttpClient, inbound_form
 from tests.adapters.sms_twilio.twilio_fakes import post_signed as post_sms

@@ -19,11 +19,11 @@ import httpx
 from redis.asyncio import Redis
 
 from adapters.app import create_app
-from adapters.outbound import build_senders
+from adapters.senders import build_senders
 from adapters.services import build_services
 from adapters.whatsapp_twilio import WhatsAppSender, wa_link
 from adapters.worker import ReminderWorker
-from bot.results.commands import export_flow
+from bot.results.export import export_flow
 from tests.adapters.conftest import ROOT, Clock
 from tests.adapters.sms_twilio.twilio_fakes import post_signed, twiml_messages
 from tests.adapters.whatsapp_twilio.conftest import REMINDER_SID, wa_settings

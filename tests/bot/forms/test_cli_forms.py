@@ -8,7 +8,6 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.cli_forms import import_  # noqa: F401  (registers the commands)
 from tests.bot.forms.make_forms import DATA
 
 runner = CliRunner()

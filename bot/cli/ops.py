@@ -1,7 +1,7 @@
 """``surveybot`` subcommands that run the bot or touch stored data (serve, chat, telegram, erase).
 
-They are registered on the same Typer app as ``validate`` and ``schema``; the channel and store
-modules are imported inside each command so ``surveybot validate`` stays fast and light.
+The channel and store modules are imported inside each command, so ``surveybot validate``
+stays fast and light.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli import app
+from bot.cli.common import actor
 from bot.config import Settings
 
 if TYPE_CHECKING:
     from adapters.outbound import Sender
     from adapters.services import Services
+
+app = typer.Typer()
 
 out = Console()
 err = Console(stderr=True)
@@ -152,8 +154,6 @@ def erase(
         svc = build_services(Settings())
         try:
             # Every flow being served too: entries of a first message whose commit was refused.
-            from bot.results.commands import actor
-
             return await svc.store.erase(
                 channel, address, flows=svc.registry.flows, actor=actor(officer)
             )
@@ -201,7 +201,7 @@ def telegram_cmd(
 
 
 def _senders(svc: Services) -> dict[str, Sender]:
-    from adapters.outbound import build_senders
+    from adapters.senders import build_senders
 
     return build_senders(svc)
 

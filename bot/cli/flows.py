@@ -1,4 +1,5 @@
-"""The ``surveybot`` command: one console script, with a subcommand for each job."""
+"""``surveybot validate`` and ``surveybot schema``: check flow files, and the flow format's JSON
+Schema for editors."""
 
 from __future__ import annotations
 
@@ -15,12 +16,7 @@ from bot.loader import load_paths
 from bot.schema import Flow
 from bot.validate import Channels
 
-app = typer.Typer(
-    name="surveybot",
-    help="A chat and SMS survey bot for public consultations.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+app = typer.Typer()
 err = Console(stderr=True)
 
 
@@ -191,39 +187,3 @@ def flow_json_schema() -> dict[str, Any]:
             elif field in _DESCRIPTIONS:
                 prop["description"] = _DESCRIPTIONS[field]
     return doc
-
-
-def main() -> None:
-    from pydantic import ValidationError
-
-    from bot import (
-        cli_forms,  # noqa: F401  (import, export-form, translations)
-        cli_officers,  # noqa: F401  (officer add, remove, list, password, unlock)
-        cli_ops,  # noqa: F401  (registers serve, chat, erase, ... on `app`)
-        cli_results,  # noqa: F401  (export, report, link, graph, cost)
-    )
-
-    try:
-        app(standalone_mode=True)
-    except ValidationError as exc:  # a setting from the environment out of its bounds
-        for line in settings_problems(exc):
-            typer.echo(f"Error: {line}", err=True)
-        raise SystemExit(2) from None
-
-
-def settings_problems(exc: Exception) -> list[str]:
-    """One plain line per bad setting: its environment variable, what is wrong, what was given."""
-    from pydantic import ValidationError
-
-    if not isinstance(exc, ValidationError):
-        return [str(exc)]
-    lines = []
-    for e in exc.errors():
-        name = ".".join(str(x) for x in e["loc"]).upper() or "a setting"
-        given = str(e.get("input"))[:40]
-        lines.append(f"{name}: {e['msg']} (got {given!r})")
-    return lines
-
-
-if __name__ == "__main__":
-    main()

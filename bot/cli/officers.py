@@ -16,18 +16,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.cli import app
-from bot.results.commands import Failed, actor, run_with_services
+from bot.cli.common import Failed, actor, run_with_services
 
 if TYPE_CHECKING:
     from adapters.officers.auth import Console as OfficersConsole
     from adapters.services import Services
 
-officer_app = typer.Typer(
+app = typer.Typer(
     help="Officer accounts for the console at /console (viewer, editor, admin).",
     no_args_is_help=True,
 )
-app.add_typer(officer_app, name="officer")
+"""Added to the root app as ``surveybot officer``."""
 out = Console(soft_wrap=True, highlight=False)
 
 ROLE_HELP = (
@@ -52,7 +51,7 @@ def _console(svc: Services) -> OfficersConsole:
     return make_console(svc)
 
 
-@officer_app.command("add")
+@app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="Sign-in name, e.g. jane.smith")],
     role: Annotated[str, typer.Option("--role", help=ROLE_HELP)] = "viewer",
@@ -84,7 +83,7 @@ def add(
     out.print(f"Added {escape(added)} as {role}. They sign in at /console.")
 
 
-@officer_app.command("remove")
+@app.command("remove")
 def remove(name: Annotated[str, typer.Argument(help="The officer's sign-in name")]) -> None:
     """Remove an officer; every session they have ends at once."""
 
@@ -97,7 +96,7 @@ def remove(name: Annotated[str, typer.Argument(help="The officer's sign-in name"
     out.print(f"Removed {escape(name)}; their sessions have ended.")
 
 
-@officer_app.command("list")
+@app.command("list")
 def list_officers() -> None:
     """The officers and their roles."""
 
@@ -114,7 +113,7 @@ def list_officers() -> None:
         out.print(f"{escape(name)}  {role}  (added {escape(added)})")
 
 
-@officer_app.command("password")
+@app.command("password")
 def password(name: Annotated[str, typer.Argument(help="The officer's sign-in name")]) -> None:
     """Set a new password (asked for, or read from standard input); their sessions end."""
     from adapters.officers.accounts import AccountError
@@ -131,7 +130,7 @@ def password(name: Annotated[str, typer.Argument(help="The officer's sign-in nam
     out.print(f"New password set for {escape(name)}; their sessions have ended.")
 
 
-@officer_app.command("unlock")
+@app.command("unlock")
 def unlock(name: Annotated[str, typer.Argument(help="The officer's sign-in name")]) -> None:
     """Clear the failed sign-ins that locked an account."""
 

@@ -1,7 +1,7 @@
 """``surveybot misses FLOW [--since DATE]``: the replies the bot did not understand, or had to
 check, by question, with what each person finally answered, and synonyms worth adding.
 
-Reads :class:`store.misses.MissLog` (replies masked before they were stored) and, for the final
+Reads the misses log (``store.misses.MissLog``) (replies masked before they were stored) and, for the final
 answers, the responses themselves. See :mod:`bot.misses` for the grouping and the suggestions.
 """
 
@@ -14,9 +14,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.cli import app
+from bot.cli.common import find_flow, parse_since, run_with_services
 from bot.misses import Summary, summarise
-from bot.results.commands import find_flow, parse_since, run_with_services
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from adapters.services import Services
     from bot.schema import Flow
 
+app = typer.Typer()
 out = Console(soft_wrap=True, highlight=False)
 
 

@@ -12,7 +12,7 @@ and :func:`delete_prefix`.
 
 Try it by hand::
 
-    .venv/bin/python -m store.testing_cluster      # prints the REDIS_URL, Ctrl-C stops it
+    .venv/bin/python -m tests.support.cluster      # prints the REDIS_URL, Ctrl-C stops it
 """
 
 from __future__ import annotations

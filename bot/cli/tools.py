@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.cli import app
 from bot.config import Settings
 from bot.errors import FlowError, SurveybotError
 from bot.schema import Flow
+
+app = typer.Typer()
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -98,6 +99,7 @@ def link(
     TWILIO_VOICE_NUMBER (environment or .env) for complete links; anything missing is named in
     the notes.
     """
+    from adapters.renderers import LINKS
     from bot.loader import FlowRegistry
     from bot.results import outreach
 
@@ -116,6 +118,7 @@ def link(
             links = outreach.make_links(
                 f,
                 sid,
+                formats=LINKS,
                 public_url=cfg.public_url,
                 bot_username=cfg.telegram_bot_username,
                 from_number=cfg.twilio_from_number,
@@ -228,11 +231,16 @@ def _price(value: float, currency: str) -> str:
 
 def _whatsapp_cost(est: object, template: float, service: float, fee: float, currency: str) -> None:
     """The same routes on WhatsApp: messages, templates and windows, not segments."""
+    from adapters.renderers import whatsapp_messages
     from bot.results import cost as costing
 
     assert isinstance(est, costing.Estimate)
     wa = costing.whatsapp_estimate(
-        est, template_price=template, service_price=service, message_fee=fee
+        est,
+        messages=whatsapp_messages,
+        template_price=template,
+        service_price=service,
+        message_fee=fee,
     )
     out.print(
         f"[bold]WhatsApp[/] (per message, not per part): {_price(template, currency)} per "
@@ -267,14 +275,15 @@ def _call_cost(
     detail: bool = False,
 ) -> None:
     """The same survey by phone call: minutes (spoken and listening) per completed response."""
+    from adapters.renderers import CALL_SPEECH
     from bot.results import cost as costing
     from bot.results import voice_cost
 
     assert isinstance(est, costing.Estimate)
     try:
         calls = voice_cost.call_estimate(
-            est, price_per_minute=per_minute, speech_price=speech, tts_price=tts,
-            words_per_minute=wpm,
+            est, speech=CALL_SPEECH, price_per_minute=per_minute, speech_price=speech,
+            tts_price=tts, words_per_minute=wpm,
         )  # fmt: skip
     except SurveybotError as exc:
         out.print(f"[bold]Phone calls:[/] {escape(str(exc))}")
@@ -412,6 +421,7 @@ def cost(
     Shortest, typical and longest route through the flow; messages that go into an extra part or
     into Unicode (UCS-2) are listed with the characters responsible.
     """
+    from adapters.renderers import sms_messages
     from bot.results import cost as costing
     from bot.text import LANGUAGE_NAMES, tr
 
@@ -419,6 +429,7 @@ def cost(
     try:
         est = costing.estimate(
             f,
+            render=sms_messages,
             respondents=respondents,
             price=price_per_segment,
             lang=lang,

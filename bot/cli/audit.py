@@ -20,14 +20,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.audit import AuditEntry
-from bot.cli import app
-from bot.results.commands import find_flow, output, parse_since, run_with_services
+from bot.cli.common import find_flow, output, parse_since, run_with_services
 from bot.results.export import csv_cells, utc_text
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from adapters.services import Services
+
+app = typer.Typer()
 
 err = Console(stderr=True)
 COLUMNS = ["at", "event", "flow", "respondent", "question", "by", "details"]

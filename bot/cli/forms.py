@@ -15,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.cli import app
 from bot.errors import FormProblem
+
+app = typer.Typer()
 
 out = Console()
 err = Console(stderr=True)
